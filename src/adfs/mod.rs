@@ -1,0 +1,3 @@
+//! AD FS: federation metadata and the certificates in it.
+
+pub mod metadata;

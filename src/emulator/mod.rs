@@ -1,0 +1,683 @@
+//! The rehearsal tenant: Microsoft Graph, the Entra sign-in endpoints and AD FS farms, emulated over
+//! HTTPS on loopback and started in-process, so that every command and test has a tenant to work on.
+//!
+//! One listener serves Graph (`/v1.0`, `/beta`), sign-in (`/{tenant}/oauth2/v2.0/…`, `/common/userrealm`)
+//! and the control API (`/_control`); each AD FS farm has a listener of its own, so that a farm that is
+//! down refuses connections as a dead farm does.
+
+// Handlers return the finished error response as their `Err`: it is built once per failed request and
+// sent as it is, so boxing it would only add an allocation.
+#![allow(clippy::result_large_err)]
+
+mod adfs;
+mod control;
+mod graph;
+mod http;
+mod login;
+pub mod pki;
+pub mod scenario;
+mod schema;
+pub mod state;
+pub mod store;
+pub mod tokens;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use openssl::pkey::{PKey, Public};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use self::http::{Req, Resp};
+use self::state::{FarmState, Store, Tenant};
+use self::tokens::Claims;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    #[error("scenario: {0}")]
+    Scenario(String),
+    #[error("state: {0}")]
+    State(String),
+    #[error("certificates: {0}")]
+    Pki(String),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: String, source: std::io::Error },
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+impl EmulatorError {
+    pub fn io(path: &Path, source: std::io::Error) -> EmulatorError {
+        EmulatorError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// How to start the rehearsal tenant.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub state_dir: PathBuf,
+    pub fresh: bool,
+    pub scenario: Option<PathBuf>,
+    /// How long a change takes to reach user realm and sign-in.
+    pub propagation_delay: Duration,
+}
+
+impl Config {
+    pub fn new(state_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            state_dir: state_dir.into(),
+            fresh: false,
+            scenario: None,
+            propagation_delay: Duration::ZERO,
+        }
+    }
+}
+
+/// What a client needs to talk to the rehearsal tenant (printed by `emulator --json`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Info {
+    pub graph_url: String,
+    pub login_url: String,
+    /// Federation service name → the base URL its farm answers on.
+    pub adfs: BTreeMap<String, String>,
+    pub control_url: String,
+    pub control_token: String,
+    pub ca_file: PathBuf,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub admin_upn: String,
+    pub admin_password: String,
+    pub user_password: String,
+    pub state_dir: PathBuf,
+    pub simulated: bool,
+}
+
+/// One injected fault, as `POST {control_url}/faults` takes it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    pub method: Option<String>,
+    pub path_prefix: Option<String>,
+    pub status: Option<u16>,
+    pub retry_after: Option<String>,
+    /// How many requests it applies to; unlimited when absent.
+    pub count: Option<u32>,
+    pub latency_ms: Option<u64>,
+    /// `"reset"`: drop the connection without an answer.
+    pub kind: Option<String>,
+}
+
+/// One line of the request log.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LogEntry {
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub time: String,
+    pub request_id: String,
+    pub client_request_id: Option<String>,
+    /// The calling application (`appid`) and user, when the request carried a valid token.
+    pub client: Option<String>,
+}
+
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+struct DeviceGrant {
+    device_code: String,
+    client_id: String,
+    scope: String,
+    expires: i64,
+    interval: u64,
+    last_poll: Option<Instant>,
+    approved_user: Option<String>,
+}
+
+struct RefreshGrant {
+    user_id: String,
+    client_id: String,
+    scope: String,
+}
+
+#[derive(Default)]
+struct Grants {
+    device: HashMap<String, DeviceGrant>,
+    refresh: HashMap<String, RefreshGrant>,
+}
+
+struct FarmHandle {
+    state: watch::Sender<FarmState>,
+    addr: SocketAddr,
+}
+
+/// State shared by every connection of one running emulator.
+pub(crate) struct Shared {
+    tenant: Mutex<Tenant>,
+    store: Store,
+    delay: Duration,
+    base_url: String,
+    token_public: PKey<Public>,
+    token_kid: String,
+    faults: Mutex<Vec<Fault>>,
+    log: Mutex<Vec<LogEntry>>,
+    buckets: Mutex<HashMap<String, Bucket>>,
+    grants: Mutex<Grants>,
+    farms: BTreeMap<String, FarmHandle>,
+}
+
+const LOG_LIMIT: usize = 200_000;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a lock must not take the whole tenant down with it.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    /// Spends one write from the caller's budget, or answers 429 with the wait as `Retry-After`.
+    fn throttle(&self, req: &Req, who: &Claims, limits: &state::LimitsRec) -> Result<(), Resp> {
+        let (burst, rate) = (f64::from(limits.write_burst), limits.writes_per_second);
+        let key = format!("{}/{}", who.appid, who.oid);
+        let mut buckets = lock(&self.buckets);
+        let b = buckets.entry(key).or_insert(Bucket {
+            tokens: burst,
+            at: Instant::now(),
+        });
+        let now = Instant::now();
+        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(burst);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            return Ok(());
+        }
+        let wait = ((1.0 - b.tokens) / rate).max(0.001);
+        Err(http::graph_status_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            req,
+            Some(&format!("{wait:.3}")),
+        ))
+    }
+
+    fn record(&self, entry: LogEntry) {
+        let mut log = lock(&self.log);
+        if log.len() >= LOG_LIMIT {
+            log.drain(..LOG_LIMIT / 10);
+        }
+        log.push(entry);
+    }
+
+    /// Runs `f` on the tenant after the sync engine caught up; saves when `f` reports a change.
+    fn with_tenant<R>(&self, f: impl FnOnce(&mut Tenant) -> (R, bool)) -> Result<R, EmulatorError> {
+        let mut t = lock(&self.tenant);
+        let now = t.now().unix_timestamp();
+        let ticked = t.tick(now);
+        let (r, changed) = f(&mut t);
+        if changed || ticked {
+            self.store.save(&t)?;
+        }
+        Ok(r)
+    }
+
+    /// The first fault that matches, counted down.
+    fn take_fault(&self, method: &str, path: &str) -> Option<Fault> {
+        let mut faults = lock(&self.faults);
+        let idx = faults.iter().position(|f| {
+            f.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
+                && f.path_prefix
+                    .as_deref()
+                    .is_none_or(|p| path.to_ascii_lowercase().starts_with(&p.to_ascii_lowercase()))
+        })?;
+        let fault = faults[idx].clone();
+        if let Some(c) = faults[idx].count.as_mut() {
+            *c = c.saturating_sub(1);
+            if *c == 0 {
+                faults.remove(idx);
+            }
+        }
+        Some(fault)
+    }
+
+    fn info(&self, ca_file: &Path, state_dir: &Path) -> Info {
+        let t = lock(&self.tenant);
+        let admin = t
+            .users
+            .iter()
+            .find(|u| !u.synced)
+            .map(|u| u.upn.clone())
+            .unwrap_or_default();
+        Info {
+            graph_url: self.base_url.clone(),
+            login_url: self.base_url.clone(),
+            adfs: self
+                .farms
+                .iter()
+                .map(|(k, h)| (k.clone(), format!("https://{}", h.addr)))
+                .collect(),
+            control_url: format!("{}/_control", self.base_url),
+            control_token: t.secrets.control_token.clone(),
+            ca_file: ca_file.to_path_buf(),
+            tenant_id: t.tenant_id.clone(),
+            client_id: t.app.client_id.clone(),
+            client_secret: t.secrets.client_secret.clone(),
+            admin_upn: admin,
+            admin_password: t.secrets.admin_password.clone(),
+            user_password: t.secrets.user_password.clone(),
+            state_dir: state_dir.to_path_buf(),
+            simulated: true,
+        }
+    }
+}
+
+/// A running rehearsal tenant. Dropping it stops it.
+pub struct Emulator {
+    info: Info,
+    shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Emulator {
+    /// Opens (or creates) the tenant in the state folder and starts serving it.
+    pub async fn start(cfg: Config) -> Result<Emulator, EmulatorError> {
+        crate::tls::install_crypto_provider();
+        let (store, tenant) = state::open(&cfg.state_dir, cfg.fresh, cfg.scenario.as_deref())?;
+        let ca = pki::LocalCa::open(&cfg.state_dir)?;
+        let token_der = {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD
+                .decode(&tenant.token_key.cert_b64)
+                .map_err(|e| EmulatorError::State(format!("token certificate: {e}")))?
+        };
+        let token_public = tokens::public_key_of(&token_der)
+            .ok_or_else(|| EmulatorError::State("token certificate cannot be read".into()))?;
+        let listener = TcpListener::bind(cfg.listen).await.map_err(|e| EmulatorError::Listen {
+            addr: cfg.listen.to_string(),
+            source: e,
+        })?;
+        let addr = listener.local_addr().map_err(|e| EmulatorError::Listen {
+            addr: cfg.listen.to_string(),
+            source: e,
+        })?;
+        let host = if addr.ip().is_loopback() && addr.ip().is_ipv4() {
+            "127.0.0.1".to_string()
+        } else {
+            addr.ip().to_string()
+        };
+        let base_url = if addr.is_ipv6() {
+            format!("https://[{host}]:{}", addr.port())
+        } else {
+            format!("https://{host}:{}", addr.port())
+        };
+        let (shutdown, shutdown_rx) = watch::channel(false);
+
+        let mut farms = BTreeMap::new();
+        let mut farm_listeners = vec![];
+        for (name, farm) in &tenant.farms {
+            let socket = adfs::bind_new(addr.ip())?;
+            let farm_addr = socket.local_addr().map_err(|e| EmulatorError::Listen {
+                addr: name.clone(),
+                source: e,
+            })?;
+            let (tx, rx) = watch::channel(farm.state);
+            farms.insert(
+                name.clone(),
+                FarmHandle {
+                    state: tx,
+                    addr: farm_addr,
+                },
+            );
+            let identity = ca.issue(&[name.clone(), "localhost".into(), farm_addr.ip().to_string()])?;
+            farm_listeners.push((name.clone(), socket, rx, identity));
+        }
+        let kid = tokens::x5t(&token_der);
+        let shared = Arc::new(Shared {
+            tenant: Mutex::new(tenant),
+            store,
+            delay: cfg.propagation_delay,
+            base_url,
+            token_public,
+            token_kid: kid,
+            faults: Mutex::new(vec![]),
+            log: Mutex::new(vec![]),
+            buckets: Mutex::new(HashMap::new()),
+            grants: Mutex::new(Grants::default()),
+            farms,
+        });
+        let identity = ca.issue(&[
+            "localhost".into(),
+            "127.0.0.1".into(),
+            "::1".into(),
+            addr.ip().to_string(),
+        ])?;
+        let acceptor = tls_acceptor(identity)?;
+        tokio::spawn(serve_main(listener, acceptor, shared.clone(), shutdown_rx.clone()));
+        for (name, socket, rx, identity) in farm_listeners {
+            let acceptor = tls_acceptor(identity)?;
+            tokio::spawn(adfs::serve_farm(
+                name,
+                socket,
+                acceptor,
+                shared.clone(),
+                rx,
+                shutdown_rx.clone(),
+            ));
+        }
+        let info = shared.info(&ca.cert_file, &cfg.state_dir);
+        Ok(Emulator { info, shared, shutdown })
+    }
+
+    pub fn info(&self) -> &Info {
+        &self.info
+    }
+
+    /// The request log, oldest first.
+    pub fn requests(&self) -> Vec<LogEntry> {
+        lock(&self.shared.log).clone()
+    }
+
+    /// A copy of the tenant's data, for assertions and status displays.
+    pub fn tenant(&self) -> Tenant {
+        lock(&self.shared.tenant).clone()
+    }
+
+    /// Stops serving; the state stays on disk.
+    pub fn stop(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn tls_acceptor(identity: pki::ServerIdentity) -> Result<TlsAcceptor, EmulatorError> {
+    let cfg = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(identity.chain, identity.key)
+        .map_err(|e| EmulatorError::Tls(e.to_string()))?;
+    Ok(TlsAcceptor::from(Arc::new(cfg)))
+}
+
+/// Accepts TLS connections and serves each with `service` until shutdown.
+async fn accept_loop<F, Fut>(listener: TcpListener, acceptor: TlsAcceptor, mut stop: watch::Receiver<bool>, service: F)
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Resp, ConnectionReset>> + Send + 'static,
+{
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.changed() => return,
+        };
+        let Ok((tcp, _)) = accepted else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let acceptor = acceptor.clone();
+        let service = service.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let Ok(Ok(tls)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await else {
+                return;
+            };
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(30))
+                .serve_connection(TokioIo::new(tls), hyper::service::service_fn(service));
+            tokio::select! {
+                _ = conn => {}
+                _ = stop.changed() => {}
+            }
+        });
+    }
+}
+
+/// Dropping the connection, as the `reset` fault asks.
+#[derive(Debug)]
+pub(crate) struct ConnectionReset;
+
+impl std::fmt::Display for ConnectionReset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection reset by fault injection")
+    }
+}
+
+impl std::error::Error for ConnectionReset {}
+
+/// Reads a request into a [`Req`]; answers 413 for a body over Graph's limit.
+async fn read_request(request: Request<Incoming>) -> Result<Req, (Req, StatusCode)> {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_string();
+    let query = parts.uri.query().unwrap_or_default().to_string();
+    match Limited::new(body, http::MAX_BODY).collect().await {
+        Ok(b) => Ok(Req::new(parts.method, &path, &query, parts.headers, b.to_bytes())),
+        Err(e) => {
+            let status = if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            Err((
+                Req::new(parts.method, &path, &query, parts.headers, Bytes::new()),
+                status,
+            ))
+        }
+    }
+}
+
+async fn serve_main(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<Shared>, stop: watch::Receiver<bool>) {
+    accept_loop(listener, acceptor, stop, move |request| {
+        let shared = shared.clone();
+        async move { dispatch(&shared, request).await }
+    })
+    .await;
+}
+
+async fn dispatch(sh: &Arc<Shared>, request: Request<Incoming>) -> Result<Resp, ConnectionReset> {
+    let declared_too_big = request
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > http::MAX_BODY as u64);
+    let is_control = request.uri().path().starts_with("/_control");
+    if !is_control && let Some(fault) = sh.take_fault(request.method().as_str(), request.uri().path()) {
+        if fault.kind.as_deref() == Some("reset") {
+            let req = Req::new(
+                request.method().clone(),
+                request.uri().path(),
+                request.uri().query().unwrap_or(""),
+                Default::default(),
+                Bytes::new(),
+            );
+            sh.record(log_entry(&req, 0, None));
+            return Err(ConnectionReset);
+        }
+        if let Some(ms) = fault.latency_ms {
+            tokio::time::sleep(Duration::from_millis(ms.min(600_000))).await;
+        }
+        if let Some(status) = fault.status.and_then(|s| StatusCode::from_u16(s).ok()) {
+            let req = Req::new(
+                request.method().clone(),
+                request.uri().path(),
+                request.uri().query().unwrap_or(""),
+                request.headers().clone(),
+                Bytes::new(),
+            );
+            let resp = graph::injected(&req, status, fault.retry_after.as_deref());
+            sh.record(log_entry(&req, status.as_u16(), None));
+            return Ok(resp);
+        }
+    }
+    let req = if declared_too_big {
+        Err((
+            Req::new(
+                request.method().clone(),
+                request.uri().path(),
+                request.uri().query().unwrap_or(""),
+                request.headers().clone(),
+                Bytes::new(),
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ))
+    } else {
+        read_request(request).await
+    };
+    let req = match req {
+        Ok(r) => r,
+        Err((req, status)) => {
+            let resp = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                http::graph_error(
+                    status,
+                    &req,
+                    "Request_EntityTooLarge",
+                    "The request body is larger than the 4 MB that Microsoft Graph accepts.",
+                )
+            } else {
+                http::graph_error(
+                    status,
+                    &req,
+                    "Request_BadRequest",
+                    "The request body could not be read.",
+                )
+            };
+            if !is_control {
+                sh.record(log_entry(&req, status.as_u16(), None));
+            }
+            return Ok(resp);
+        }
+    };
+    if is_control {
+        return Ok(control::handle(sh, &req));
+    }
+    let (resp, client) = route(sh, &req);
+    sh.record(log_entry(&req, resp.status().as_u16(), client));
+    Ok(resp)
+}
+
+fn log_entry(req: &Req, status: u16, client: Option<String>) -> LogEntry {
+    LogEntry {
+        method: req.method.to_string(),
+        path: req.target(),
+        status,
+        time: crate::graph::models::graph_time(req.now),
+        request_id: req.request_id.clone(),
+        client_request_id: req.client_request_id.clone(),
+        client,
+    }
+}
+
+/// Routes a request to Graph or the sign-in endpoints; returns the response and the caller's identity.
+fn route(sh: &Shared, req: &Req) -> (Resp, Option<String>) {
+    let Some(segs) = req.segments.iter().cloned().collect::<Option<Vec<String>>>() else {
+        return (
+            http::graph_error(
+                StatusCode::BAD_REQUEST,
+                req,
+                "Request_BadRequest",
+                "The request URI is not valid: a path segment is not UTF-8.",
+            ),
+            None,
+        );
+    };
+    let first = segs.first().map(|s| s.to_ascii_lowercase()).unwrap_or_default();
+    if first == "v1.0" || first == "beta" {
+        let result = sh.with_tenant(|t| {
+            let who = match graph::authenticate(sh, t, req) {
+                Ok(w) => w,
+                Err(r) => return ((r, None), false),
+            };
+            let client = Some(format!(
+                "{}/{}",
+                who.appid,
+                who.upn.clone().unwrap_or_else(|| "app".into())
+            ));
+            let out = graph::handle(sh, t, req, &first, &who, &segs[1..]);
+            ((out.resp, client), out.changed)
+        });
+        return result.unwrap_or_else(|e| (unavailable(req, &e), None));
+    }
+    match login::handle(sh, req, &segs) {
+        Some(resp) => (resp, None),
+        None => (
+            http::graph_error(
+                StatusCode::NOT_FOUND,
+                req,
+                "UnknownRoute",
+                &format!(
+                    "The rehearsal tenant has no endpoint at {} {}.",
+                    req.method,
+                    req.raw_path.chars().take(200).collect::<String>()
+                ),
+            ),
+            None,
+        ),
+    }
+}
+
+fn unavailable(req: &Req, e: &EmulatorError) -> Resp {
+    http::graph_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        req,
+        "ServiceUnavailable",
+        &format!("The rehearsal tenant could not save its state: {e}"),
+    )
+}
+
+/// Parses durations such as `0s`, `90s`, `5m`, `2h`, `1500ms`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration: use forms like 0s, 90s, 5m, 1h"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" | "" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        "d" => n * 86_400.0,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m, h or d)")),
+    };
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
+        return Err(format!("{s:?} is out of range"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("0s").unwrap(), Duration::ZERO);
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("1500ms").unwrap(), Duration::from_millis(1500));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+}

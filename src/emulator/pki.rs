@@ -1,0 +1,141 @@
+//! The rehearsal tenant's certificates: a local CA for its HTTPS endpoints (ECDSA, rcgen), and the RSA
+//! certificates that AD FS signs tokens with (real X.509, as the farm's metadata publishes them).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use openssl::asn1::Asn1Time;
+use openssl::bn::{BigNum, MsbOption};
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Private};
+use openssl::rsa::Rsa;
+use openssl::x509::{X509, X509NameBuilder};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+use super::EmulatorError;
+
+const CA_NAME: &str = "entra-failover rehearsal CA";
+
+/// The local CA, kept in the state folder so that clients trust one file across restarts.
+pub struct LocalCa {
+    key: KeyPair,
+    params: CertificateParams,
+    pub cert_file: PathBuf,
+}
+
+/// A TLS identity for one listener.
+pub struct ServerIdentity {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+}
+
+fn ca_params() -> Result<CertificateParams, EmulatorError> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(pki)?;
+    params.distinguished_name.push(DnType::CommonName, CA_NAME);
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, "entra-failover (simulated)");
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    params.not_before = rcgen::date_time_ymd(2024, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2049, 12, 31);
+    Ok(params)
+}
+
+fn pki(e: rcgen::Error) -> EmulatorError {
+    EmulatorError::Pki(e.to_string())
+}
+
+impl LocalCa {
+    /// Loads the CA from `dir`, or makes one there.
+    pub fn open(dir: &Path) -> Result<LocalCa, EmulatorError> {
+        let cert_file = dir.join("ca.pem");
+        let key_file = dir.join("ca-key.pem");
+        let params = ca_params()?;
+        if cert_file.exists() && key_file.exists() {
+            let pem = fs::read_to_string(&key_file).map_err(|e| EmulatorError::io(&key_file, e))?;
+            let key = KeyPair::from_pem(&pem).map_err(pki)?;
+            return Ok(LocalCa { key, params, cert_file });
+        }
+        let key = KeyPair::generate().map_err(pki)?;
+        let cert = params.self_signed(&key).map_err(pki)?;
+        super::store::write_atomic(&key_file, key.serialize_pem().as_bytes())?;
+        super::store::write_atomic(&cert_file, cert.pem().as_bytes())?;
+        Ok(LocalCa { key, params, cert_file })
+    }
+
+    /// A certificate for `names` (host names and IP addresses), signed by this CA.
+    pub fn issue(&self, names: &[String]) -> Result<ServerIdentity, EmulatorError> {
+        let key = KeyPair::generate().map_err(pki)?;
+        let mut params = CertificateParams::new(Vec::<String>::new()).map_err(pki)?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, names.first().cloned().unwrap_or_default());
+        for n in names {
+            let san = match n.parse::<std::net::IpAddr>() {
+                Ok(ip) => SanType::IpAddress(ip),
+                Err(_) => SanType::DnsName(n.clone().try_into().map_err(pki)?),
+            };
+            params.subject_alt_names.push(san);
+        }
+        params.not_before = time::OffsetDateTime::now_utc() - time::Duration::days(1);
+        params.not_after = time::OffsetDateTime::now_utc() + time::Duration::days(365);
+        let issuer = Issuer::from_params(&self.params, &self.key);
+        let cert = params.signed_by(&key, &issuer).map_err(pki)?;
+        let ca = self.params.self_signed(&self.key).map_err(pki)?;
+        Ok(ServerIdentity {
+            chain: vec![cert.der().clone(), ca.der().clone()],
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        })
+    }
+}
+
+/// An RSA key and self-signed certificate, as AD FS makes for token signing.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct SigningCert {
+    /// Base64 DER, the form federation metadata and Graph's `signingCertificate` use.
+    pub cert_b64: String,
+    pub key_pem: String,
+}
+
+impl SigningCert {
+    /// A 2048-bit RSA certificate with subject `CN={cn}`, valid from `not_before` for `days`.
+    pub fn generate(cn: &str, not_before_unix: i64, days: u32) -> Result<SigningCert, EmulatorError> {
+        let ossl = |e: openssl::error::ErrorStack| EmulatorError::Pki(e.to_string());
+        let rsa = Rsa::generate(2048).map_err(ossl)?;
+        let key = PKey::from_rsa(rsa).map_err(ossl)?;
+        let mut name = X509NameBuilder::new().map_err(ossl)?;
+        name.append_entry_by_text("CN", cn).map_err(ossl)?;
+        let name = name.build();
+        let mut b = X509::builder().map_err(ossl)?;
+        b.set_version(2).map_err(ossl)?;
+        let mut serial = BigNum::new().map_err(ossl)?;
+        serial.rand(127, MsbOption::MAYBE_ZERO, false).map_err(ossl)?;
+        let serial = serial.to_asn1_integer().map_err(ossl)?;
+        b.set_serial_number(&serial).map_err(ossl)?;
+        b.set_subject_name(&name).map_err(ossl)?;
+        b.set_issuer_name(&name).map_err(ossl)?;
+        b.set_pubkey(&key).map_err(ossl)?;
+        let nb = Asn1Time::from_unix(not_before_unix).map_err(ossl)?;
+        let na = Asn1Time::from_unix(not_before_unix + i64::from(days) * 86_400).map_err(ossl)?;
+        b.set_not_before(&nb).map_err(ossl)?;
+        b.set_not_after(&na).map_err(ossl)?;
+        b.sign(&key, MessageDigest::sha256()).map_err(ossl)?;
+        let der = b.build().to_der().map_err(ossl)?;
+        let pem = key.private_key_to_pem_pkcs8().map_err(ossl)?;
+        use base64::Engine;
+        Ok(SigningCert {
+            cert_b64: base64::engine::general_purpose::STANDARD.encode(der),
+            key_pem: String::from_utf8_lossy(&pem).into_owned(),
+        })
+    }
+
+    pub fn private_key(&self) -> Result<PKey<Private>, EmulatorError> {
+        PKey::private_key_from_pem(self.key_pem.as_bytes()).map_err(|e| EmulatorError::Pki(e.to_string()))
+    }
+}

@@ -1,0 +1,461 @@
+//! The rehearsal tenant's scenario: what the tenant holds when it starts fresh.
+//!
+//! The built-in scenario is `assets/rehearsal-tenant.toml`; a file given with `--scenario` replaces the
+//! tables it names, and a file that holds only a `[generate]` table adds generated domains and users to
+//! the built-in one (for scale and crash tests).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::EmulatorError;
+
+const BUILT_IN: &str = include_str!("../../assets/rehearsal-tenant.toml");
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub tenant: Option<TenantSpec>,
+    pub admin: Option<AdminSpec>,
+    pub app: Option<AppSpec>,
+    pub sync: Option<SyncSpec>,
+    #[serde(default)]
+    pub farm: BTreeMap<String, FarmSpec>,
+    #[serde(default)]
+    pub domain: Vec<DomainSpec>,
+    #[serde(default)]
+    pub group: Vec<GroupSpec>,
+    pub limits: Option<Limits>,
+    pub generate: Option<GenerateSpec>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSpec {
+    pub id: String,
+    pub display_name: String,
+    pub initial_domain: String,
+    #[serde(default = "default_country")]
+    pub country: String,
+}
+
+fn default_country() -> String {
+    "US".into()
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSpec {
+    pub upn: String,
+    pub display_name: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSpec {
+    pub display_name: String,
+    pub client_id: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncSpec {
+    #[serde(default)]
+    pub password_hash_sync: bool,
+    #[serde(default = "default_cycle")]
+    pub cycle_minutes: u32,
+}
+
+fn default_cycle() -> u32 {
+    2
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FarmSpec {
+    pub display_name: String,
+    #[serde(default = "default_farm_state")]
+    pub state: String,
+}
+
+fn default_farm_state() -> String {
+    "up".into()
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainSpec {
+    pub name: String,
+    /// The federation service (a `[farm]` key) that this domain is federated with.
+    pub federation: Option<String>,
+    /// The issuer URI; defaults to the farm's identifier.
+    pub issuer: Option<String>,
+    /// The root domain that this subdomain inherits its sign-in from.
+    pub parent: Option<String>,
+    #[serde(default)]
+    pub users: u32,
+    #[serde(default)]
+    pub default: bool,
+    #[serde(default = "yes")]
+    pub verified: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSpec {
+    pub display_name: String,
+    #[serde(default)]
+    pub members: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    #[serde(default = "default_page_size")]
+    pub page_size: usize,
+    #[serde(default = "default_burst")]
+    pub write_burst: u32,
+    #[serde(default = "default_rate")]
+    pub writes_per_second: f64,
+    #[serde(default = "default_interval")]
+    pub device_code_interval_s: u64,
+    #[serde(default = "default_token_lifetime")]
+    pub token_lifetime_s: i64,
+}
+
+fn default_page_size() -> usize {
+    100
+}
+fn default_burst() -> u32 {
+    100
+}
+fn default_rate() -> f64 {
+    20.0
+}
+fn default_interval() -> u64 {
+    5
+}
+fn default_token_lifetime() -> i64 {
+    3600
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateSpec {
+    #[serde(default)]
+    pub federated_domains: u32,
+    #[serde(default)]
+    pub users: u32,
+}
+
+/// A scenario with every table filled in and checked.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    pub tenant: TenantSpec,
+    pub admin: AdminSpec,
+    pub app: AppSpec,
+    pub sync: SyncSpec,
+    pub farms: BTreeMap<String, FarmSpec>,
+    pub domains: Vec<DomainSpec>,
+    pub groups: Vec<GroupSpec>,
+    pub limits: Limits,
+}
+
+impl Scenario {
+    pub fn parse(text: &str, origin: &str) -> Result<Scenario, EmulatorError> {
+        toml::from_str(text).map_err(|e| EmulatorError::Scenario(format!("{origin}: {e}")))
+    }
+
+    pub fn built_in() -> Scenario {
+        // The asset is part of the binary and covered by tests; parsing it cannot fail at run time
+        // unless the binary itself is broken, which `resolve_file(None)` reports as an error anyway.
+        Scenario::parse(BUILT_IN, "built-in scenario").unwrap_or_default()
+    }
+
+    fn only_generate(&self) -> bool {
+        self.tenant.is_none()
+            && self.admin.is_none()
+            && self.app.is_none()
+            && self.sync.is_none()
+            && self.farm.is_empty()
+            && self.domain.is_empty()
+            && self.group.is_empty()
+            && self.limits.is_none()
+    }
+
+    /// Reads the scenario that `--scenario` names, or the built-in one.
+    pub fn load(path: Option<&Path>) -> Result<Resolved, EmulatorError> {
+        let base = Scenario::parse(BUILT_IN, "built-in scenario")?;
+        let Some(path) = path else { return base.resolve() };
+        let text =
+            std::fs::read_to_string(path).map_err(|e| EmulatorError::Scenario(format!("{}: {e}", path.display())))?;
+        let file = Scenario::parse(&text, &path.display().to_string())?;
+        file.over(base).resolve()
+    }
+
+    /// This scenario, with the tables it leaves out taken from `base`.
+    pub fn over(self, base: Scenario) -> Scenario {
+        if self.only_generate() {
+            return Scenario {
+                generate: self.generate,
+                ..base
+            };
+        }
+        let keep_lists = !self.domain.is_empty() || !self.farm.is_empty();
+        Scenario {
+            tenant: self.tenant.or(base.tenant),
+            admin: self.admin.or(base.admin),
+            app: self.app.or(base.app),
+            sync: self.sync.or(base.sync),
+            farm: if keep_lists { self.farm } else { base.farm },
+            domain: if keep_lists { self.domain } else { base.domain },
+            group: if self.group.is_empty() { base.group } else { self.group },
+            limits: self.limits.or(base.limits),
+            generate: self.generate,
+        }
+    }
+
+    pub fn resolve(self) -> Result<Resolved, EmulatorError> {
+        let missing = |t: &str| EmulatorError::Scenario(format!("the scenario has no [{t}] table"));
+        let tenant = self.tenant.ok_or_else(|| missing("tenant"))?;
+        let admin = self.admin.ok_or_else(|| missing("admin"))?;
+        let app = self.app.ok_or_else(|| missing("app"))?;
+        let sync = self.sync.unwrap_or(SyncSpec {
+            password_hash_sync: false,
+            cycle_minutes: 2,
+        });
+        let limits = self.limits.unwrap_or_else(|| Limits {
+            page_size: default_page_size(),
+            write_burst: default_burst(),
+            writes_per_second: default_rate(),
+            device_code_interval_s: default_interval(),
+            token_lifetime_s: default_token_lifetime(),
+        });
+        let mut farms = self.farm;
+        let mut domains = self.domain;
+        if let Some(generate) = self.generate {
+            let farm = match farms.keys().next() {
+                Some(f) => f.clone(),
+                None if generate.federated_domains > 0 => {
+                    farms.insert(
+                        "sts.example".into(),
+                        FarmSpec {
+                            display_name: "Generated AD FS".into(),
+                            state: "up".into(),
+                        },
+                    );
+                    "sts.example".into()
+                }
+                None => String::new(),
+            };
+            let first_generated = domains.len();
+            for k in 1..=generate.federated_domains {
+                let name = format!("d{k}.example");
+                domains.push(DomainSpec {
+                    issuer: Some(format!("http://{name}/adfs/services/trust/")),
+                    name,
+                    federation: Some(farm.clone()),
+                    parent: None,
+                    users: 0,
+                    default: false,
+                    verified: true,
+                });
+            }
+            let targets: Vec<usize> = if domains.len() > first_generated {
+                (first_generated..domains.len()).collect()
+            } else {
+                (0..domains.len()).filter(|&i| domains[i].parent.is_none()).collect()
+            };
+            if !targets.is_empty() {
+                for k in 0..generate.users as usize {
+                    domains[targets[k % targets.len()]].users += 1;
+                }
+            } else if generate.users > 0 {
+                return Err(EmulatorError::Scenario(
+                    "[generate] users needs at least one domain".into(),
+                ));
+            }
+        }
+        check(&tenant, &admin, &farms, &domains, &limits)?;
+        Ok(Resolved {
+            tenant,
+            admin,
+            app,
+            sync,
+            farms,
+            domains,
+            groups: self.group,
+            limits,
+        })
+    }
+}
+
+fn check(
+    tenant: &TenantSpec,
+    admin: &AdminSpec,
+    farms: &BTreeMap<String, FarmSpec>,
+    domains: &[DomainSpec],
+    limits: &Limits,
+) -> Result<(), EmulatorError> {
+    let bad = |m: String| Err(EmulatorError::Scenario(m));
+    if uuid::Uuid::parse_str(&tenant.id).is_err() {
+        return bad(format!("tenant id {:?} is not a GUID", tenant.id));
+    }
+    if !tenant.initial_domain.ends_with(".onmicrosoft.com") {
+        return bad(format!(
+            "initial domain {:?} must end in .onmicrosoft.com",
+            tenant.initial_domain
+        ));
+    }
+    let mut names = BTreeSet::new();
+    names.insert(tenant.initial_domain.to_ascii_lowercase());
+    for d in domains {
+        if !valid_domain_name(&d.name) {
+            return bad(format!("{:?} is not a domain name", d.name));
+        }
+        if !names.insert(d.name.to_ascii_lowercase()) {
+            return bad(format!("domain {} is listed twice", d.name));
+        }
+    }
+    let mut issuers = BTreeSet::new();
+    for d in domains {
+        if let Some(parent) = &d.parent {
+            let Some(p) = domains.iter().find(|p| p.name.eq_ignore_ascii_case(parent)) else {
+                return bad(format!("domain {}: parent {parent} is not in the scenario", d.name));
+            };
+            if p.parent.is_some()
+                || !d
+                    .name
+                    .to_ascii_lowercase()
+                    .ends_with(&format!(".{}", p.name.to_ascii_lowercase()))
+            {
+                return bad(format!(
+                    "domain {} is not a subdomain of the root domain {parent}",
+                    d.name
+                ));
+            }
+            if d.federation.is_some() {
+                return bad(format!(
+                    "domain {}: a subdomain inherits its federation from {parent}",
+                    d.name
+                ));
+            }
+        }
+        if let Some(farm) = &d.federation {
+            if !farms.contains_key(farm) {
+                return bad(format!("domain {}: farm {farm} has no [farm.\"{farm}\"] table", d.name));
+            }
+            let issuer = d.issuer.clone().unwrap_or_else(|| farm_identifier(farm));
+            if !issuers.insert(issuer.clone()) {
+                return bad(format!(
+                    "domain {}: issuer {issuer} is used twice (give each domain its own)",
+                    d.name
+                ));
+            }
+        }
+    }
+    for (name, farm) in farms {
+        if !valid_domain_name(name) {
+            return bad(format!("farm {name:?} is not a host name"));
+        }
+        if !matches!(farm.state.as_str(), "up" | "down") {
+            return bad(format!("farm {name}: state must be \"up\" or \"down\""));
+        }
+    }
+    if !admin.upn.contains('@') {
+        return bad(format!("admin upn {:?} has no @", admin.upn));
+    }
+    if limits.page_size == 0 || limits.page_size > 999 {
+        return bad("limits.page_size must be 1 to 999".into());
+    }
+    if !limits.writes_per_second.is_finite() || limits.writes_per_second <= 0.0 || limits.write_burst == 0 {
+        return bad("limits.writes_per_second and write_burst must be above 0".into());
+    }
+    Ok(())
+}
+
+/// The federation service identifier that AD FS uses by default (no trailing slash; the per-domain
+/// issuers of a multi-domain farm have one).
+pub fn farm_identifier(service: &str) -> String {
+    format!("http://{service}/adfs/services/trust")
+}
+
+fn valid_domain_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').count() >= 2
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_scenario_is_the_documented_tenant() {
+        let r = Scenario::load(None).unwrap();
+        assert_eq!(r.tenant.initial_domain, "contoso.onmicrosoft.com");
+        let users: u32 = r.domains.iter().map(|d| d.users).sum();
+        assert_eq!(users, 200);
+        let fab = r.domains.iter().find(|d| d.name == "fabrikam.com").unwrap();
+        assert_eq!(fab.issuer.as_deref(), Some("http://fabrikam.com/adfs/services/trust/"));
+        assert!(r.farms.contains_key("sts.contoso.com"));
+    }
+
+    #[test]
+    fn generate_only_file_adds_to_built_in() {
+        let s = Scenario::parse("[generate]\nfederated_domains = 3\nusers = 7\n", "t").unwrap();
+        let r = s.over(Scenario::built_in()).resolve().unwrap();
+        assert_eq!(r.domains.len(), 4 + 3);
+        assert_eq!(
+            r.domains
+                .iter()
+                .filter(|d| d.name.ends_with(".example"))
+                .map(|d| d.users)
+                .sum::<u32>(),
+            7
+        );
+        assert_eq!(
+            r.domains[6].issuer.as_deref(),
+            Some("http://d3.example/adfs/services/trust/")
+        );
+    }
+
+    #[test]
+    fn bad_scenarios_are_refused_with_the_reason() {
+        let cases = [
+            ("[[domain]]\nname = \"a.com\"\nfederation = \"nope\"\n", "farm nope"),
+            ("[[domain]]\nname = \"x.a.com\"\nparent = \"a.com\"\n", "parent a.com"),
+            ("[[domain]]\nname = \"a..com\"\n", "not a domain name"),
+            ("[[domain]]\nname = \"a.com\"\n[[domain]]\nname = \"A.com\"\n", "twice"),
+            (
+                "[tenant]\nid = \"x\"\ndisplay_name = \"x\"\ninitial_domain = \"x.onmicrosoft.com\"\n",
+                "GUID",
+            ),
+            ("colour = 1\n", "unknown field"),
+        ];
+        for (text, want) in cases {
+            let err = Scenario::parse(text, "t")
+                .and_then(|s| s.over(Scenario::built_in()).resolve())
+                .unwrap_err();
+            assert!(err.to_string().contains(want), "{text}: {err}");
+        }
+    }
+}

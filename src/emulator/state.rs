@@ -1,0 +1,790 @@
+//! The rehearsal tenant's data and the rules that change it: domains and their federation settings,
+//! the directory sync engine, users and their password hashes, AD FS farms, and the emulated clock.
+//!
+//! Everything here is plain data behind one lock; the HTTP surfaces translate requests into calls on
+//! [`Tenant`] and never keep state of their own that must survive a restart.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::EmulatorError;
+use super::pki::SigningCert;
+use super::scenario::{self, Resolved};
+use super::store;
+use crate::graph::models::{
+    AuthenticationProtocol, AuthenticationType, DeletionPreventionType, Domain, FeatureRolloutPolicy,
+    FederatedIdpMfaBehavior, InternalDomainFederation, OnPremisesAccidentalDeletionPrevention,
+    OnPremisesDirectorySynchronizationConfiguration, OnPremisesDirectorySynchronizationFeature, PromptLoginBehavior,
+    SigningCertificateUpdateStatus, graph_time,
+};
+
+/// The Global Administrator role template id.
+pub const GLOBAL_ADMIN: &str = "62e90394-69f5-4237-9190-012177145e10";
+/// Hybrid Identity Administrator.
+pub const HYBRID_IDENTITY_ADMIN: &str = "8ac3fc64-6eca-42ea-9e69-59f4c7b60eb2";
+/// Domain Name Administrator.
+pub const DOMAIN_NAME_ADMIN: &str = "8329153b-31d0-4727-b945-745eb3bc5f31";
+
+const STATE_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Tenant {
+    pub version: u32,
+    pub tenant_id: String,
+    pub display_name: String,
+    pub country: String,
+    pub created: i64,
+    pub clock_offset_s: i64,
+    pub secrets: Secrets,
+    /// The key that the emulated STS signs access tokens with.
+    pub token_key: SigningCert,
+    pub domains: Vec<DomainRec>,
+    pub sync: SyncRec,
+    pub users: Vec<UserRec>,
+    pub groups: Vec<GroupRec>,
+    pub policies: Vec<PolicyRec>,
+    pub app: AppRec,
+    pub farms: BTreeMap<String, FarmRec>,
+    pub limits: LimitsRec,
+}
+
+/// Credentials of the rehearsal tenant. They are made up per state folder and printed by
+/// `emulator --json`, because rehearsing a sign-in needs them; they open nothing real.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Secrets {
+    pub client_secret: String,
+    pub admin_password: String,
+    pub user_password: String,
+    pub control_token: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LimitsRec {
+    pub page_size: usize,
+    pub write_burst: u32,
+    pub writes_per_second: f64,
+    pub device_code_interval_s: u64,
+    pub token_lifetime_s: i64,
+}
+
+/// What sign-in and user realm see of a domain; it lags Graph by the propagation delay.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RealmSnapshot {
+    pub auth: AuthenticationType,
+    pub federation: Option<InternalDomainFederation>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DomainRec {
+    pub domain: Domain,
+    /// Present while the domain (a root) is federated.
+    pub federation: Option<InternalDomainFederation>,
+    /// The root domain, for a subdomain that inherits its sign-in.
+    pub parent: Option<String>,
+    /// What sign-in saw before the last change, and when that change was made (unix seconds).
+    pub previous: Option<RealmSnapshot>,
+    pub changed_at: i64,
+}
+
+impl DomainRec {
+    pub fn id(&self) -> &str {
+        self.domain.id.as_deref().unwrap_or_default()
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SyncRec {
+    pub id: String,
+    pub features: OnPremisesDirectorySynchronizationFeature,
+    pub configuration: OnPremisesDirectorySynchronizationConfiguration,
+    pub cycle_minutes: u32,
+    pub last_cycle: i64,
+    pub last_password_sync: Option<i64>,
+}
+
+impl SyncRec {
+    pub fn password_sync_enabled(&self) -> bool {
+        self.features.password_sync_enabled == Some(true)
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UserRec {
+    pub id: String,
+    pub upn: String,
+    pub display_name: String,
+    pub given_name: Option<String>,
+    pub surname: Option<String>,
+    pub job_title: Option<String>,
+    /// Synchronized from on-premises AD (its password lives there).
+    pub synced: bool,
+    pub immutable_id: Option<String>,
+    /// Whether Entra holds a password hash (synced users get one from a sync cycle with PHS on).
+    pub has_hash: bool,
+    /// A cloud-only user's password (the rehearsal administrator).
+    pub cloud_password: Option<String>,
+    /// Directory role template ids.
+    pub roles: Vec<String>,
+    pub enabled: bool,
+    pub last_sync: Option<i64>,
+}
+
+impl UserRec {
+    pub fn domain(&self) -> &str {
+        self.upn.rsplit_once('@').map(|(_, d)| d).unwrap_or_default()
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GroupRec {
+    pub id: String,
+    pub display_name: String,
+    pub members: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PolicyRec {
+    pub policy: FeatureRolloutPolicy,
+    pub applies_to: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AppRec {
+    pub client_id: String,
+    pub display_name: String,
+    pub roles: Vec<String>,
+    pub scopes: Vec<String>,
+    /// Base64 DER certificates registered for certificate credentials.
+    pub certificates: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FarmState {
+    Up,
+    Down,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FarmRec {
+    pub display_name: String,
+    pub state: FarmState,
+    /// The federation service identifier (`http://{service}/adfs/services/trust/`).
+    pub identifier: String,
+    pub signing: SigningCert,
+    pub encryption: SigningCert,
+    /// The next token-signing certificate, listed beside the primary during a rollover.
+    pub secondary: Option<SigningCert>,
+}
+
+/// One change to a farm, as the control API and the command line name them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FarmAction {
+    Up,
+    Down,
+    Rollover,
+    Promote,
+}
+
+impl std::str::FromStr for FarmAction {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "up" => Ok(FarmAction::Up),
+            "down" => Ok(FarmAction::Down),
+            "rollover" => Ok(FarmAction::Rollover),
+            "promote" => Ok(FarmAction::Promote),
+            other => Err(format!(
+                "unknown farm state {other:?}: use up, down, rollover or promote"
+            )),
+        }
+    }
+}
+
+/// The on-disk home of a tenant.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub dir: PathBuf,
+}
+
+impl Store {
+    pub fn file(&self) -> PathBuf {
+        self.dir.join("tenant.json")
+    }
+
+    pub fn load(&self) -> Result<Option<Tenant>, EmulatorError> {
+        let path = self.file();
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let t: Tenant = serde_json::from_slice(&bytes).map_err(|e| {
+                    EmulatorError::State(format!(
+                        "{} cannot be read ({e}); start again with --fresh",
+                        path.display()
+                    ))
+                })?;
+                if t.version != STATE_VERSION {
+                    return Err(EmulatorError::State(format!(
+                        "{} is from another version ({}); start again with --fresh",
+                        path.display(),
+                        t.version
+                    )));
+                }
+                Ok(Some(t))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(EmulatorError::io(&path, e)),
+        }
+    }
+
+    pub fn save(&self, tenant: &Tenant) -> Result<(), EmulatorError> {
+        let bytes = serde_json::to_vec(tenant).map_err(|e| EmulatorError::State(e.to_string()))?;
+        store::write_atomic(&self.file(), &bytes)
+    }
+}
+
+fn secret(len: usize) -> String {
+    let mut s = String::new();
+    while s.len() < len {
+        s.push_str(&uuid::Uuid::new_v4().simple().to_string());
+    }
+    s.truncate(len);
+    s
+}
+
+const GIVEN: &[&str] = &[
+    "Adele",
+    "Alex",
+    "Diego",
+    "Grady",
+    "Henrietta",
+    "Isaiah",
+    "Johanna",
+    "Joni",
+    "Lee",
+    "Lidia",
+    "Lynne",
+    "Megan",
+    "Miriam",
+    "Nestor",
+    "Patti",
+    "Pradeep",
+    "Ravi",
+    "Sakura",
+    "Tomas",
+    "Wanda",
+];
+const FAMILY: &[&str] = &[
+    "Vance",
+    "Wilber",
+    "Siciliani",
+    "Archie",
+    "Cerveny",
+    "Langer",
+    "Lauer",
+    "Sherman",
+    "Gu",
+    "Holloway",
+    "Robbins",
+    "Bowen",
+    "Graham",
+    "Wilke",
+    "Fernandez",
+    "Gupta",
+    "Patel",
+    "Tanaka",
+    "Novak",
+    "Ortiz",
+];
+
+impl Tenant {
+    /// A fresh tenant made from the scenario.
+    pub fn from_scenario(s: &Resolved) -> Result<Tenant, EmulatorError> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let created = now - 400 * 86_400;
+        let mut farms = BTreeMap::new();
+        for (name, spec) in &s.farms {
+            farms.insert(
+                name.clone(),
+                FarmRec {
+                    display_name: spec.display_name.clone(),
+                    state: if spec.state == "down" {
+                        FarmState::Down
+                    } else {
+                        FarmState::Up
+                    },
+                    identifier: scenario::farm_identifier(name),
+                    signing: SigningCert::generate(&format!("ADFS Signing - {name}"), now - 30 * 86_400, 365)?,
+                    encryption: SigningCert::generate(&format!("ADFS Encryption - {name}"), now - 30 * 86_400, 365)?,
+                    secondary: None,
+                },
+            );
+        }
+        let mut domains = vec![DomainRec {
+            domain: domain_model(
+                &s.tenant.initial_domain,
+                true,
+                true,
+                !s.domains.iter().any(|d| d.default),
+                true,
+            ),
+            federation: None,
+            parent: None,
+            previous: None,
+            changed_at: created,
+        }];
+        for d in &s.domains {
+            let mut model = domain_model(&d.name, d.parent.is_none(), false, d.default, d.verified);
+            let federation = match &d.federation {
+                Some(farm_name) => {
+                    let farm = &farms[farm_name];
+                    model.authentication_type = Some(AuthenticationType::Federated);
+                    Some(federation_for(
+                        farm_name,
+                        farm,
+                        d.issuer.clone().unwrap_or_else(|| farm.identifier.clone()),
+                        &format!("{} federation", d.name),
+                        created,
+                    ))
+                }
+                None => None,
+            };
+            domains.push(DomainRec {
+                domain: model,
+                federation,
+                parent: d.parent.clone(),
+                previous: None,
+                changed_at: created,
+            });
+        }
+        let mut users = vec![UserRec {
+            id: uuid::Uuid::new_v4().to_string(),
+            upn: s.admin.upn.clone(),
+            display_name: s.admin.display_name.clone(),
+            given_name: None,
+            surname: None,
+            job_title: Some("Identity administrator".into()),
+            synced: false,
+            immutable_id: None,
+            has_hash: true,
+            cloud_password: Some(secret(20)),
+            roles: s.admin.roles.clone(),
+            enabled: true,
+            last_sync: None,
+        }];
+        let mut n = 0usize;
+        for d in &s.domains {
+            for _ in 0..d.users {
+                let given = GIVEN[n % GIVEN.len()];
+                let family = FAMILY[(n / GIVEN.len()) % FAMILY.len()];
+                let round = n / (GIVEN.len() * FAMILY.len());
+                let local = if round == 0 {
+                    format!("{}.{}", given, family).to_lowercase()
+                } else {
+                    format!("{}.{}{}", given, family, round + 1).to_lowercase()
+                };
+                users.push(UserRec {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    upn: format!("{local}@{}", d.name),
+                    display_name: format!("{given} {family}"),
+                    given_name: Some(given.into()),
+                    surname: Some(family.into()),
+                    job_title: None,
+                    synced: true,
+                    immutable_id: Some(base64_of(uuid::Uuid::new_v4().as_bytes())),
+                    has_hash: false,
+                    cloud_password: None,
+                    roles: vec![],
+                    enabled: true,
+                    last_sync: Some(created),
+                });
+                n += 1;
+            }
+        }
+        let synced: Vec<String> = users.iter().filter(|u| u.synced).map(|u| u.id.clone()).collect();
+        let groups = s
+            .groups
+            .iter()
+            .map(|g| GroupRec {
+                id: uuid::Uuid::new_v4().to_string(),
+                display_name: g.display_name.clone(),
+                members: synced.iter().take(g.members as usize).cloned().collect(),
+            })
+            .collect();
+        let mut features = OnPremisesDirectorySynchronizationFeature {
+            password_sync_enabled: Some(s.sync.password_hash_sync),
+            ..Default::default()
+        };
+        for f in [
+            &mut features.password_writeback_enabled,
+            &mut features.directory_extensions_enabled,
+            &mut features.cloud_password_policy_for_password_synced_users_enabled,
+            &mut features.fope_conflict_resolution_enabled,
+            &mut features.unified_group_writeback_enabled,
+            &mut features.user_writeback_enabled,
+            &mut features.device_writeback_enabled,
+            &mut features.user_force_password_change_on_logon_enabled,
+            &mut features.concurrent_org_id_provisioning_enabled,
+            &mut features.concurrent_credential_update_enabled,
+            &mut features.group_write_back_enabled,
+            &mut features.block_soft_match_enabled,
+            &mut features.block_cloud_object_takeover_through_hard_match_enabled,
+            &mut features.bypass_dir_sync_overrides_enabled,
+            &mut features.allow_on_prem_update_of_on_premises_object_identifier_enabled,
+        ] {
+            *f = Some(false);
+        }
+        for f in [
+            &mut features.quarantine_upon_upn_conflict_enabled,
+            &mut features.quarantine_upon_proxy_addresses_conflict_enabled,
+            &mut features.soft_match_on_upn_enabled,
+            &mut features.synchronize_upn_for_managed_users_enabled,
+        ] {
+            *f = Some(true);
+        }
+        let mut tenant = Tenant {
+            version: STATE_VERSION,
+            tenant_id: s.tenant.id.clone(),
+            display_name: s.tenant.display_name.clone(),
+            country: s.tenant.country.clone(),
+            created,
+            clock_offset_s: 0,
+            secrets: Secrets {
+                client_secret: format!("rehearsal~{}", secret(32)),
+                admin_password: users[0].cloud_password.clone().unwrap_or_default(),
+                user_password: format!("Onprem-{}", secret(12)),
+                control_token: secret(40),
+            },
+            token_key: SigningCert::generate("entra-failover rehearsal STS", now - 86_400, 3650)?,
+            domains,
+            sync: SyncRec {
+                id: uuid::Uuid::new_v4().to_string(),
+                features,
+                configuration: OnPremisesDirectorySynchronizationConfiguration {
+                    accidental_deletion_prevention: Some(OnPremisesAccidentalDeletionPrevention {
+                        alert_threshold: Some(500),
+                        synchronization_prevention_type: Some(DeletionPreventionType::EnabledForCount),
+                    }),
+                },
+                cycle_minutes: s.sync.cycle_minutes.max(1),
+                last_cycle: now - 60,
+                last_password_sync: None,
+            },
+            users,
+            groups,
+            policies: vec![],
+            app: AppRec {
+                client_id: s.app.client_id.clone(),
+                display_name: s.app.display_name.clone(),
+                roles: s.app.roles.clone(),
+                scopes: s.app.scopes.clone(),
+                certificates: vec![],
+            },
+            farms,
+            limits: LimitsRec {
+                page_size: s.limits.page_size,
+                write_burst: s.limits.write_burst,
+                writes_per_second: s.limits.writes_per_second,
+                device_code_interval_s: s.limits.device_code_interval_s,
+                token_lifetime_s: s.limits.token_lifetime_s,
+            },
+        };
+        if s.sync.password_hash_sync {
+            tenant.sync_cycle(now - 60);
+        }
+        Ok(tenant)
+    }
+
+    /// The emulated clock: real time plus what `clock advance` added.
+    pub fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc() + time::Duration::seconds(self.clock_offset_s)
+    }
+
+    pub fn advance_clock(&mut self, seconds: i64) {
+        self.clock_offset_s = self.clock_offset_s.saturating_add(seconds);
+    }
+
+    /// Runs the sync cycles that fell due by `now`; returns whether anything changed.
+    pub fn tick(&mut self, now: i64) -> bool {
+        let period = i64::from(self.sync.cycle_minutes) * 60;
+        if now < self.sync.last_cycle + period {
+            return false;
+        }
+        let due = self.sync.last_cycle + (now - self.sync.last_cycle) / period * period;
+        self.sync_cycle(due);
+        true
+    }
+
+    /// One cycle of the on-premises sync engine, at emulated time `at`.
+    pub fn sync_cycle(&mut self, at: i64) {
+        self.sync.last_cycle = at;
+        let phs = self.sync.password_sync_enabled();
+        for u in self.users.iter_mut().filter(|u| u.synced) {
+            u.last_sync = Some(at);
+            if phs {
+                u.has_hash = true;
+            }
+        }
+        if phs {
+            self.sync.last_password_sync = Some(at);
+        }
+    }
+
+    pub fn domain_index(&self, id: &str) -> Option<usize> {
+        self.domains.iter().position(|d| d.id().eq_ignore_ascii_case(id))
+    }
+
+    /// The root whose sign-in a domain follows (itself for a root).
+    pub fn root_of(&self, idx: usize) -> usize {
+        match &self.domains[idx].parent {
+            Some(p) => self.domain_index(p).unwrap_or(idx),
+            None => idx,
+        }
+    }
+
+    /// A domain as Graph shows it: a subdomain carries its root's authentication type.
+    pub fn domain_view(&self, idx: usize) -> Domain {
+        let mut d = self.domains[idx].domain.clone();
+        let root = self.root_of(idx);
+        d.authentication_type = self.domains[root].domain.authentication_type.clone();
+        d
+    }
+
+    /// The federation settings that apply to a domain (its root's for a subdomain).
+    pub fn federation_of(&self, idx: usize) -> Option<&InternalDomainFederation> {
+        self.domains[self.root_of(idx)].federation.as_ref()
+    }
+
+    /// What sign-in sees for the domain at `now`, given the propagation delay.
+    pub fn realm(&self, idx: usize, now: i64, delay: Duration) -> RealmSnapshot {
+        let root = &self.domains[self.root_of(idx)];
+        let current = RealmSnapshot {
+            auth: root
+                .domain
+                .authentication_type
+                .clone()
+                .unwrap_or(AuthenticationType::Managed),
+            federation: root.federation.clone(),
+        };
+        match &root.previous {
+            Some(prev) if now < root.changed_at.saturating_add(delay.as_secs() as i64) => prev.clone(),
+            _ => current,
+        }
+    }
+
+    /// Records a change to a root domain's sign-in, keeping what sign-in still sees until it propagates.
+    pub fn mark_changed(&mut self, idx: usize, before: RealmSnapshot, now: i64, delay: Duration) {
+        let seen = self.realm(idx, now, delay);
+        let d = &mut self.domains[idx];
+        let still_propagating = d.previous.is_some() && now < d.changed_at.saturating_add(delay.as_secs() as i64);
+        d.previous = Some(if still_propagating { seen } else { before });
+        d.changed_at = now;
+        if let Some(state) = d.domain.state.as_mut() {
+            state.last_action_date_time = Some(graph_time(unix(now)));
+        }
+    }
+
+    pub fn snapshot(&self, idx: usize) -> RealmSnapshot {
+        let d = &self.domains[idx];
+        RealmSnapshot {
+            auth: d
+                .domain
+                .authentication_type
+                .clone()
+                .unwrap_or(AuthenticationType::Managed),
+            federation: d.federation.clone(),
+        }
+    }
+
+    pub fn user_by_upn(&self, upn: &str) -> Option<&UserRec> {
+        self.users.iter().find(|u| u.upn.eq_ignore_ascii_case(upn))
+    }
+
+    /// The domain that owns a UPN's suffix, if the tenant has it.
+    pub fn domain_of_upn(&self, upn: &str) -> Option<usize> {
+        let (_, suffix) = upn.rsplit_once('@')?;
+        self.domain_index(suffix)
+    }
+
+    /// Applies a farm change; `now` dates any new certificate.
+    pub fn farm_action(&mut self, service: &str, action: FarmAction, now: i64) -> Result<(), String> {
+        let farm = self
+            .farms
+            .get_mut(service)
+            .ok_or_else(|| format!("no AD FS farm named {service}"))?;
+        match action {
+            FarmAction::Up => farm.state = FarmState::Up,
+            FarmAction::Down => farm.state = FarmState::Down,
+            FarmAction::Rollover => {
+                if farm.secondary.is_none() {
+                    // AD FS creates the next certificate ahead of the switch (AutoCertificateRollover).
+                    farm.secondary = Some(
+                        SigningCert::generate(&format!("ADFS Signing - {service}"), now - 60, 365)
+                            .map_err(|e| e.to_string())?,
+                    );
+                }
+            }
+            FarmAction::Promote => {
+                let next = farm
+                    .secondary
+                    .take()
+                    .ok_or_else(|| format!("{service} has no secondary certificate to promote: roll it first"))?;
+                farm.signing = next;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn user_password(&self) -> &str {
+        &self.secrets.user_password
+    }
+}
+
+/// Graph's view of a fresh domain.
+fn domain_model(name: &str, root: bool, initial: bool, default: bool, verified: bool) -> Domain {
+    Domain {
+        id: Some(name.to_string()),
+        authentication_type: Some(AuthenticationType::Managed),
+        availability_status: None,
+        is_admin_managed: Some(true),
+        is_default: Some(default),
+        is_initial: Some(initial),
+        is_root: Some(root),
+        is_verified: Some(verified),
+        manufacturer: None,
+        model: None,
+        password_notification_window_in_days: Some(14),
+        password_validity_period_in_days: Some(2_147_483_647),
+        state: None,
+        supported_services: Some(if initial {
+            vec!["Email".into(), "OfficeCommunicationsOnline".into()]
+        } else {
+            vec!["Email".into(), "OfficeCommunicationsOnline".into(), "Intune".into()]
+        }),
+    }
+}
+
+/// The federation settings Entra Connect writes for a domain federated with an AD FS farm.
+pub fn federation_for(
+    service: &str,
+    farm: &FarmRec,
+    issuer: String,
+    display_name: &str,
+    at: i64,
+) -> InternalDomainFederation {
+    InternalDomainFederation {
+        id: Some(uuid::Uuid::new_v4().to_string()),
+        display_name: Some(display_name.to_string()),
+        issuer_uri: Some(issuer),
+        metadata_exchange_uri: Some(format!("https://{service}/adfs/services/trust/mex")),
+        passive_sign_in_uri: Some(format!("https://{service}/adfs/ls/")),
+        preferred_authentication_protocol: Some(AuthenticationProtocol::WsFed),
+        signing_certificate: Some(farm.signing.cert_b64.clone()),
+        active_sign_in_uri: Some(format!("https://{service}/adfs/services/trust/2005/usernamemixed")),
+        federated_idp_mfa_behavior: Some(FederatedIdpMfaBehavior::AcceptIfMfaDoneByFederatedIdp),
+        is_signed_authentication_request_required: Some(false),
+        next_signing_certificate: None,
+        password_reset_uri: None,
+        prompt_login_behavior: Some(PromptLoginBehavior::NativeSupport),
+        signing_certificate_update_status: Some(SigningCertificateUpdateStatus {
+            certificate_update_result: Some("Success".into()),
+            last_run_date_time: Some(graph_time(unix(at))),
+        }),
+        sign_out_uri: Some(format!("https://{service}/adfs/ls/?wa=wsignout1.0")),
+    }
+}
+
+pub fn unix(t: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Opens the tenant in `dir`: the saved one, or a fresh one from the scenario.
+pub fn open(dir: &Path, fresh: bool, scenario: Option<&Path>) -> Result<(Store, Tenant), EmulatorError> {
+    store::private_dir(dir)?;
+    let st = Store { dir: dir.to_path_buf() };
+    if !fresh && let Some(t) = st.load()? {
+        return Ok((st, t));
+    }
+    let resolved = scenario::Scenario::load(scenario)?;
+    let t = Tenant::from_scenario(&resolved)?;
+    st.save(&t)?;
+    Ok((st, t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant() -> Tenant {
+        Tenant::from_scenario(&scenario::Scenario::load(None).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn scenario_tenant_has_federated_and_managed_domains() {
+        let t = tenant();
+        let fed: Vec<&str> = t
+            .domains
+            .iter()
+            .filter(|d| d.federation.is_some())
+            .map(|d| d.id())
+            .collect();
+        assert_eq!(fed, ["contoso.com", "fabrikam.com"]);
+        let eu = t.domain_index("EU.contoso.com").unwrap();
+        assert_eq!(
+            t.domain_view(eu).authentication_type,
+            Some(AuthenticationType::Federated)
+        );
+        assert_eq!(t.domain_view(eu).is_root, Some(false));
+        assert_eq!(t.users.iter().filter(|u| u.synced).count(), 200);
+        assert!(t.users.iter().all(|u| !u.synced || !u.has_hash));
+    }
+
+    #[test]
+    fn sync_cycle_gives_hashes_only_with_phs_on() {
+        let mut t = tenant();
+        let now = t.now().unix_timestamp();
+        assert!(t.tick(now + 3600));
+        assert!(t.users.iter().filter(|u| u.synced).all(|u| !u.has_hash));
+        t.sync.features.password_sync_enabled = Some(true);
+        assert!(!t.tick(now + 3600));
+        assert!(t.tick(now + 3600 + 120));
+        assert!(t.users.iter().filter(|u| u.synced).all(|u| u.has_hash));
+        assert_eq!(t.sync.last_password_sync, Some(t.sync.last_cycle));
+    }
+
+    #[test]
+    fn realm_lags_by_the_propagation_delay() {
+        let mut t = tenant();
+        let idx = t.domain_index("contoso.com").unwrap();
+        let before = t.snapshot(idx);
+        t.domains[idx].federation = None;
+        t.domains[idx].domain.authentication_type = Some(AuthenticationType::Managed);
+        let delay = Duration::from_secs(300);
+        t.mark_changed(idx, before, 1_000, delay);
+        assert_eq!(t.realm(idx, 1_100, delay).auth, AuthenticationType::Federated);
+        assert_eq!(t.realm(idx, 1_300, delay).auth, AuthenticationType::Managed);
+        let eu = t.domain_index("eu.contoso.com").unwrap();
+        assert_eq!(t.realm(eu, 1_100, delay).auth, AuthenticationType::Federated);
+    }
+
+    #[test]
+    fn rollover_then_promote_swaps_the_signing_certificate() {
+        let mut t = tenant();
+        let old = t.farms["sts.contoso.com"].signing.clone();
+        t.farm_action("sts.contoso.com", FarmAction::Rollover, 0).unwrap();
+        let next = t.farms["sts.contoso.com"].secondary.clone().unwrap();
+        t.farm_action("sts.contoso.com", FarmAction::Promote, 0).unwrap();
+        assert_eq!(t.farms["sts.contoso.com"].signing, next);
+        assert_ne!(next, old);
+        assert!(t.farm_action("sts.contoso.com", FarmAction::Promote, 0).is_err());
+        assert!(t.farm_action("nope", FarmAction::Up, 0).is_err());
+    }
+}

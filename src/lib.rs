@@ -1,0 +1,8 @@
+//! entra-failover: move sign-in for federated Microsoft Entra ID domains from AD FS to password hash
+//! sync during an AD FS outage, prove users can sign in, and switch back — with a rehearsal tenant built in.
+
+pub mod adfs;
+pub mod cli;
+pub mod emulator;
+pub mod graph;
+pub mod tls;
