@@ -115,7 +115,8 @@ pub fn parse(xml: &str) -> Result<FederationMetadata, MetadataError> {
         allow_dtd: false,
         nodes_limit: MAX_NODES,
     };
-    let doc = roxmltree::Document::parse_with_options(xml, options).map_err(|e| MetadataError::Xml(e.to_string()))?;
+    let doc = roxmltree::Document::parse_with_options(xml, options)
+        .map_err(|e| MetadataError::Xml(e.to_string()))?;
     let root = doc.root_element();
     if root.tag_name().name() != "EntityDescriptor" || root.tag_name().namespace() != Some(MD_NS) {
         return Err(MetadataError::NotEntityDescriptor(
@@ -131,8 +132,9 @@ pub fn parse(xml: &str) -> Result<FederationMetadata, MetadataError> {
         n.is_element()
             && n.tag_name().name() == "RoleDescriptor"
             && n.tag_name().namespace() == Some(MD_NS)
-            && n.attribute((XSI_NS, "type"))
-                .is_some_and(|t| t.ends_with(":SecurityTokenServiceType") || t == "SecurityTokenServiceType")
+            && n.attribute((XSI_NS, "type")).is_some_and(|t| {
+                t.ends_with(":SecurityTokenServiceType") || t == "SecurityTokenServiceType"
+            })
     });
     let mut signing = vec![];
     let mut passive = None;
@@ -141,7 +143,10 @@ pub fn parse(xml: &str) -> Result<FederationMetadata, MetadataError> {
     let mut display_name = None;
     if let Some(sts) = sts {
         display_name = sts.attribute("ServiceDisplayName").map(str::to_string);
-        for kd in sts.children().filter(|n| n.has_tag_name((MD_NS, "KeyDescriptor"))) {
+        for kd in sts
+            .children()
+            .filter(|n| n.has_tag_name((MD_NS, "KeyDescriptor")))
+        {
             if kd.attribute("use").is_some_and(|u| u != "signing") {
                 continue;
             }
@@ -201,13 +206,18 @@ mod tests {
     fn refuses_what_no_farm_publishes() {
         let bomb = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]><EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x">&lol2;</EntityDescriptor>"#;
         assert!(matches!(parse(bomb), Err(MetadataError::Xml(_))));
-        assert!(matches!(parse("<a/>"), Err(MetadataError::NotEntityDescriptor(_))));
+        assert!(matches!(
+            parse("<a/>"),
+            Err(MetadataError::NotEntityDescriptor(_))
+        ));
         assert_eq!(
             parse(r#"<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata"/>"#),
             Err(MetadataError::NoEntityId)
         );
         assert_eq!(
-            parse(r#"<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x"/>"#),
+            parse(
+                r#"<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x"/>"#
+            ),
             Err(MetadataError::NoSigningCertificate)
         );
         assert!(matches!(
@@ -215,6 +225,9 @@ mod tests {
             Err(MetadataError::TooLarge(_))
         ));
         let bad_cert = r#"<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x"><RoleDescriptor xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="fed:SecurityTokenServiceType"><KeyDescriptor use="signing"><KeyInfo xmlns="http://www.w3.org/2000/09/xmldsig#"><X509Data><X509Certificate>!!notbase64</X509Certificate></X509Data></KeyInfo></KeyDescriptor></RoleDescriptor></EntityDescriptor>"#;
-        assert!(matches!(parse(bad_cert), Err(MetadataError::BadCertificate(_))));
+        assert!(matches!(
+            parse(bad_cert),
+            Err(MetadataError::BadCertificate(_))
+        ));
     }
 }

@@ -87,7 +87,10 @@ pub fn banner(i: &Info) -> String {
         "  Administrator  {} (password {})\n",
         i.admin_upn, i.admin_password
     ));
-    s.push_str(&format!("  Users' on-premises password  {}\n", i.user_password));
+    s.push_str(&format!(
+        "  Users' on-premises password  {}\n",
+        i.user_password
+    ));
     s.push_str(&format!("  State          {}\n\n", i.state_dir.display()));
     s.push_str("Try it:\n");
     s.push_str(&format!(

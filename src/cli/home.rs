@@ -15,7 +15,10 @@ pub fn home() -> PathBuf {
         return PathBuf::from(a).join("entra-failover");
     }
     match std::env::var_os("HOME") {
-        Some(h) => PathBuf::from(h).join(".local").join("share").join("entra-failover"),
+        Some(h) => PathBuf::from(h)
+            .join(".local")
+            .join("share")
+            .join("entra-failover"),
         None => PathBuf::from(".entra-failover"),
     }
 }

@@ -22,7 +22,8 @@ impl CliError {
     /// The documented exit code: 2 for bad input or usage, 1 for anything that failed.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Usage(_) | CliError::Emulator(crate::emulator::EmulatorError::Scenario(_)) => 2,
+            CliError::Usage(_)
+            | CliError::Emulator(crate::emulator::EmulatorError::Scenario(_)) => 2,
             _ => 1,
         }
     }

@@ -60,7 +60,11 @@ fn render(t: &Tenant) -> String {
     let mut s = format!("{} — REHEARSAL TENANT (simulated)\n", t.display_name);
     s.push_str(&format!(
         "Password hash sync: {}   last sync: {}   last password sync: {}\n\n",
-        if t.sync.password_sync_enabled() { "on" } else { "off" },
+        if t.sync.password_sync_enabled() {
+            "on"
+        } else {
+            "off"
+        },
         graph_time(crate::emulator::state::unix(t.sync.last_cycle)),
         t.sync
             .last_password_sync
@@ -93,9 +97,15 @@ fn render(t: &Tenant) -> String {
     for (name, f) in &t.farms {
         s.push_str(&format!(
             "  {name}: {}\n",
-            if f.state == FarmState::Up { "up" } else { "down" }
+            if f.state == FarmState::Up {
+                "up"
+            } else {
+                "down"
+            }
         ));
     }
-    s.push_str("\nServe it with `entra-failover emulator`; the wizard will open here once it lands.");
+    s.push_str(
+        "\nServe it with `entra-failover emulator`; the wizard will open here once it lands.",
+    );
     s
 }

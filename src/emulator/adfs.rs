@@ -44,7 +44,9 @@ pub async fn serve_farm(
     mut state: watch::Receiver<FarmState>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let Ok(addr) = listener.local_addr() else { return };
+    let Ok(addr) = listener.local_addr() else {
+        return;
+    };
     let mut listener = Some(listener);
     loop {
         let up = *state.borrow_and_update() == FarmState::Up;
@@ -96,7 +98,11 @@ async fn rebind(addr: SocketAddr) -> Option<TcpListener> {
     None
 }
 
-async fn farm_request(sh: &Shared, service: &str, request: Request<Incoming>) -> Result<Resp, ConnectionReset> {
+async fn farm_request(
+    sh: &Shared,
+    service: &str,
+    request: Request<Incoming>,
+) -> Result<Resp, ConnectionReset> {
     let req = match read_request(request).await {
         Ok(r) => r,
         Err((req, status)) => return Ok(text(status, &req, "text/plain", "Bad request".into())),
@@ -105,7 +111,12 @@ async fn farm_request(sh: &Shared, service: &str, request: Request<Incoming>) ->
         let t = lock(&sh.tenant);
         match t.farms.get(service) {
             Some(farm) => route(&t, service, farm, &req),
-            None => text(StatusCode::NOT_FOUND, &req, "text/plain", "Not found".into()),
+            None => text(
+                StatusCode::NOT_FOUND,
+                &req,
+                "text/plain",
+                "Not found".into(),
+            ),
         }
     };
     sh.record(LogEntry {
@@ -131,11 +142,21 @@ fn route(t: &Tenant, service: &str, farm: &FarmRec, req: &Req) -> Resp {
             metadata(service, farm),
         ),
         ("GET", "/adfs/probe") => text(StatusCode::OK, req, "text/plain", String::new()),
-        ("GET", "/adfs/ls") => text(StatusCode::OK, req, "text/html; charset=utf-8", sign_in_page(farm)),
-        ("GET", "/adfs/services/trust/mex") => {
-            text(StatusCode::OK, req, "application/soap+xml; charset=utf-8", mex(service))
+        ("GET", "/adfs/ls") => text(
+            StatusCode::OK,
+            req,
+            "text/html; charset=utf-8",
+            sign_in_page(farm),
+        ),
+        ("GET", "/adfs/services/trust/mex") => text(
+            StatusCode::OK,
+            req,
+            "application/soap+xml; charset=utf-8",
+            mex(service),
+        ),
+        ("POST", "/adfs/services/trust/2005/usernamemixed") => {
+            username_mixed(t, service, farm, req)
         }
-        ("POST", "/adfs/services/trust/2005/usernamemixed") => username_mixed(t, service, farm, req),
         _ => text(
             StatusCode::NOT_FOUND,
             req,
@@ -175,7 +196,11 @@ pub fn metadata(service: &str, farm: &FarmRec) -> String {
     let name = xml_escape(&farm.display_name);
     let protocols = "http://docs.oasis-open.org/ws-sx/ws-trust/200512 http://schemas.xmlsoap.org/ws/2005/02/trust http://docs.oasis-open.org/wsfed/federation/200706";
     let ns = "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:fed=\"http://docs.oasis-open.org/wsfed/federation/200706\"";
-    let passive = endpoint("PassiveRequestorEndpoint", &format!("{base}/adfs/ls/"), None);
+    let passive = endpoint(
+        "PassiveRequestorEndpoint",
+        &format!("{base}/adfs/ls/"),
+        None,
+    );
     let mut x = String::with_capacity(16 * 1024);
     x.push_str(&format!(
         "<EntityDescriptor ID=\"_{}\" entityID=\"{}\" xmlns=\"urn:oasis:names:tc:SAML:2.0:metadata\">",
@@ -287,10 +312,12 @@ fn username_mixed(t: &Tenant, service: &str, farm: &FarmRec, req: &Req) -> Resp 
     let issuer = t
         .domain_of_upn(&user.upn)
         .and_then(|i| {
-            t.domains[t.root_of(i)]
-                .federation
-                .clone()
-                .or_else(|| t.domains[t.root_of(i)].previous.clone().and_then(|p| p.federation))
+            t.domains[t.root_of(i)].federation.clone().or_else(|| {
+                t.domains[t.root_of(i)]
+                    .previous
+                    .clone()
+                    .and_then(|p| p.federation)
+            })
         })
         .and_then(|f| f.issuer_uri)
         .unwrap_or_else(|| farm.identifier.clone());
@@ -307,5 +334,10 @@ fn username_mixed(t: &Tenant, service: &str, farm: &FarmRec, req: &Req) -> Resp 
         xml_escape(&user.upn),
     );
     let _ = service;
-    text(StatusCode::OK, req, "application/soap+xml; charset=utf-8", body)
+    text(
+        StatusCode::OK,
+        req,
+        "application/soap+xml; charset=utf-8",
+        body,
+    )
 }

@@ -19,7 +19,8 @@ fn error(req: &Req, status: StatusCode, message: &str) -> Resp {
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(req: &Req) -> Result<T, Resp> {
-    serde_json::from_slice(&req.body).map_err(|e| error(req, StatusCode::BAD_REQUEST, &format!("invalid body: {e}")))
+    serde_json::from_slice(&req.body)
+        .map_err(|e| error(req, StatusCode::BAD_REQUEST, &format!("invalid body: {e}")))
 }
 
 pub fn handle(sh: &Shared, req: &Req) -> Resp {
@@ -31,7 +32,13 @@ pub fn handle(sh: &Shared, req: &Req) -> Resp {
             "the control API needs 'Authorization: Bearer {control_token}'",
         );
     }
-    let Some(segs) = req.segments.iter().skip(1).cloned().collect::<Option<Vec<String>>>() else {
+    let Some(segs) = req
+        .segments
+        .iter()
+        .skip(1)
+        .cloned()
+        .collect::<Option<Vec<String>>>()
+    else {
         return error(req, StatusCode::BAD_REQUEST, "the path is not UTF-8");
     };
     let s: Vec<&str> = segs.iter().map(String::as_str).collect();
@@ -74,7 +81,11 @@ fn add_fault(sh: &Shared, req: &Req) -> Result<Resp, Resp> {
     if let Some(k) = &fault.kind
         && k != "reset"
     {
-        return Err(error(req, StatusCode::BAD_REQUEST, "kind must be \"reset\""));
+        return Err(error(
+            req,
+            StatusCode::BAD_REQUEST,
+            "kind must be \"reset\"",
+        ));
     }
     if let Some(ra) = &fault.retry_after
         && (ra.parse::<f64>().is_err() || hyper::header::HeaderValue::from_str(ra).is_err())
@@ -101,7 +112,11 @@ fn add_fault(sh: &Shared, req: &Req) -> Result<Resp, Resp> {
     }
     let mut faults = lock(&sh.faults);
     faults.push(fault);
-    Ok(json_resp(StatusCode::CREATED, req, &json!({"faults": faults.len()})))
+    Ok(json_resp(
+        StatusCode::CREATED,
+        req,
+        &json!({"faults": faults.len()}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -116,10 +131,13 @@ fn farm(sh: &Shared, req: &Req, service: &str) -> Result<Resp, Resp> {
         .state
         .parse()
         .map_err(|e: String| error(req, StatusCode::BAD_REQUEST, &e))?;
-    let handle = sh
-        .farms
-        .get(service)
-        .ok_or_else(|| error(req, StatusCode::NOT_FOUND, &format!("no AD FS farm named {service}")))?;
+    let handle = sh.farms.get(service).ok_or_else(|| {
+        error(
+            req,
+            StatusCode::NOT_FOUND,
+            &format!("no AD FS farm named {service}"),
+        )
+    })?;
     let result = sh
         .with_tenant(|t| {
             let now = t.now().unix_timestamp();
@@ -211,7 +229,13 @@ fn add_certificate(sh: &Shared, req: &Req) -> Result<Resp, Resp> {
     use base64::Engine;
     let der = base64::engine::general_purpose::STANDARD
         .decode(body.certificate.trim())
-        .map_err(|_| error(req, StatusCode::BAD_REQUEST, "certificate must be base64 DER"))?;
+        .map_err(|_| {
+            error(
+                req,
+                StatusCode::BAD_REQUEST,
+                "certificate must be base64 DER",
+            )
+        })?;
     if openssl::x509::X509::from_der(&der).is_err() {
         return Err(error(
             req,

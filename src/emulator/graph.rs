@@ -6,11 +6,14 @@ use serde_json::{Map, Value, json};
 use super::Shared;
 use super::http::{Req, Resp, graph_error, graph_status_error, json as json_resp, no_content};
 use super::schema::{self, Invalid};
-use super::state::{DOMAIN_NAME_ADMIN, GLOBAL_ADMIN, HYBRID_IDENTITY_ADMIN, PolicyRec, Tenant, UserRec, unix};
+use super::state::{
+    DOMAIN_NAME_ADMIN, GLOBAL_ADMIN, HYBRID_IDENTITY_ADMIN, PolicyRec, Tenant, UserRec, unix,
+};
 use super::tokens::{self, Claims, TokenError};
 use crate::graph::models::{
-    AuthenticationType, FeatureRolloutPolicy, InternalDomainFederation, OnPremisesDirectorySynchronization,
-    Organization, SigningCertificateUpdateStatus, StagedFeatureName, VerifiedDomain, graph_time,
+    AuthenticationType, FeatureRolloutPolicy, InternalDomainFederation,
+    OnPremisesDirectorySynchronization, Organization, SigningCertificateUpdateStatus,
+    StagedFeatureName, VerifiedDomain, graph_time,
 };
 
 const EXTERNAL_IDP_ADMIN: &str = "be2f45a1-457d-42af-a067-6ec1fa63bc45";
@@ -213,7 +216,10 @@ pub struct Outcome {
 
 impl From<Resp> for Outcome {
     fn from(resp: Resp) -> Self {
-        Outcome { resp, changed: false }
+        Outcome {
+            resp,
+            changed: false,
+        }
     }
 }
 
@@ -225,7 +231,12 @@ struct Call<'a> {
 
 impl Call<'_> {
     fn bad(&self, message: &str) -> Resp {
-        graph_error(StatusCode::BAD_REQUEST, self.req, "Request_BadRequest", message)
+        graph_error(
+            StatusCode::BAD_REQUEST,
+            self.req,
+            "Request_BadRequest",
+            message,
+        )
     }
 
     fn invalid(&self, i: Invalid) -> Resp {
@@ -263,12 +274,16 @@ impl Call<'_> {
     /// Checks the caller holds one of `perms`; for a delegated write also one of `roles`.
     fn allow(&self, who: &Claims, perms: &[&str], roles: Option<&[&str]>) -> Result<(), Resp> {
         let granted = if who.is_app() {
-            who.roles.iter().flatten().any(|r| perms.contains(&r.as_str()))
+            who.roles
+                .iter()
+                .flatten()
+                .any(|r| perms.contains(&r.as_str()))
         } else {
             let scoped = who
                 .scopes()
                 .any(|s| perms.contains(&s) || s == "Directory.AccessAsUser.All");
-            let role_ok = roles.is_none_or(|rs| who.wids.iter().flatten().any(|w| rs.contains(&w.as_str())));
+            let role_ok =
+                roles.is_none_or(|rs| who.wids.iter().flatten().any(|w| rs.contains(&w.as_str())));
             scoped && role_ok
         };
         if granted { Ok(()) } else { Err(self.denied()) }
@@ -296,7 +311,13 @@ impl Call<'_> {
     }
 
     /// A page of a collection, with `@odata.nextLink` when more remain.
-    fn page(&self, items: Vec<Value>, page_size: usize, context: String, count: Option<usize>) -> Result<Resp, Resp> {
+    fn page(
+        &self,
+        items: Vec<Value>,
+        page_size: usize,
+        context: String,
+        count: Option<usize>,
+    ) -> Result<Resp, Resp> {
         let top = match self.req.query("$top") {
             None => page_size,
             Some(t) => match t.parse::<usize>() {
@@ -363,7 +384,9 @@ fn encode_skiptoken(offset: usize) -> String {
 
 fn decode_skiptoken(tok: &str) -> Option<usize> {
     use base64::Engine;
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(tok).ok()?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(tok)
+        .ok()?;
     let s = String::from_utf8(raw).ok()?;
     usize::from_str_radix(s.strip_prefix("RFNwdAIAAQAAAB")?, 16).ok()
 }
@@ -371,7 +394,12 @@ fn decode_skiptoken(tok: &str) -> Option<usize> {
 /// Authenticates the bearer token against the emulated STS.
 pub fn authenticate(sh: &Shared, t: &Tenant, req: &Req) -> Result<Claims, Resp> {
     let fail = |m: &str| {
-        let mut r = graph_error(StatusCode::UNAUTHORIZED, req, "InvalidAuthenticationToken", m);
+        let mut r = graph_error(
+            StatusCode::UNAUTHORIZED,
+            req,
+            "InvalidAuthenticationToken",
+            m,
+        );
         r.headers_mut().insert(
             "www-authenticate",
             hyper::header::HeaderValue::from_static(
@@ -383,23 +411,34 @@ pub fn authenticate(sh: &Shared, t: &Tenant, req: &Req) -> Result<Claims, Resp> 
     let Some(token) = req.bearer() else {
         return Err(fail("Access token is empty."));
     };
-    let claims = tokens::verify(token, &sh.token_public, t.now().unix_timestamp()).map_err(|e| match e {
-        TokenError::Malformed => fail("IDX14100: JWT is not well formed."),
-        TokenError::BadSignature => fail("Access token validation failure. Invalid signature."),
-        TokenError::Expired => fail("Lifetime validation failed, the token is expired."),
-        TokenError::NotYetValid => fail("Lifetime validation failed, the token is not yet valid."),
-    })?;
+    let claims =
+        tokens::verify(token, &sh.token_public, t.now().unix_timestamp()).map_err(|e| match e {
+            TokenError::Malformed => fail("IDX14100: JWT is not well formed."),
+            TokenError::BadSignature => fail("Access token validation failure. Invalid signature."),
+            TokenError::Expired => fail("Lifetime validation failed, the token is expired."),
+            TokenError::NotYetValid => {
+                fail("Lifetime validation failed, the token is not yet valid.")
+            }
+        })?;
     if claims.tid != t.tenant_id {
         return Err(fail("Access token validation failure. Invalid issuer."));
     }
-    if claims.aud != tokens::GRAPH_AUDIENCE && claims.aud != "00000003-0000-0000-c000-000000000000" {
+    if claims.aud != tokens::GRAPH_AUDIENCE && claims.aud != "00000003-0000-0000-c000-000000000000"
+    {
         return Err(fail("Access token validation failure. Invalid audience."));
     }
     Ok(claims)
 }
 
 /// Serves one Graph request. `segments` start after the version segment.
-pub fn handle(sh: &Shared, t: &mut Tenant, req: &Req, version: &str, who: &Claims, segs: &[String]) -> Outcome {
+pub fn handle(
+    sh: &Shared,
+    t: &mut Tenant,
+    req: &Req,
+    version: &str,
+    who: &Claims,
+    segs: &[String],
+) -> Outcome {
     let call = Call { sh, req, version };
     let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
     let l: Vec<&str> = lower.iter().map(String::as_str).collect();
@@ -409,33 +448,59 @@ pub fn handle(sh: &Shared, t: &mut Tenant, req: &Req, version: &str, who: &Claim
         ("GET", ["domains", _]) => get_domain(&call, t, who, &segs[1]).map(Into::into),
         ("PATCH", ["domains", _]) => patch_domain(&call, t, who, &segs[1]),
         ("POST", ["domains", _, "promote"]) => promote(&call, t, who, &segs[1]),
-        ("GET", ["domains", _, "federationconfiguration"]) => list_federation(&call, t, who, &segs[1]).map(Into::into),
-        ("POST", ["domains", _, "federationconfiguration"]) => create_federation(&call, t, who, &segs[1]),
+        ("GET", ["domains", _, "federationconfiguration"]) => {
+            list_federation(&call, t, who, &segs[1]).map(Into::into)
+        }
+        ("POST", ["domains", _, "federationconfiguration"]) => {
+            create_federation(&call, t, who, &segs[1])
+        }
         ("GET", ["domains", _, "federationconfiguration", _]) => {
             get_federation(&call, t, who, &segs[1], &segs[3]).map(Into::into)
         }
-        ("PATCH", ["domains", _, "federationconfiguration", _]) => update_federation(&call, t, who, &segs[1], &segs[3]),
+        ("PATCH", ["domains", _, "federationconfiguration", _]) => {
+            update_federation(&call, t, who, &segs[1], &segs[3])
+        }
         ("DELETE", ["domains", _, "federationconfiguration", _]) => {
             delete_federation(&call, t, who, &segs[1], &segs[3])
         }
         ("GET", ["organization"]) => organization(&call, t, who).map(Into::into),
-        ("GET", ["directory", "onpremisessynchronization"]) => list_sync(&call, t, who).map(Into::into),
-        ("GET", ["directory", "onpremisessynchronization", _]) => get_sync(&call, t, who, &segs[2]).map(Into::into),
-        ("PATCH", ["directory", "onpremisessynchronization", _]) => patch_sync(&call, t, who, &segs[2]),
+        ("GET", ["directory", "onpremisessynchronization"]) => {
+            list_sync(&call, t, who).map(Into::into)
+        }
+        ("GET", ["directory", "onpremisessynchronization", _]) => {
+            get_sync(&call, t, who, &segs[2]).map(Into::into)
+        }
+        ("PATCH", ["directory", "onpremisessynchronization", _]) => {
+            patch_sync(&call, t, who, &segs[2])
+        }
         ("GET", ["users"]) => list_users(&call, t, who).map(Into::into),
         ("GET", ["users", _]) => get_user(&call, t, who, &segs[1]).map(Into::into),
         ("GET", ["me"]) => me(&call, t, who).map(Into::into),
         ("GET", ["groups"]) => list_groups(&call, t, who).map(Into::into),
-        ("GET", ["policies", "featurerolloutpolicies"]) => list_policies(&call, t, who).map(Into::into),
+        ("GET", ["policies", "featurerolloutpolicies"]) => {
+            list_policies(&call, t, who).map(Into::into)
+        }
         ("POST", ["policies", "featurerolloutpolicies"]) => create_policy(&call, t, who),
-        ("GET", ["policies", "featurerolloutpolicies", _]) => get_policy(&call, t, who, &segs[2]).map(Into::into),
-        ("DELETE", ["policies", "featurerolloutpolicies", _]) => delete_policy(&call, t, who, &segs[2]),
+        ("GET", ["policies", "featurerolloutpolicies", _]) => {
+            get_policy(&call, t, who, &segs[2]).map(Into::into)
+        }
+        ("DELETE", ["policies", "featurerolloutpolicies", _]) => {
+            delete_policy(&call, t, who, &segs[2])
+        }
         ("POST", ["policies", "featurerolloutpolicies", _, "appliesto", "$ref"]) => {
             add_applies_to(&call, t, who, &segs[2])
         }
-        ("DELETE", ["policies", "featurerolloutpolicies", _, "appliesto", _, "$ref"]) => {
-            remove_applies_to(&call, t, who, &segs[2], &segs[4])
-        }
+        (
+            "DELETE",
+            [
+                "policies",
+                "featurerolloutpolicies",
+                _,
+                "appliesto",
+                _,
+                "$ref",
+            ],
+        ) => remove_applies_to(&call, t, who, &segs[2], &segs[4]),
         _ => Err(unrouted(&call, m, &l)),
     };
     result.unwrap_or_else(Into::into)
@@ -469,7 +534,14 @@ fn unrouted(call: &Call, m: &Method, l: &[&str]) -> Resp {
             | ["policies", "featurerolloutpolicies"]
             | ["policies", "featurerolloutpolicies", _]
             | ["policies", "featurerolloutpolicies", _, "appliesto", "$ref"]
-            | ["policies", "featurerolloutpolicies", _, "appliesto", _, "$ref"]
+            | [
+                "policies",
+                "featurerolloutpolicies",
+                _,
+                "appliesto",
+                _,
+                "$ref"
+            ]
     );
     if known_prefix && shape_known {
         return graph_error(
@@ -504,7 +576,10 @@ const FED_READ: &[&str] = &[
     "Directory.Read.All",
     "Directory.ReadWrite.All",
 ];
-const FED_WRITE: &[&str] = &["Domain-InternalFederation.ReadWrite.All", "Domain.ReadWrite.All"];
+const FED_WRITE: &[&str] = &[
+    "Domain-InternalFederation.ReadWrite.All",
+    "Domain.ReadWrite.All",
+];
 
 fn domain_json(t: &Tenant, idx: usize) -> Value {
     serde_json::to_value(t.domain_view(idx)).unwrap_or(Value::Null)
@@ -517,7 +592,11 @@ fn list_domains(call: &Call, t: &Tenant, who: &Claims) -> Result<Resp, Resp> {
         .map(|i| {
             let v = domain_json(t, i);
             match &select {
-                Some(s) => schema::apply_select(v, &s.iter().map(String::as_str).collect::<Vec<_>>(), DOMAIN_PROPS),
+                Some(s) => schema::apply_select(
+                    v,
+                    &s.iter().map(String::as_str).collect::<Vec<_>>(),
+                    DOMAIN_PROPS,
+                ),
                 None => v,
             }
         })
@@ -539,10 +618,17 @@ fn get_domain(call: &Call, t: &Tenant, who: &Claims, id: &str) -> Result<Resp, R
     let idx = find_domain(call, t, id)?;
     let mut v = domain_json(t, idx);
     if let Some(s) = &select {
-        v = schema::apply_select(v, &s.iter().map(String::as_str).collect::<Vec<_>>(), DOMAIN_PROPS);
+        v = schema::apply_select(
+            v,
+            &s.iter().map(String::as_str).collect::<Vec<_>>(),
+            DOMAIN_PROPS,
+        );
     }
     if let Value::Object(m) = &mut v {
-        m.insert("@odata.context".into(), Value::String(call.context("domains/$entity")));
+        m.insert(
+            "@odata.context".into(),
+            Value::String(call.context("domains/$entity")),
+        );
     }
     Ok(call.ok(v))
 }
@@ -560,7 +646,9 @@ fn subdomain_refusal(call: &Call, t: &Tenant, idx: usize) -> Result<(), Resp> {
 fn patch_domain(call: &Call, t: &mut Tenant, who: &Claims, id: &str) -> Result<Outcome, Resp> {
     let body = call.body()?;
     let obj = schema::check(&schema::DOMAIN, &body).map_err(|i| call.invalid(i))?;
-    let only_auth = obj.keys().all(|k| k == "authenticationType" || k == "@odata.type");
+    let only_auth = obj
+        .keys()
+        .all(|k| k == "authenticationType" || k == "@odata.type");
     // Docs: "To update the authenticationType property, the calling app must be assigned the
     // Domain-InternalFederation.ReadWrite.All permission"; other properties need Domain.ReadWrite.All.
     let perms: &[&str] = if only_auth {
@@ -614,7 +702,10 @@ fn patch_domain(call: &Call, t: &mut Tenant, who: &Claims, id: &str) -> Result<O
             "passwordNotificationWindowInDays",
             &mut d.password_notification_window_in_days,
         ),
-        ("passwordValidityPeriodInDays", &mut d.password_validity_period_in_days),
+        (
+            "passwordValidityPeriodInDays",
+            &mut d.password_validity_period_in_days,
+        ),
     ] {
         if let Some(n) = obj.get(key).and_then(Value::as_i64) {
             *slot = i32::try_from(n).ok();
@@ -635,7 +726,10 @@ fn promote(call: &Call, t: &mut Tenant, who: &Claims, id: &str) -> Result<Outcom
     )?;
     let idx = find_domain(call, t, id)?;
     if t.domains[idx].parent.is_none() {
-        return Err(call.bad(&format!("Domain '{}' is already a root domain.", t.domains[idx].id())));
+        return Err(call.bad(&format!(
+            "Domain '{}' is already a root domain.",
+            t.domains[idx].id()
+        )));
     }
     call.sh.throttle(call.req, who, &t.limits)?;
     let now = t.now().unix_timestamp();
@@ -657,7 +751,11 @@ fn promote(call: &Call, t: &mut Tenant, who: &Claims, id: &str) -> Result<Outcom
 fn fed_json(call: &Call, f: &InternalDomainFederation, select: Option<&[String]>) -> Value {
     let mut v = serde_json::to_value(f).unwrap_or(Value::Null);
     if let Some(s) = select {
-        v = schema::apply_select(v, &s.iter().map(String::as_str).collect::<Vec<_>>(), FED_PROPS);
+        v = schema::apply_select(
+            v,
+            &s.iter().map(String::as_str).collect::<Vec<_>>(),
+            FED_PROPS,
+        );
     }
     if let Value::Object(m) = &mut v {
         let mut out = Map::new();
@@ -686,14 +784,31 @@ fn list_federation(call: &Call, t: &Tenant, who: &Claims, id: &str) -> Result<Re
     Ok(call.ok(body))
 }
 
-fn find_fed<'t>(call: &Call, t: &'t Tenant, idx: usize, fed_id: &str) -> Result<&'t InternalDomainFederation, Resp> {
+fn find_fed<'t>(
+    call: &Call,
+    t: &'t Tenant,
+    idx: usize,
+    fed_id: &str,
+) -> Result<&'t InternalDomainFederation, Resp> {
     match t.federation_of(idx) {
-        Some(f) if f.id.as_deref().is_some_and(|i| i.eq_ignore_ascii_case(fed_id)) => Ok(f),
+        Some(f)
+            if f.id
+                .as_deref()
+                .is_some_and(|i| i.eq_ignore_ascii_case(fed_id)) =>
+        {
+            Ok(f)
+        }
         _ => Err(call.not_found(&short(fed_id))),
     }
 }
 
-fn get_federation(call: &Call, t: &Tenant, who: &Claims, id: &str, fed_id: &str) -> Result<Resp, Resp> {
+fn get_federation(
+    call: &Call,
+    t: &Tenant,
+    who: &Claims,
+    id: &str,
+    fed_id: &str,
+) -> Result<Resp, Resp> {
     call.allow(who, FED_READ, None)?;
     let select = call.select("microsoft.graph.internalDomainFederation", FED_PROPS)?;
     let idx = find_domain(call, t, id)?;
@@ -738,7 +853,8 @@ fn check_uris(call: &Call, obj: &Map<String, Value>) -> Result<(), Resp> {
 
 fn issuer_taken(t: &Tenant, issuer: &str, except_domain: Option<usize>) -> bool {
     t.domains.iter().enumerate().any(|(i, d)| {
-        Some(i) != except_domain && d.federation.as_ref().and_then(|f| f.issuer_uri.as_deref()) == Some(issuer)
+        Some(i) != except_domain
+            && d.federation.as_ref().and_then(|f| f.issuer_uri.as_deref()) == Some(issuer)
     })
 }
 
@@ -754,7 +870,8 @@ fn conflict(call: &Call) -> Resp {
 fn create_federation(call: &Call, t: &mut Tenant, who: &Claims, id: &str) -> Result<Outcome, Resp> {
     call.allow(who, FED_WRITE, Some(FEDERATION_ROLES))?;
     let body = call.body()?;
-    let obj = schema::check(&schema::INTERNAL_DOMAIN_FEDERATION, &body).map_err(|i| call.invalid(i))?;
+    let obj =
+        schema::check(&schema::INTERNAL_DOMAIN_FEDERATION, &body).map_err(|i| call.invalid(i))?;
     let idx = find_domain(call, t, id)?;
     subdomain_refusal(call, t, idx)?;
     let d = &t.domains[idx];
@@ -774,14 +891,21 @@ fn create_federation(call: &Call, t: &mut Tenant, who: &Claims, id: &str) -> Res
         )));
     }
     for required in ["issuerUri", "passiveSignInUri", "signingCertificate"] {
-        if obj.get(required).and_then(Value::as_str).is_none_or(str::is_empty) {
+        if obj
+            .get(required)
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
             return Err(call.bad(&format!(
                 "Invalid value specified for property '{required}' of resource 'InternalDomainFederation'."
             )));
         }
     }
     check_uris(call, obj)?;
-    let issuer = obj.get("issuerUri").and_then(Value::as_str).unwrap_or_default();
+    let issuer = obj
+        .get("issuerUri")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if issuer_taken(t, issuer, None) {
         return Err(conflict(call));
     }
@@ -791,7 +915,8 @@ fn create_federation(call: &Call, t: &mut Tenant, who: &Claims, id: &str) -> Res
     let now = t.now();
     fed.id = Some(uuid::Uuid::new_v4().to_string());
     if fed.preferred_authentication_protocol.is_none() {
-        fed.preferred_authentication_protocol = Some(crate::graph::models::AuthenticationProtocol::WsFed);
+        fed.preferred_authentication_protocol =
+            Some(crate::graph::models::AuthenticationProtocol::WsFed);
     }
     fed.signing_certificate_update_status = Some(SigningCertificateUpdateStatus {
         certificate_update_result: Some("Success".into()),
@@ -818,16 +943,26 @@ fn create_federation(call: &Call, t: &mut Tenant, who: &Claims, id: &str) -> Res
     })
 }
 
-fn update_federation(call: &Call, t: &mut Tenant, who: &Claims, id: &str, fed_id: &str) -> Result<Outcome, Resp> {
+fn update_federation(
+    call: &Call,
+    t: &mut Tenant,
+    who: &Claims,
+    id: &str,
+    fed_id: &str,
+) -> Result<Outcome, Resp> {
     call.allow(who, FED_WRITE, Some(FEDERATION_ROLES))?;
     let body = call.body()?;
-    let obj = schema::check(&schema::INTERNAL_DOMAIN_FEDERATION, &body).map_err(|i| call.invalid(i))?;
+    let obj =
+        schema::check(&schema::INTERNAL_DOMAIN_FEDERATION, &body).map_err(|i| call.invalid(i))?;
     let idx = find_domain(call, t, id)?;
     let current = find_fed(call, t, idx, fed_id)?.clone();
     subdomain_refusal(call, t, idx)?;
     check_uris(call, obj)?;
     for required in ["issuerUri", "passiveSignInUri", "signingCertificate"] {
-        if obj.get(required).is_some_and(|v| v.as_str().is_none_or(str::is_empty)) {
+        if obj
+            .get(required)
+            .is_some_and(|v| v.as_str().is_none_or(str::is_empty))
+        {
             return Err(call.bad(&format!(
                 "Invalid value specified for property '{required}' of resource 'InternalDomainFederation'."
             )));
@@ -865,7 +1000,13 @@ fn update_federation(call: &Call, t: &mut Tenant, who: &Claims, id: &str, fed_id
     })
 }
 
-fn delete_federation(call: &Call, t: &mut Tenant, who: &Claims, id: &str, fed_id: &str) -> Result<Outcome, Resp> {
+fn delete_federation(
+    call: &Call,
+    t: &mut Tenant,
+    who: &Claims,
+    id: &str,
+    fed_id: &str,
+) -> Result<Outcome, Resp> {
     call.allow(who, FED_WRITE, Some(FEDERATION_ROLES))?;
     let idx = find_domain(call, t, id)?;
     find_fed(call, t, idx, fed_id)?;
@@ -939,10 +1080,15 @@ fn organization(call: &Call, t: &Tenant, who: &Claims) -> Result<Resp, Resp> {
     };
     let mut v = serde_json::to_value(org).unwrap_or(Value::Null);
     if beta && let Value::Object(m) = &mut v {
-        m.entry("onPremisesLastPasswordSyncDateTime").or_insert(Value::Null);
+        m.entry("onPremisesLastPasswordSyncDateTime")
+            .or_insert(Value::Null);
     }
     if let Some(s) = &select {
-        v = schema::apply_select(v, &s.iter().map(String::as_str).collect::<Vec<_>>(), ORG_PROPS);
+        v = schema::apply_select(
+            v,
+            &s.iter().map(String::as_str).collect::<Vec<_>>(),
+            ORG_PROPS,
+        );
     }
     Ok(call.ok(json!({"@odata.context": call.context("organization"), "value": [v]})))
 }
@@ -1065,7 +1211,9 @@ fn user_json(u: &UserRec) -> Value {
     m.insert("onPremisesImmutableId".into(), s(&u.immutable_id));
     m.insert(
         "onPremisesLastSyncDateTime".into(),
-        u.last_sync.map(|t| json!(graph_time(unix(t)))).unwrap_or(Value::Null),
+        u.last_sync
+            .map(|t| json!(graph_time(unix(t))))
+            .unwrap_or(Value::Null),
     );
     m.insert("userType".into(), json!("Member"));
     m.insert(
@@ -1082,7 +1230,11 @@ fn user_json(u: &UserRec) -> Value {
 fn shape_user(u: &UserRec, select: Option<&[String]>) -> Value {
     let v = user_json(u);
     match select {
-        Some(s) => schema::apply_select(v, &s.iter().map(String::as_str).collect::<Vec<_>>(), USER_PROPS),
+        Some(s) => schema::apply_select(
+            v,
+            &s.iter().map(String::as_str).collect::<Vec<_>>(),
+            USER_PROPS,
+        ),
         None => schema::apply_select(v, USER_DEFAULT, USER_PROPS),
     }
 }
@@ -1107,7 +1259,9 @@ fn parse_filter(f: &str) -> Result<Filter, String> {
                 .strip_prefix('(')
                 .and_then(|r| r.strip_suffix(')'))
                 .ok_or_else(|| format!("Syntax error at position {} in '{f}'.", name.len()))?;
-            let (prop, lit) = inner.split_once(',').ok_or_else(|| format!("Syntax error in '{f}'."))?;
+            let (prop, lit) = inner
+                .split_once(',')
+                .ok_or_else(|| format!("Syntax error in '{f}'."))?;
             let lit = quoted(lit).ok_or_else(|| format!("Syntax error in '{f}'."))?;
             let prop = prop.trim().to_string();
             return Ok(if ctor == 0 {
@@ -1129,7 +1283,10 @@ fn parse_filter(f: &str) -> Result<Filter, String> {
         };
         return Ok(Filter::Eq(prop.to_string(), value));
     }
-    Err(format!("Invalid filter clause: syntax error in '{}'.", short(f)))
+    Err(format!(
+        "Invalid filter clause: syntax error in '{}'.",
+        short(f)
+    ))
 }
 
 fn list_users(call: &Call, t: &Tenant, who: &Claims) -> Result<Resp, Resp> {
@@ -1198,9 +1355,15 @@ fn list_users(call: &Call, t: &Tenant, who: &Claims) -> Result<Resp, Resp> {
                 });
             }
             Filter::StartsWith(prop, prefix) => {
-                if !["userPrincipalName", "mail", "displayName", "givenName", "surname"]
-                    .iter()
-                    .any(|p| p.eq_ignore_ascii_case(&prop))
+                if ![
+                    "userPrincipalName",
+                    "mail",
+                    "displayName",
+                    "givenName",
+                    "surname",
+                ]
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(&prop))
                 {
                     return Err(unsupported(&prop));
                 }
@@ -1235,7 +1398,10 @@ fn list_users(call: &Call, t: &Tenant, who: &Claims) -> Result<Resp, Resp> {
         }
     }
     let total = users.len();
-    let items = users.into_iter().map(|u| shape_user(u, select.as_deref())).collect();
+    let items = users
+        .into_iter()
+        .map(|u| shape_user(u, select.as_deref()))
+        .collect();
     let ctx = match &select {
         Some(s) => call.context(&format!("users({})", s.join(","))),
         None => call.context("users"),
@@ -1253,7 +1419,10 @@ fn get_user(call: &Call, t: &Tenant, who: &Claims, id: &str) -> Result<Resp, Res
         .ok_or_else(|| call.not_found(&short(id)))?;
     let mut v = shape_user(u, select.as_deref());
     if let Value::Object(m) = &mut v {
-        m.insert("@odata.context".into(), Value::String(call.context("users/$entity")));
+        m.insert(
+            "@odata.context".into(),
+            Value::String(call.context("users/$entity")),
+        );
     }
     Ok(call.ok(v))
 }
@@ -1275,7 +1444,10 @@ fn me(call: &Call, t: &Tenant, who: &Claims) -> Result<Resp, Resp> {
         .ok_or_else(|| call.not_found(&who.oid))?;
     let mut v = shape_user(u, select.as_deref());
     if let Value::Object(m) = &mut v {
-        m.insert("@odata.context".into(), Value::String(call.context("users/$entity")));
+        m.insert(
+            "@odata.context".into(),
+            Value::String(call.context("users/$entity")),
+        );
     }
     Ok(call.ok(v))
 }
@@ -1339,7 +1511,11 @@ fn policy_json(call: &Call, t: &Tenant, p: &PolicyRec) -> Value {
             .applies_to
             .iter()
             .map(|id| {
-                let name = t.groups.iter().find(|g| &g.id == id).map(|g| g.display_name.clone());
+                let name = t
+                    .groups
+                    .iter()
+                    .find(|g| &g.id == id)
+                    .map(|g| g.display_name.clone());
                 json!({"@odata.type": "#microsoft.graph.group", "id": id, "displayName": name})
             })
             .collect();
@@ -1363,7 +1539,12 @@ fn list_policies(call: &Call, t: &Tenant, who: &Claims) -> Result<Resp, Resp> {
 fn find_policy(call: &Call, t: &Tenant, id: &str) -> Result<usize, Resp> {
     t.policies
         .iter()
-        .position(|p| p.policy.id.as_deref().is_some_and(|i| i.eq_ignore_ascii_case(id)))
+        .position(|p| {
+            p.policy
+                .id
+                .as_deref()
+                .is_some_and(|i| i.eq_ignore_ascii_case(id))
+        })
         .ok_or_else(|| call.not_found(&short(id)))
 }
 
@@ -1391,7 +1572,10 @@ fn create_policy(call: &Call, t: &mut Tenant, who: &Claims) -> Result<Outcome, R
     }
     let mut policy: FeatureRolloutPolicy =
         serde_json::from_value(body.clone()).map_err(|e| call.bad(&short(&e.to_string())))?;
-    if t.policies.iter().any(|p| p.policy.feature == policy.feature) {
+    if t.policies
+        .iter()
+        .any(|p| p.policy.feature == policy.feature)
+    {
         return Err(call.bad(&format!(
             "A feature rollout policy for feature '{}' already exists.",
             policy
@@ -1442,13 +1626,20 @@ fn add_applies_to(call: &Call, t: &mut Tenant, who: &Claims, id: &str) -> Result
         .filter(|o| o.len() == 1)
         .and_then(|o| o.get("@odata.id"))
         .and_then(Value::as_str)
-        .ok_or_else(|| call.bad("The request body must be a JSON object with a single '@odata.id' property."))?;
+        .ok_or_else(|| {
+            call.bad("The request body must be a JSON object with a single '@odata.id' property.")
+        })?;
     let object_id = reference
         .trim_end_matches('/')
         .rsplit('/')
         .next()
         .filter(|s| uuid::Uuid::parse_str(s).is_ok())
-        .ok_or_else(|| call.bad(&format!("Invalid object identifier '{}'.", short(reference))))?
+        .ok_or_else(|| {
+            call.bad(&format!(
+                "Invalid object identifier '{}'.",
+                short(reference)
+            ))
+        })?
         .to_string();
     let idx = find_policy(call, t, id)?;
     let group = t
@@ -1458,7 +1649,10 @@ fn add_applies_to(call: &Call, t: &mut Tenant, who: &Claims, id: &str) -> Result
         .ok_or_else(|| call.not_found(&object_id))?;
     let group_id = group.id.clone();
     let p = &t.policies[idx];
-    if p.applies_to.iter().any(|g| g.eq_ignore_ascii_case(&group_id)) {
+    if p.applies_to
+        .iter()
+        .any(|g| g.eq_ignore_ascii_case(&group_id))
+    {
         return Err(call.bad(
             "One or more added object references already exist for the following modified properties: 'appliesTo'.",
         ));
@@ -1475,7 +1669,13 @@ fn add_applies_to(call: &Call, t: &mut Tenant, who: &Claims, id: &str) -> Result
     })
 }
 
-fn remove_applies_to(call: &Call, t: &mut Tenant, who: &Claims, id: &str, object_id: &str) -> Result<Outcome, Resp> {
+fn remove_applies_to(
+    call: &Call,
+    t: &mut Tenant,
+    who: &Claims,
+    id: &str,
+    object_id: &str,
+) -> Result<Outcome, Resp> {
     call.allow(who, POLICY_WRITE, Some(POLICY_ROLES))?;
     let idx = find_policy(call, t, id)?;
     let pos = t.policies[idx]

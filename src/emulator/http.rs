@@ -32,7 +32,13 @@ pub struct Req {
 }
 
 impl Req {
-    pub fn new(method: Method, raw_path: &str, raw_query: &str, headers: HeaderMap, body: Bytes) -> Req {
+    pub fn new(
+        method: Method,
+        raw_path: &str,
+        raw_query: &str,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Req {
         let segments = raw_path
             .split('/')
             .filter(|s| !s.is_empty())
@@ -43,7 +49,9 @@ impl Req {
                     .map(|c| c.into_owned())
             })
             .collect();
-        let query = url::form_urlencoded::parse(raw_query.as_bytes()).into_owned().collect();
+        let query = url::form_urlencoded::parse(raw_query.as_bytes())
+            .into_owned()
+            .collect();
         let client_request_id = headers
             .get("client-request-id")
             .and_then(|v| v.to_str().ok())
@@ -77,12 +85,16 @@ impl Req {
     pub fn bearer(&self) -> Option<&str> {
         let h = self.header("authorization")?;
         let (scheme, token) = h.split_once(' ')?;
-        scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then_some(token.trim())
     }
 
     /// The form fields of an `application/x-www-form-urlencoded` body.
     pub fn form(&self) -> Vec<(String, String)> {
-        url::form_urlencoded::parse(&self.body).into_owned().collect()
+        url::form_urlencoded::parse(&self.body)
+            .into_owned()
+            .collect()
     }
 
     /// The path and query as a log line shows them.
@@ -96,7 +108,9 @@ impl Req {
 }
 
 pub fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Date as Graph writes it in `innerError.date` (no fraction, no offset).
@@ -150,7 +164,11 @@ pub fn graph_error(status: StatusCode, req: &Req, code: &str, message: &str) -> 
             inner_error: Some(GraphInnerError {
                 date: Some(inner_date(req.now)),
                 request_id: Some(req.request_id.clone()),
-                client_request_id: Some(req.client_request_id.clone().unwrap_or_else(|| req.request_id.clone())),
+                client_request_id: Some(
+                    req.client_request_id
+                        .clone()
+                        .unwrap_or_else(|| req.request_id.clone()),
+                ),
             }),
         },
     };
@@ -165,10 +183,16 @@ pub fn graph_status_error(status: StatusCode, req: &Req, retry_after: Option<&st
             "ServiceUnavailable",
             "The service is temporarily unavailable. Please retry later.",
         ),
-        504 => ("GatewayTimeout", "The gateway did not receive a response in time."),
+        504 => (
+            "GatewayTimeout",
+            "The gateway did not receive a response in time.",
+        ),
         502 => ("BadGateway", "The gateway received an invalid response."),
         500 => ("InternalServerError", "An internal server error occurred."),
-        401 => ("InvalidAuthenticationToken", "Access token validation failure."),
+        401 => (
+            "InvalidAuthenticationToken",
+            "Access token validation failure.",
+        ),
         403 => (
             "Authorization_RequestDenied",
             "Insufficient privileges to complete the operation.",
@@ -202,7 +226,14 @@ pub fn graph_status_error(status: StatusCode, req: &Req, retry_after: Option<&st
 }
 
 /// A token endpoint error in Entra's format, with the AADSTS code in the description.
-pub fn aadsts(status: StatusCode, req: &Req, error: &str, code: u32, message: &str, login_url: &str) -> Resp {
+pub fn aadsts(
+    status: StatusCode,
+    req: &Req,
+    error: &str,
+    code: u32,
+    message: &str,
+    login_url: &str,
+) -> Resp {
     let ts = {
         let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]Z");
         req.now.format(&f).unwrap_or_default()

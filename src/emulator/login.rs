@@ -22,21 +22,29 @@ pub fn handle(sh: &Shared, req: &Req, segs: &[String]) -> Option<Resp> {
     let l: Vec<&str> = l.iter().map(String::as_str).collect();
     let m = req.method.as_str();
     let resp = match (m, l.as_slice()) {
-        ("GET", [_, "userrealm", _]) => sh.with_tenant(|t| (user_realm(sh, t, req, &segs[2]), false)),
+        ("GET", [_, "userrealm", _]) => {
+            sh.with_tenant(|t| (user_realm(sh, t, req, &segs[2]), false))
+        }
         ("GET", [_, "userrealm"]) => {
             let upn = req.query("user").unwrap_or_default().to_string();
             sh.with_tenant(|t| (user_realm(sh, t, req, &upn), false))
         }
-        ("POST", [tenant, "oauth2", "v2.0", "token"]) => sh.with_tenant(|t| (token(sh, t, req, tenant), false)),
+        ("POST", [tenant, "oauth2", "v2.0", "token"]) => {
+            sh.with_tenant(|t| (token(sh, t, req, tenant), false))
+        }
         ("POST", [tenant, "oauth2", "v2.0", "devicecode"]) => {
             sh.with_tenant(|t| (device_code(sh, t, req, tenant), false))
         }
         ("GET", [_, "oauth2", "deviceauth"]) => Ok(device_page(req, None, StatusCode::OK)),
-        ("POST", [_, "oauth2", "deviceauth"]) => sh.with_tenant(|t| (device_approve(sh, t, req), false)),
+        ("POST", [_, "oauth2", "deviceauth"]) => {
+            sh.with_tenant(|t| (device_approve(sh, t, req), false))
+        }
         ("GET", [tenant, "v2.0", ".well-known", "openid-configuration"]) => {
             sh.with_tenant(|t| (openid_configuration(sh, t, req, tenant), false))
         }
-        ("GET", [tenant, "discovery", "v2.0", "keys"]) => sh.with_tenant(|t| (keys(sh, t, req, tenant), false)),
+        ("GET", [tenant, "discovery", "v2.0", "keys"]) => {
+            sh.with_tenant(|t| (keys(sh, t, req, tenant), false))
+        }
         _ => return None,
     };
     Some(resp.unwrap_or_else(|e| {
@@ -76,7 +84,11 @@ fn unknown_tenant(sh: &Shared, req: &Req, seg: &str) -> Resp {
 
 fn user_realm(sh: &Shared, t: &Tenant, req: &Req, upn: &str) -> Resp {
     let version = req.query("api-version").unwrap_or("1.0");
-    let domain = upn.rsplit_once('@').map(|(_, d)| d).unwrap_or(upn).to_string();
+    let domain = upn
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or(upn)
+        .to_string();
     let now = t.now().unix_timestamp();
     let realm = t
         .domain_index(&domain)
@@ -191,7 +203,14 @@ fn user_claims(t: &Tenant, user: &UserRec, client_id: &str, scp: String, now: i6
     }
 }
 
-fn token_response(sh: &Shared, t: &Tenant, req: &Req, claims: &Claims, refresh: Option<String>, openid: bool) -> Resp {
+fn token_response(
+    sh: &Shared,
+    t: &Tenant,
+    req: &Req,
+    claims: &Claims,
+    refresh: Option<String>,
+    openid: bool,
+) -> Resp {
     let key = match t.token_key.private_key() {
         Ok(k) => k,
         Err(e) => {
@@ -278,7 +297,8 @@ fn token(sh: &Shared, t: &mut Tenant, req: &Req, tenant: &str) -> Resp {
             "The request body must contain the following parameter: 'client_id'.",
         );
     };
-    let known_client = client_id.eq_ignore_ascii_case(&t.app.client_id) || client_id == AZURE_CLI_CLIENT;
+    let known_client =
+        client_id.eq_ignore_ascii_case(&t.app.client_id) || client_id == AZURE_CLI_CLIENT;
     if !known_client {
         return err(
             sh,
@@ -298,7 +318,9 @@ fn token(sh: &Shared, t: &mut Tenant, req: &Req, tenant: &str) -> Resp {
         "client_credentials" => client_credentials(sh, t, req, &form, &client_id, now),
         "password" => password_grant(sh, t, req, &form, &client_id, now),
         "refresh_token" => refresh_grant(sh, t, req, &form, &client_id, now),
-        "urn:ietf:params:oauth:grant-type:device_code" => device_grant(sh, t, req, &form, &client_id, now),
+        "urn:ietf:params:oauth:grant-type:device_code" => {
+            device_grant(sh, t, req, &form, &client_id, now)
+        }
         other => err(
             sh,
             req,
@@ -395,7 +417,13 @@ fn client_credentials(
 }
 
 /// Checks a confidential client's secret or certificate assertion.
-fn authenticate_client(sh: &Shared, t: &Tenant, req: &Req, form: &[(String, String)], now: i64) -> Result<(), Resp> {
+fn authenticate_client(
+    sh: &Shared,
+    t: &Tenant,
+    req: &Req,
+    form: &[(String, String)],
+    now: i64,
+) -> Result<(), Resp> {
     if let Some(secret) = field(form, "client_secret") {
         if secret == t.secrets.client_secret {
             return Ok(());
@@ -422,7 +450,9 @@ fn authenticate_client(sh: &Shared, t: &Tenant, req: &Req, form: &[(String, Stri
             "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
         ));
     };
-    if field(form, "client_assertion_type") != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer") {
+    if field(form, "client_assertion_type")
+        != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+    {
         return Err(err(
             sh,
             req,
@@ -432,10 +462,20 @@ fn authenticate_client(sh: &Shared, t: &Tenant, req: &Req, form: &[(String, Stri
             "The client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.",
         ));
     }
-    let bad = |code: u32, m: &str| err(sh, req, StatusCode::UNAUTHORIZED, "invalid_client", code, m);
-    let jwt = tokens::Jwt::parse(assertion).map_err(|_| bad(50027, "JWT token is invalid or malformed."))?;
-    let thumb = jwt.header.get("x5t").and_then(Value::as_str).map(str::to_string);
-    let thumb256 = jwt.header.get("x5t#S256").and_then(Value::as_str).map(str::to_string);
+    let bad =
+        |code: u32, m: &str| err(sh, req, StatusCode::UNAUTHORIZED, "invalid_client", code, m);
+    let jwt = tokens::Jwt::parse(assertion)
+        .map_err(|_| bad(50027, "JWT token is invalid or malformed."))?;
+    let thumb = jwt
+        .header
+        .get("x5t")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let thumb256 = jwt
+        .header
+        .get("x5t#S256")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     use base64::Engine;
     let cert = t
         .app
@@ -458,12 +498,17 @@ fn authenticate_client(sh: &Shared, t: &Tenant, req: &Req, form: &[(String, Stri
             ),
         ));
     };
-    let key =
-        tokens::public_key_of(&der).ok_or_else(|| bad(700027, "Client assertion failed signature validation."))?;
+    let key = tokens::public_key_of(&der)
+        .ok_or_else(|| bad(700027, "Client assertion failed signature validation."))?;
     jwt.verify_rs256(&key)
         .map_err(|_| bad(700027, "Client assertion failed signature validation."))?;
     let p = &jwt.payload;
-    let s = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let s = |k: &str| {
+        p.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     if s("iss") != t.app.client_id || s("sub") != t.app.client_id {
         return Err(bad(
             700023,
@@ -483,7 +528,10 @@ fn authenticate_client(sh: &Shared, t: &Tenant, req: &Req, form: &[(String, Stri
     let exp = p.get("exp").and_then(Value::as_i64).unwrap_or(0);
     let nbf = p.get("nbf").and_then(Value::as_i64).unwrap_or(0);
     if now > exp + 300 || now + 300 < nbf {
-        return Err(bad(700024, "Client assertion is not within its valid time range."));
+        return Err(bad(
+            700024,
+            "Client assertion is not within its valid time range.",
+        ));
     }
     Ok(())
 }
@@ -503,7 +551,13 @@ impl Refusal {
 }
 
 /// Checks a user's password as Entra would for the domain's current sign-in type.
-fn check_password(sh: &Shared, t: &Tenant, username: &str, password: &str, now: i64) -> Result<UserRec, Refusal> {
+fn check_password(
+    sh: &Shared,
+    t: &Tenant,
+    username: &str,
+    password: &str,
+    now: i64,
+) -> Result<UserRec, Refusal> {
     let bad = |status: StatusCode, error: &'static str, code: u32, m: &str| {
         Err(Refusal {
             status,
@@ -562,7 +616,10 @@ fn check_password(sh: &Shared, t: &Tenant, username: &str, password: &str, now: 
             "Invalid or null password: password does not exist in the directory for this user.",
         );
     }
-    let expected = user.cloud_password.as_deref().unwrap_or(&t.secrets.user_password);
+    let expected = user
+        .cloud_password
+        .as_deref()
+        .unwrap_or(&t.secrets.user_password);
     if password != expected {
         return bad(
             StatusCode::BAD_REQUEST,
@@ -575,7 +632,11 @@ fn check_password(sh: &Shared, t: &Tenant, username: &str, password: &str, now: 
 }
 
 fn issue_refresh(sh: &Shared, user: &UserRec, client_id: &str, scope: &str) -> String {
-    let token = format!("0.{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let token = format!(
+        "0.{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
     lock(&sh.grants).refresh.insert(
         token.clone(),
         RefreshGrant {
@@ -618,10 +679,24 @@ fn delegated_token(
         .any(|s| s == "offline_access")
         .then(|| issue_refresh(sh, user, client_id, requested));
     let openid = requested.split(' ').any(|s| s == "openid");
-    token_response(sh, t, req, &user_claims(t, user, client_id, scp, now), refresh, openid)
+    token_response(
+        sh,
+        t,
+        req,
+        &user_claims(t, user, client_id, scp, now),
+        refresh,
+        openid,
+    )
 }
 
-fn password_grant(sh: &Shared, t: &Tenant, req: &Req, form: &[(String, String)], client_id: &str, now: i64) -> Resp {
+fn password_grant(
+    sh: &Shared,
+    t: &Tenant,
+    req: &Req,
+    form: &[(String, String)],
+    client_id: &str,
+    now: i64,
+) -> Resp {
     for p in ["username", "password", "scope"] {
         if field(form, p).is_none() {
             return err(
@@ -650,7 +725,14 @@ fn password_grant(sh: &Shared, t: &Tenant, req: &Req, form: &[(String, String)],
     }
 }
 
-fn refresh_grant(sh: &Shared, t: &Tenant, req: &Req, form: &[(String, String)], client_id: &str, now: i64) -> Resp {
+fn refresh_grant(
+    sh: &Shared,
+    t: &Tenant,
+    req: &Req,
+    form: &[(String, String)],
+    client_id: &str,
+    now: i64,
+) -> Resp {
     let token = field(form, "refresh_token").unwrap_or_default();
     let grant = lock(&sh.grants)
         .refresh
@@ -748,7 +830,14 @@ fn device_code(sh: &Shared, t: &Tenant, req: &Req, tenant: &str) -> Resp {
     json_resp(StatusCode::OK, req, &body)
 }
 
-fn device_grant(sh: &Shared, t: &Tenant, req: &Req, form: &[(String, String)], client_id: &str, now: i64) -> Resp {
+fn device_grant(
+    sh: &Shared,
+    t: &Tenant,
+    req: &Req,
+    form: &[(String, String)],
+    client_id: &str,
+    now: i64,
+) -> Resp {
     let code = field(form, "device_code").unwrap_or_default();
     let found = {
         let mut grants = lock(&sh.grants);
@@ -766,7 +855,13 @@ fn device_grant(sh: &Shared, t: &Tenant, req: &Req, form: &[(String, String)], c
                         .last_poll
                         .is_some_and(|p| p.elapsed().as_secs_f64() + 0.5 < g.interval as f64);
                     g.last_poll = Some(Instant::now());
-                    (k, g.expires, g.approved_user.clone(), g.scope.clone(), too_fast)
+                    (
+                        k,
+                        g.expires,
+                        g.approved_user.clone(),
+                        g.scope.clone(),
+                        too_fast,
+                    )
                 })
             }
         }
@@ -847,7 +942,11 @@ fn device_approve(sh: &Shared, t: &Tenant, req: &Req) -> Resp {
     let username = field(&form, "username").unwrap_or_default();
     let password = field(&form, "password").unwrap_or_default();
     let now = t.now().unix_timestamp();
-    if lock(&sh.grants).device.get(&code).is_none_or(|g| g.expires < now) {
+    if lock(&sh.grants)
+        .device
+        .get(&code)
+        .is_none_or(|g| g.expires < now)
+    {
         return device_page(
             req,
             Some("That code is not valid or has expired. Check the code and try again."),
@@ -941,8 +1040,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s, "User.Read");
-        let all = delegated_scopes(&t, &t.app.client_id, "https://graph.microsoft.com/.default").unwrap();
+        let all =
+            delegated_scopes(&t, &t.app.client_id, "https://graph.microsoft.com/.default").unwrap();
         assert!(all.contains("OnPremDirectorySynchronization.ReadWrite.All"));
-        assert!(delegated_scopes(&t, &t.app.client_id, "https://vault.azure.net/.default").is_err());
+        assert!(
+            delegated_scopes(&t, &t.app.client_id, "https://vault.azure.net/.default").is_err()
+        );
     }
 }

@@ -51,9 +51,15 @@ pub enum EmulatorError {
     #[error("certificates: {0}")]
     Pki(String),
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: String, source: std::io::Error },
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("TLS: {0}")]
     Tls(String),
 }
@@ -241,10 +247,13 @@ impl Shared {
     fn take_fault(&self, method: &str, path: &str) -> Option<Fault> {
         let mut faults = lock(&self.faults);
         let idx = faults.iter().position(|f| {
-            f.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
-                && f.path_prefix
-                    .as_deref()
-                    .is_none_or(|p| path.to_ascii_lowercase().starts_with(&p.to_ascii_lowercase()))
+            f.method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method))
+                && f.path_prefix.as_deref().is_none_or(|p| {
+                    path.to_ascii_lowercase()
+                        .starts_with(&p.to_ascii_lowercase())
+                })
         })?;
         let fault = faults[idx].clone();
         if let Some(c) = faults[idx].count.as_mut() {
@@ -308,10 +317,12 @@ impl Emulator {
         };
         let token_public = tokens::public_key_of(&token_der)
             .ok_or_else(|| EmulatorError::State("token certificate cannot be read".into()))?;
-        let listener = TcpListener::bind(cfg.listen).await.map_err(|e| EmulatorError::Listen {
-            addr: cfg.listen.to_string(),
-            source: e,
-        })?;
+        let listener = TcpListener::bind(cfg.listen)
+            .await
+            .map_err(|e| EmulatorError::Listen {
+                addr: cfg.listen.to_string(),
+                source: e,
+            })?;
         let addr = listener.local_addr().map_err(|e| EmulatorError::Listen {
             addr: cfg.listen.to_string(),
             source: e,
@@ -344,7 +355,8 @@ impl Emulator {
                     addr: farm_addr,
                 },
             );
-            let identity = ca.issue(&[name.clone(), "localhost".into(), farm_addr.ip().to_string()])?;
+            let identity =
+                ca.issue(&[name.clone(), "localhost".into(), farm_addr.ip().to_string()])?;
             farm_listeners.push((name.clone(), socket, rx, identity));
         }
         let kid = tokens::x5t(&token_der);
@@ -368,7 +380,12 @@ impl Emulator {
             addr.ip().to_string(),
         ])?;
         let acceptor = tls_acceptor(identity)?;
-        tokio::spawn(serve_main(listener, acceptor, shared.clone(), shutdown_rx.clone()));
+        tokio::spawn(serve_main(
+            listener,
+            acceptor,
+            shared.clone(),
+            shutdown_rx.clone(),
+        ));
         for (name, socket, rx, identity) in farm_listeners {
             let acceptor = tls_acceptor(identity)?;
             tokio::spawn(adfs::serve_farm(
@@ -381,7 +398,11 @@ impl Emulator {
             ));
         }
         let info = shared.info(&ca.cert_file, &cfg.state_dir);
-        Ok(Emulator { info, shared, shutdown })
+        Ok(Emulator {
+            info,
+            shared,
+            shutdown,
+        })
     }
 
     pub fn info(&self) -> &Info {
@@ -419,8 +440,12 @@ fn tls_acceptor(identity: pki::ServerIdentity) -> Result<TlsAcceptor, EmulatorEr
 }
 
 /// Accepts TLS connections and serves each with `service` until shutdown.
-async fn accept_loop<F, Fut>(listener: TcpListener, acceptor: TlsAcceptor, mut stop: watch::Receiver<bool>, service: F)
-where
+async fn accept_loop<F, Fut>(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    mut stop: watch::Receiver<bool>,
+    service: F,
+) where
     F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<Resp, ConnectionReset>> + Send + 'static,
 {
@@ -437,7 +462,9 @@ where
         let service = service.clone();
         let mut stop = stop.clone();
         tokio::spawn(async move {
-            let Ok(Ok(tls)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await else {
+            let Ok(Ok(tls)) =
+                tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
+            else {
                 return;
             };
             let conn = hyper::server::conn::http1::Builder::new()
@@ -470,9 +497,18 @@ async fn read_request(request: Request<Incoming>) -> Result<Req, (Req, StatusCod
     let path = parts.uri.path().to_string();
     let query = parts.uri.query().unwrap_or_default().to_string();
     match Limited::new(body, http::MAX_BODY).collect().await {
-        Ok(b) => Ok(Req::new(parts.method, &path, &query, parts.headers, b.to_bytes())),
+        Ok(b) => Ok(Req::new(
+            parts.method,
+            &path,
+            &query,
+            parts.headers,
+            b.to_bytes(),
+        )),
         Err(e) => {
-            let status = if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            let status = if e
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
                 StatusCode::PAYLOAD_TOO_LARGE
             } else {
                 StatusCode::BAD_REQUEST
@@ -485,7 +521,12 @@ async fn read_request(request: Request<Incoming>) -> Result<Req, (Req, StatusCod
     }
 }
 
-async fn serve_main(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<Shared>, stop: watch::Receiver<bool>) {
+async fn serve_main(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    shared: Arc<Shared>,
+    stop: watch::Receiver<bool>,
+) {
     accept_loop(listener, acceptor, stop, move |request| {
         let shared = shared.clone();
         async move { dispatch(&shared, request).await }
@@ -501,7 +542,9 @@ async fn dispatch(sh: &Arc<Shared>, request: Request<Incoming>) -> Result<Resp, 
         .and_then(|v| v.parse::<u64>().ok())
         .is_some_and(|n| n > http::MAX_BODY as u64);
     let is_control = request.uri().path().starts_with("/_control");
-    if !is_control && let Some(fault) = sh.take_fault(request.method().as_str(), request.uri().path()) {
+    if !is_control
+        && let Some(fault) = sh.take_fault(request.method().as_str(), request.uri().path())
+    {
         if fault.kind.as_deref() == Some("reset") {
             let req = Req::new(
                 request.method().clone(),
@@ -589,7 +632,12 @@ fn log_entry(req: &Req, status: u16, client: Option<String>) -> LogEntry {
 
 /// Routes a request to Graph or the sign-in endpoints; returns the response and the caller's identity.
 fn route(sh: &Shared, req: &Req) -> (Resp, Option<String>) {
-    let Some(segs) = req.segments.iter().cloned().collect::<Option<Vec<String>>>() else {
+    let Some(segs) = req
+        .segments
+        .iter()
+        .cloned()
+        .collect::<Option<Vec<String>>>()
+    else {
         return (
             http::graph_error(
                 StatusCode::BAD_REQUEST,
@@ -600,7 +648,10 @@ fn route(sh: &Shared, req: &Req) -> (Resp, Option<String>) {
             None,
         );
     };
-    let first = segs.first().map(|s| s.to_ascii_lowercase()).unwrap_or_default();
+    let first = segs
+        .first()
+        .map(|s| s.to_ascii_lowercase())
+        .unwrap_or_default();
     if first == "v1.0" || first == "beta" {
         let result = sh.with_tenant(|t| {
             let who = match graph::authenticate(sh, t, req) {
@@ -647,7 +698,9 @@ fn unavailable(req: &Req, e: &EmulatorError) -> Resp {
 /// Parses durations such as `0s`, `90s`, `5m`, `2h`, `1500ms`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let n: f64 = num
         .parse()
@@ -658,7 +711,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "m" => n * 60.0,
         "h" => n * 3600.0,
         "d" => n * 86_400.0,
-        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m, h or d)")),
+        _ => {
+            return Err(format!(
+                "{s:?}: unknown unit {unit:?} (use ms, s, m, h or d)"
+            ));
+        }
     };
     if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
         return Err(format!("{s:?} is out of range"));
@@ -675,7 +732,10 @@ mod tests {
         assert_eq!(parse_duration("0s").unwrap(), Duration::ZERO);
         assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
-        assert_eq!(parse_duration("1500ms").unwrap(), Duration::from_millis(1500));
+        assert_eq!(
+            parse_duration("1500ms").unwrap(),
+            Duration::from_millis(1500)
+        );
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("").is_err());
         assert!(parse_duration("-1s").is_err());

@@ -10,7 +10,9 @@ use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
 use openssl::x509::{X509, X509NameBuilder};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use super::EmulatorError;
@@ -60,22 +62,31 @@ impl LocalCa {
         if cert_file.exists() && key_file.exists() {
             let pem = fs::read_to_string(&key_file).map_err(|e| EmulatorError::io(&key_file, e))?;
             let key = KeyPair::from_pem(&pem).map_err(pki)?;
-            return Ok(LocalCa { key, params, cert_file });
+            return Ok(LocalCa {
+                key,
+                params,
+                cert_file,
+            });
         }
         let key = KeyPair::generate().map_err(pki)?;
         let cert = params.self_signed(&key).map_err(pki)?;
         super::store::write_atomic(&key_file, key.serialize_pem().as_bytes())?;
         super::store::write_atomic(&cert_file, cert.pem().as_bytes())?;
-        Ok(LocalCa { key, params, cert_file })
+        Ok(LocalCa {
+            key,
+            params,
+            cert_file,
+        })
     }
 
     /// A certificate for `names` (host names and IP addresses), signed by this CA.
     pub fn issue(&self, names: &[String]) -> Result<ServerIdentity, EmulatorError> {
         let key = KeyPair::generate().map_err(pki)?;
         let mut params = CertificateParams::new(Vec::<String>::new()).map_err(pki)?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, names.first().cloned().unwrap_or_default());
+        params.distinguished_name.push(
+            DnType::CommonName,
+            names.first().cloned().unwrap_or_default(),
+        );
         for n in names {
             let san = match n.parse::<std::net::IpAddr>() {
                 Ok(ip) => SanType::IpAddress(ip),
@@ -105,7 +116,11 @@ pub struct SigningCert {
 
 impl SigningCert {
     /// A 2048-bit RSA certificate with subject `CN={cn}`, valid from `not_before` for `days`.
-    pub fn generate(cn: &str, not_before_unix: i64, days: u32) -> Result<SigningCert, EmulatorError> {
+    pub fn generate(
+        cn: &str,
+        not_before_unix: i64,
+        days: u32,
+    ) -> Result<SigningCert, EmulatorError> {
         let ossl = |e: openssl::error::ErrorStack| EmulatorError::Pki(e.to_string());
         let rsa = Rsa::generate(2048).map_err(ossl)?;
         let key = PKey::from_rsa(rsa).map_err(ossl)?;
@@ -115,7 +130,9 @@ impl SigningCert {
         let mut b = X509::builder().map_err(ossl)?;
         b.set_version(2).map_err(ossl)?;
         let mut serial = BigNum::new().map_err(ossl)?;
-        serial.rand(127, MsbOption::MAYBE_ZERO, false).map_err(ossl)?;
+        serial
+            .rand(127, MsbOption::MAYBE_ZERO, false)
+            .map_err(ossl)?;
         let serial = serial.to_asn1_integer().map_err(ossl)?;
         b.set_serial_number(&serial).map_err(ossl)?;
         b.set_subject_name(&name).map_err(ossl)?;
@@ -136,6 +153,7 @@ impl SigningCert {
     }
 
     pub fn private_key(&self) -> Result<PKey<Private>, EmulatorError> {
-        PKey::private_key_from_pem(self.key_pem.as_bytes()).map_err(|e| EmulatorError::Pki(e.to_string()))
+        PKey::private_key_from_pem(self.key_pem.as_bytes())
+            .map_err(|e| EmulatorError::Pki(e.to_string()))
     }
 }

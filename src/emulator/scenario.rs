@@ -197,9 +197,11 @@ impl Scenario {
     /// Reads the scenario that `--scenario` names, or the built-in one.
     pub fn load(path: Option<&Path>) -> Result<Resolved, EmulatorError> {
         let base = Scenario::parse(BUILT_IN, "built-in scenario")?;
-        let Some(path) = path else { return base.resolve() };
-        let text =
-            std::fs::read_to_string(path).map_err(|e| EmulatorError::Scenario(format!("{}: {e}", path.display())))?;
+        let Some(path) = path else {
+            return base.resolve();
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| EmulatorError::Scenario(format!("{}: {e}", path.display())))?;
         let file = Scenario::parse(&text, &path.display().to_string())?;
         file.over(base).resolve()
     }
@@ -220,7 +222,11 @@ impl Scenario {
             sync: self.sync.or(base.sync),
             farm: if keep_lists { self.farm } else { base.farm },
             domain: if keep_lists { self.domain } else { base.domain },
-            group: if self.group.is_empty() { base.group } else { self.group },
+            group: if self.group.is_empty() {
+                base.group
+            } else {
+                self.group
+            },
             limits: self.limits.or(base.limits),
             generate: self.generate,
         }
@@ -275,7 +281,9 @@ impl Scenario {
             let targets: Vec<usize> = if domains.len() > first_generated {
                 (first_generated..domains.len()).collect()
             } else {
-                (0..domains.len()).filter(|&i| domains[i].parent.is_none()).collect()
+                (0..domains.len())
+                    .filter(|&i| domains[i].parent.is_none())
+                    .collect()
             };
             if !targets.is_empty() {
                 for k in 0..generate.users as usize {
@@ -332,7 +340,10 @@ fn check(
     for d in domains {
         if let Some(parent) = &d.parent {
             let Some(p) = domains.iter().find(|p| p.name.eq_ignore_ascii_case(parent)) else {
-                return bad(format!("domain {}: parent {parent} is not in the scenario", d.name));
+                return bad(format!(
+                    "domain {}: parent {parent} is not in the scenario",
+                    d.name
+                ));
             };
             if p.parent.is_some()
                 || !d
@@ -354,7 +365,10 @@ fn check(
         }
         if let Some(farm) = &d.federation {
             if !farms.contains_key(farm) {
-                return bad(format!("domain {}: farm {farm} has no [farm.\"{farm}\"] table", d.name));
+                return bad(format!(
+                    "domain {}: farm {farm} has no [farm.\"{farm}\"] table",
+                    d.name
+                ));
             }
             let issuer = d.issuer.clone().unwrap_or_else(|| farm_identifier(farm));
             if !issuers.insert(issuer.clone()) {
@@ -379,7 +393,10 @@ fn check(
     if limits.page_size == 0 || limits.page_size > 999 {
         return bad("limits.page_size must be 1 to 999".into());
     }
-    if !limits.writes_per_second.is_finite() || limits.writes_per_second <= 0.0 || limits.write_burst == 0 {
+    if !limits.writes_per_second.is_finite()
+        || limits.writes_per_second <= 0.0
+        || limits.write_burst == 0
+    {
         return bad("limits.writes_per_second and write_burst must be above 0".into());
     }
     Ok(())
@@ -415,7 +432,10 @@ mod tests {
         let users: u32 = r.domains.iter().map(|d| d.users).sum();
         assert_eq!(users, 200);
         let fab = r.domains.iter().find(|d| d.name == "fabrikam.com").unwrap();
-        assert_eq!(fab.issuer.as_deref(), Some("http://fabrikam.com/adfs/services/trust/"));
+        assert_eq!(
+            fab.issuer.as_deref(),
+            Some("http://fabrikam.com/adfs/services/trust/")
+        );
         assert!(r.farms.contains_key("sts.contoso.com"));
     }
 
@@ -441,10 +461,19 @@ mod tests {
     #[test]
     fn bad_scenarios_are_refused_with_the_reason() {
         let cases = [
-            ("[[domain]]\nname = \"a.com\"\nfederation = \"nope\"\n", "farm nope"),
-            ("[[domain]]\nname = \"x.a.com\"\nparent = \"a.com\"\n", "parent a.com"),
+            (
+                "[[domain]]\nname = \"a.com\"\nfederation = \"nope\"\n",
+                "farm nope",
+            ),
+            (
+                "[[domain]]\nname = \"x.a.com\"\nparent = \"a.com\"\n",
+                "parent a.com",
+            ),
             ("[[domain]]\nname = \"a..com\"\n", "not a domain name"),
-            ("[[domain]]\nname = \"a.com\"\n[[domain]]\nname = \"A.com\"\n", "twice"),
+            (
+                "[[domain]]\nname = \"a.com\"\n[[domain]]\nname = \"A.com\"\n",
+                "twice",
+            ),
             (
                 "[tenant]\nid = \"x\"\ndisplay_name = \"x\"\ninitial_domain = \"x.onmicrosoft.com\"\n",
                 "GUID",

@@ -5,7 +5,8 @@
 use serde_json::{Map, Value};
 
 use crate::graph::models::{
-    AuthenticationProtocol, DeletionPreventionType, FederatedIdpMfaBehavior, PromptLoginBehavior, StagedFeatureName,
+    AuthenticationProtocol, DeletionPreventionType, FederatedIdpMfaBehavior, PromptLoginBehavior,
+    StagedFeatureName,
 };
 
 #[derive(Clone, Copy)]
@@ -39,11 +40,17 @@ pub static INTERNAL_DOMAIN_FEDERATION: Entity = Entity {
         ),
         ("signingCertificate", Kind::Str),
         ("activeSignInUri", Kind::Str),
-        ("federatedIdpMfaBehavior", Kind::Enum(FederatedIdpMfaBehavior::KNOWN)),
+        (
+            "federatedIdpMfaBehavior",
+            Kind::Enum(FederatedIdpMfaBehavior::KNOWN),
+        ),
         ("isSignedAuthenticationRequestRequired", Kind::Bool),
         ("nextSigningCertificate", Kind::Str),
         ("passwordResetUri", Kind::Str),
-        ("promptLoginBehavior", Kind::Enum(PromptLoginBehavior::KNOWN)),
+        (
+            "promptLoginBehavior",
+            Kind::Enum(PromptLoginBehavior::KNOWN),
+        ),
         ("signingCertificateUpdateStatus", Kind::ReadOnly),
         ("signOutUri", Kind::Str),
     ],
@@ -72,11 +79,20 @@ pub static DOMAIN: Entity = Entity {
 static SYNC_FEATURES: Entity = Entity {
     name: "microsoft.graph.onPremisesDirectorySynchronizationFeature",
     props: &[
-        ("allowOnPremUpdateOfOnPremisesObjectIdentifierEnabled", Kind::Bool),
-        ("blockCloudObjectTakeoverThroughHardMatchEnabled", Kind::Bool),
+        (
+            "allowOnPremUpdateOfOnPremisesObjectIdentifierEnabled",
+            Kind::Bool,
+        ),
+        (
+            "blockCloudObjectTakeoverThroughHardMatchEnabled",
+            Kind::Bool,
+        ),
         ("blockSoftMatchEnabled", Kind::Bool),
         ("bypassDirSyncOverridesEnabled", Kind::Bool),
-        ("cloudPasswordPolicyForPasswordSyncedUsersEnabled", Kind::Bool),
+        (
+            "cloudPasswordPolicyForPasswordSyncedUsersEnabled",
+            Kind::Bool,
+        ),
         ("concurrentCredentialUpdateEnabled", Kind::Bool),
         ("concurrentOrgIdProvisioningEnabled", Kind::Bool),
         ("deviceWritebackEnabled", Kind::Bool),
@@ -108,7 +124,10 @@ static DELETION_PREVENTION: Entity = Entity {
 
 static SYNC_CONFIGURATION: Entity = Entity {
     name: "microsoft.graph.onPremisesDirectorySynchronizationConfiguration",
-    props: &[("accidentalDeletionPrevention", Kind::Object(&DELETION_PREVENTION))],
+    props: &[(
+        "accidentalDeletionPrevention",
+        Kind::Object(&DELETION_PREVENTION),
+    )],
 };
 
 pub static ON_PREMISES_SYNCHRONIZATION: Entity = Entity {
@@ -153,10 +172,9 @@ fn check_object(entity: &Entity, obj: &Map<String, Value>) -> Result<(), Invalid
     for (key, value) in obj {
         if key == "@odata.type" {
             let want = format!("#{}", entity.name);
-            if value
-                .as_str()
-                .is_some_and(|t| t.eq_ignore_ascii_case(&want) || t.eq_ignore_ascii_case(&want[1..]))
-            {
+            if value.as_str().is_some_and(|t| {
+                t.eq_ignore_ascii_case(&want) || t.eq_ignore_ascii_case(&want[1..])
+            }) {
                 continue;
             }
             return Err(Invalid(format!(
@@ -227,7 +245,11 @@ fn display(v: &Value) -> String {
 }
 
 /// Validates `$select`: every name must be a property of the entity.
-pub fn check_select<'a>(entity_name: &str, known: &[&str], select: &'a str) -> Result<Vec<&'a str>, Invalid> {
+pub fn check_select<'a>(
+    entity_name: &str,
+    known: &[&str],
+    select: &'a str,
+) -> Result<Vec<&'a str>, Invalid> {
     let mut out = vec![];
     for name in select.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         if !known.iter().any(|k| k.eq_ignore_ascii_case(name)) {
@@ -242,7 +264,9 @@ pub fn check_select<'a>(entity_name: &str, known: &[&str], select: &'a str) -> R
 
 /// Keeps only the selected properties (and annotations) of a JSON object.
 pub fn apply_select(value: Value, select: &[&str], known: &[&str]) -> Value {
-    let Value::Object(map) = value else { return value };
+    let Value::Object(map) = value else {
+        return value;
+    };
     let mut out = Map::new();
     for name in select {
         let canonical = known
@@ -272,7 +296,13 @@ mod tests {
     #[test]
     fn refuses_what_graph_refuses() {
         let e = &INTERNAL_DOMAIN_FEDERATION;
-        assert!(check(e, &json!({"displayName": "x", "promptLoginBehavior": "nativeSupport"})).is_ok());
+        assert!(
+            check(
+                e,
+                &json!({"displayName": "x", "promptLoginBehavior": "nativeSupport"})
+            )
+            .is_ok()
+        );
         for (body, want) in [
             (json!({"colour": 1}), "does not exist"),
             (json!({"displayName": 5}), "Edm.String"),
@@ -282,7 +312,10 @@ mod tests {
             ),
             (json!({"id": "x"}), "read-only"),
             (json!([1]), "JSON object"),
-            (json!({"@odata.type": "#microsoft.graph.user"}), "could not be resolved"),
+            (
+                json!({"@odata.type": "#microsoft.graph.user"}),
+                "could not be resolved",
+            ),
         ] {
             let err = check(e, &body).unwrap_err();
             assert!(err.0.contains(want), "{body}: {}", err.0);

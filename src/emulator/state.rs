@@ -16,10 +16,11 @@ use super::pki::SigningCert;
 use super::scenario::{self, Resolved};
 use super::store;
 use crate::graph::models::{
-    AuthenticationProtocol, AuthenticationType, DeletionPreventionType, Domain, FeatureRolloutPolicy,
-    FederatedIdpMfaBehavior, InternalDomainFederation, OnPremisesAccidentalDeletionPrevention,
-    OnPremisesDirectorySynchronizationConfiguration, OnPremisesDirectorySynchronizationFeature, PromptLoginBehavior,
-    SigningCertificateUpdateStatus, graph_time,
+    AuthenticationProtocol, AuthenticationType, DeletionPreventionType, Domain,
+    FeatureRolloutPolicy, FederatedIdpMfaBehavior, InternalDomainFederation,
+    OnPremisesAccidentalDeletionPrevention, OnPremisesDirectorySynchronizationConfiguration,
+    OnPremisesDirectorySynchronizationFeature, PromptLoginBehavior, SigningCertificateUpdateStatus,
+    graph_time,
 };
 
 /// The Global Administrator role template id.
@@ -135,7 +136,10 @@ pub struct UserRec {
 
 impl UserRec {
     pub fn domain(&self) -> &str {
-        self.upn.rsplit_once('@').map(|(_, d)| d).unwrap_or_default()
+        self.upn
+            .rsplit_once('@')
+            .map(|(_, d)| d)
+            .unwrap_or_default()
     }
 }
 
@@ -317,8 +321,16 @@ impl Tenant {
                         FarmState::Up
                     },
                     identifier: scenario::farm_identifier(name),
-                    signing: SigningCert::generate(&format!("ADFS Signing - {name}"), now - 30 * 86_400, 365)?,
-                    encryption: SigningCert::generate(&format!("ADFS Encryption - {name}"), now - 30 * 86_400, 365)?,
+                    signing: SigningCert::generate(
+                        &format!("ADFS Signing - {name}"),
+                        now - 30 * 86_400,
+                        365,
+                    )?,
+                    encryption: SigningCert::generate(
+                        &format!("ADFS Encryption - {name}"),
+                        now - 30 * 86_400,
+                        365,
+                    )?,
                     secondary: None,
                 },
             );
@@ -404,7 +416,11 @@ impl Tenant {
                 n += 1;
             }
         }
-        let synced: Vec<String> = users.iter().filter(|u| u.synced).map(|u| u.id.clone()).collect();
+        let synced: Vec<String> = users
+            .iter()
+            .filter(|u| u.synced)
+            .map(|u| u.id.clone())
+            .collect();
         let groups = s
             .groups
             .iter()
@@ -466,7 +482,9 @@ impl Tenant {
                 configuration: OnPremisesDirectorySynchronizationConfiguration {
                     accidental_deletion_prevention: Some(OnPremisesAccidentalDeletionPrevention {
                         alert_threshold: Some(500),
-                        synchronization_prevention_type: Some(DeletionPreventionType::EnabledForCount),
+                        synchronization_prevention_type: Some(
+                            DeletionPreventionType::EnabledForCount,
+                        ),
                     }),
                 },
                 cycle_minutes: s.sync.cycle_minutes.max(1),
@@ -534,7 +552,9 @@ impl Tenant {
     }
 
     pub fn domain_index(&self, id: &str) -> Option<usize> {
-        self.domains.iter().position(|d| d.id().eq_ignore_ascii_case(id))
+        self.domains
+            .iter()
+            .position(|d| d.id().eq_ignore_ascii_case(id))
     }
 
     /// The root whose sign-in a domain follows (itself for a root).
@@ -570,7 +590,9 @@ impl Tenant {
             federation: root.federation.clone(),
         };
         match &root.previous {
-            Some(prev) if now < root.changed_at.saturating_add(delay.as_secs() as i64) => prev.clone(),
+            Some(prev) if now < root.changed_at.saturating_add(delay.as_secs() as i64) => {
+                prev.clone()
+            }
             _ => current,
         }
     }
@@ -579,7 +601,8 @@ impl Tenant {
     pub fn mark_changed(&mut self, idx: usize, before: RealmSnapshot, now: i64, delay: Duration) {
         let seen = self.realm(idx, now, delay);
         let d = &mut self.domains[idx];
-        let still_propagating = d.previous.is_some() && now < d.changed_at.saturating_add(delay.as_secs() as i64);
+        let still_propagating =
+            d.previous.is_some() && now < d.changed_at.saturating_add(delay.as_secs() as i64);
         d.previous = Some(if still_propagating { seen } else { before });
         d.changed_at = now;
         if let Some(state) = d.domain.state.as_mut() {
@@ -610,7 +633,12 @@ impl Tenant {
     }
 
     /// Applies a farm change; `now` dates any new certificate.
-    pub fn farm_action(&mut self, service: &str, action: FarmAction, now: i64) -> Result<(), String> {
+    pub fn farm_action(
+        &mut self,
+        service: &str,
+        action: FarmAction,
+        now: i64,
+    ) -> Result<(), String> {
         let farm = self
             .farms
             .get_mut(service)
@@ -628,10 +656,9 @@ impl Tenant {
                 }
             }
             FarmAction::Promote => {
-                let next = farm
-                    .secondary
-                    .take()
-                    .ok_or_else(|| format!("{service} has no secondary certificate to promote: roll it first"))?;
+                let next = farm.secondary.take().ok_or_else(|| {
+                    format!("{service} has no secondary certificate to promote: roll it first")
+                })?;
                 farm.signing = next;
             }
         }
@@ -662,7 +689,11 @@ fn domain_model(name: &str, root: bool, initial: bool, default: bool, verified: 
         supported_services: Some(if initial {
             vec!["Email".into(), "OfficeCommunicationsOnline".into()]
         } else {
-            vec!["Email".into(), "OfficeCommunicationsOnline".into(), "Intune".into()]
+            vec![
+                "Email".into(),
+                "OfficeCommunicationsOnline".into(),
+                "Intune".into(),
+            ]
         }),
     }
 }
@@ -683,7 +714,9 @@ pub fn federation_for(
         passive_sign_in_uri: Some(format!("https://{service}/adfs/ls/")),
         preferred_authentication_protocol: Some(AuthenticationProtocol::WsFed),
         signing_certificate: Some(farm.signing.cert_b64.clone()),
-        active_sign_in_uri: Some(format!("https://{service}/adfs/services/trust/2005/usernamemixed")),
+        active_sign_in_uri: Some(format!(
+            "https://{service}/adfs/services/trust/2005/usernamemixed"
+        )),
         federated_idp_mfa_behavior: Some(FederatedIdpMfaBehavior::AcceptIfMfaDoneByFederatedIdp),
         is_signed_authentication_request_required: Some(false),
         next_signing_certificate: None,
@@ -707,9 +740,15 @@ fn base64_of(bytes: &[u8]) -> String {
 }
 
 /// Opens the tenant in `dir`: the saved one, or a fresh one from the scenario.
-pub fn open(dir: &Path, fresh: bool, scenario: Option<&Path>) -> Result<(Store, Tenant), EmulatorError> {
+pub fn open(
+    dir: &Path,
+    fresh: bool,
+    scenario: Option<&Path>,
+) -> Result<(Store, Tenant), EmulatorError> {
     store::private_dir(dir)?;
-    let st = Store { dir: dir.to_path_buf() };
+    let st = Store {
+        dir: dir.to_path_buf(),
+    };
     if !fresh && let Some(t) = st.load()? {
         return Ok((st, t));
     }
@@ -769,22 +808,33 @@ mod tests {
         t.domains[idx].domain.authentication_type = Some(AuthenticationType::Managed);
         let delay = Duration::from_secs(300);
         t.mark_changed(idx, before, 1_000, delay);
-        assert_eq!(t.realm(idx, 1_100, delay).auth, AuthenticationType::Federated);
+        assert_eq!(
+            t.realm(idx, 1_100, delay).auth,
+            AuthenticationType::Federated
+        );
         assert_eq!(t.realm(idx, 1_300, delay).auth, AuthenticationType::Managed);
         let eu = t.domain_index("eu.contoso.com").unwrap();
-        assert_eq!(t.realm(eu, 1_100, delay).auth, AuthenticationType::Federated);
+        assert_eq!(
+            t.realm(eu, 1_100, delay).auth,
+            AuthenticationType::Federated
+        );
     }
 
     #[test]
     fn rollover_then_promote_swaps_the_signing_certificate() {
         let mut t = tenant();
         let old = t.farms["sts.contoso.com"].signing.clone();
-        t.farm_action("sts.contoso.com", FarmAction::Rollover, 0).unwrap();
+        t.farm_action("sts.contoso.com", FarmAction::Rollover, 0)
+            .unwrap();
         let next = t.farms["sts.contoso.com"].secondary.clone().unwrap();
-        t.farm_action("sts.contoso.com", FarmAction::Promote, 0).unwrap();
+        t.farm_action("sts.contoso.com", FarmAction::Promote, 0)
+            .unwrap();
         assert_eq!(t.farms["sts.contoso.com"].signing, next);
         assert_ne!(next, old);
-        assert!(t.farm_action("sts.contoso.com", FarmAction::Promote, 0).is_err());
+        assert!(
+            t.farm_action("sts.contoso.com", FarmAction::Promote, 0)
+                .is_err()
+        );
         assert!(t.farm_action("nope", FarmAction::Up, 0).is_err());
     }
 }

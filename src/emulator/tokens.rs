@@ -63,7 +63,11 @@ pub enum TokenError {
 }
 
 /// Signs claims with the STS key; `kid` names the key as Entra's `x5t` header does.
-pub fn sign<T: Serialize>(claims: &T, key: &PKey<Private>, kid: &str) -> Result<String, openssl::error::ErrorStack> {
+pub fn sign<T: Serialize>(
+    claims: &T,
+    key: &PKey<Private>,
+    kid: &str,
+) -> Result<String, openssl::error::ErrorStack> {
     let header = serde_json::json!({"typ": "JWT", "alg": "RS256", "x5t": kid, "kid": kid});
     let body = serde_json::to_vec(claims).unwrap_or_default();
     let signing_input = format!(
@@ -88,7 +92,9 @@ pub struct Jwt {
 impl Jwt {
     pub fn parse(token: &str) -> Result<Jwt, TokenError> {
         let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(TokenError::Malformed);
         };
         let decode = |x: &str| URL_SAFE_NO_PAD.decode(x).map_err(|_| TokenError::Malformed);
@@ -112,7 +118,11 @@ impl Jwt {
                 v.verify(&self.signature)
             })
             .unwrap_or(false);
-        if ok { Ok(()) } else { Err(TokenError::BadSignature) }
+        if ok {
+            Ok(())
+        } else {
+            Err(TokenError::BadSignature)
+        }
     }
 }
 
@@ -152,7 +162,9 @@ mod tests {
     fn signed_tokens_verify_and_expire() {
         let c = SigningCert::generate("t", 0, 10).unwrap();
         let key = c.private_key().unwrap();
-        let der = base64::engine::general_purpose::STANDARD.decode(&c.cert_b64).unwrap();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(&c.cert_b64)
+            .unwrap();
         let public = public_key_of(&der).unwrap();
         let claims = Claims {
             exp: 1_000,

@@ -343,7 +343,10 @@ impl AadstsError {
 
 /// Formats a time the way Graph writes `DateTimeOffset` values (`2024-05-01T10:00:00Z`).
 pub fn graph_time(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC).replace_nanosecond(0).unwrap_or(t);
+    let t = t
+        .to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .unwrap_or(t);
     t.format(&Rfc3339).unwrap_or_default()
 }
 
@@ -358,14 +361,18 @@ mod tests {
 
     #[test]
     fn unknown_enum_values_round_trip() {
-        let f: InternalDomainFederation =
-            serde_json::from_str(r#"{"promptLoginBehavior":"somethingNew","preferredAuthenticationProtocol":"wsFed"}"#)
-                .unwrap();
+        let f: InternalDomainFederation = serde_json::from_str(
+            r#"{"promptLoginBehavior":"somethingNew","preferredAuthenticationProtocol":"wsFed"}"#,
+        )
+        .unwrap();
         assert_eq!(
             f.prompt_login_behavior,
             Some(PromptLoginBehavior::Unknown("somethingNew".into()))
         );
-        assert_eq!(f.preferred_authentication_protocol, Some(AuthenticationProtocol::WsFed));
+        assert_eq!(
+            f.preferred_authentication_protocol,
+            Some(AuthenticationProtocol::WsFed)
+        );
         let back = serde_json::to_value(&f).unwrap();
         assert_eq!(back["promptLoginBehavior"], "somethingNew");
     }

@@ -59,7 +59,10 @@ async fn main() {
         .build()
         .expect("client");
     let token: serde_json::Value = http
-        .post(format!("{}/{}/oauth2/v2.0/token", info.login_url, info.tenant_id))
+        .post(format!(
+            "{}/{}/oauth2/v2.0/token",
+            info.login_url, info.tenant_id
+        ))
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", info.client_id.as_str()),
@@ -72,7 +75,10 @@ async fn main() {
         .json()
         .await
         .expect("token json");
-    let token = token["access_token"].as_str().expect("access_token").to_string();
+    let token = token["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string();
     let url = format!("{}/v1.0/domains", info.graph_url);
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let start = Instant::now();
@@ -103,7 +109,9 @@ async fn main() {
     println!(
         "{{\"case\":\"get_domains\",\"clients\":{clients},\"seconds\":{elapsed:.2},\"ok\":{ok},\"failed\":{other},\"requests_per_second\":{:.0},\"machine_cores\":{}}}",
         ok as f64 / elapsed,
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
     );
     emu.stop();
 }

@@ -10,10 +10,10 @@ fn farm_url(rig: &Rig, path: &str) -> String {
 
 async fn fetch_metadata(rig: &Rig) -> FederationMetadata {
     let a = rig
-        .raw(
-            rig.http
-                .get(farm_url(rig, "/FederationMetadata/2007-06/FederationMetadata.xml")),
-        )
+        .raw(rig.http.get(farm_url(
+            rig,
+            "/FederationMetadata/2007-06/FederationMetadata.xml",
+        )))
         .await;
     assert_eq!(a.status, 200);
     metadata::parse(&a.text).unwrap()
@@ -24,7 +24,10 @@ async fn metadata_names_the_farm_and_its_signing_certificate() {
     let rig = Rig::start().await;
     let md = fetch_metadata(&rig).await;
     assert_eq!(md.entity_id, "http://sts.contoso.com/adfs/services/trust");
-    assert_eq!(md.passive_endpoint.as_deref(), Some("https://sts.contoso.com/adfs/ls/"));
+    assert_eq!(
+        md.passive_endpoint.as_deref(),
+        Some("https://sts.contoso.com/adfs/ls/")
+    );
     assert_eq!(
         md.mex_endpoint.as_deref(),
         Some("https://sts.contoso.com/adfs/services/trust/mex")
@@ -40,30 +43,49 @@ async fn metadata_names_the_farm_and_its_signing_certificate() {
         .federation
         .clone()
         .unwrap();
-    assert_eq!(fed.signing_certificate.as_deref(), Some(cert.base64.as_str()));
+    assert_eq!(
+        fed.signing_certificate.as_deref(),
+        Some(cert.base64.as_str())
+    );
 }
 
 #[test]
 fn real_and_emulated_metadata_parse_into_the_same_fields() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/adfs-federation-metadata");
-    let ucar = metadata::parse(&std::fs::read_to_string(format!("{dir}/sts.ucar.edu.FederationMetadata.xml")).unwrap())
-        .unwrap();
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/adfs-federation-metadata"
+    );
+    let ucar = metadata::parse(
+        &std::fs::read_to_string(format!("{dir}/sts.ucar.edu.FederationMetadata.xml")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(ucar.entity_id, "https://sts.ucar.edu/adfs/services/trust");
     assert_eq!(ucar.signing_certificates.len(), 1);
     assert_eq!(
         ucar.signing_certificates[0].sha1_thumbprint,
         "2CA67C00EBD5D4E5000AC5A814C829222FB776B6"
     );
-    assert_eq!(ucar.signing_certificates[0].subject, "CN=ADFS Signing - sts.ucar.edu");
-    assert_eq!(ucar.passive_endpoint.as_deref(), Some("https://sts.ucar.edu/adfs/ls/"));
+    assert_eq!(
+        ucar.signing_certificates[0].subject,
+        "CN=ADFS Signing - sts.ucar.edu"
+    );
+    assert_eq!(
+        ucar.passive_endpoint.as_deref(),
+        Some("https://sts.ucar.edu/adfs/ls/")
+    );
     assert_eq!(
         ucar.mex_endpoint.as_deref(),
         Some("https://sts.ucar.edu/adfs/services/trust/mex")
     );
-    let rcsj =
-        metadata::parse(&std::fs::read_to_string(format!("{dir}/d-sts.devrcsj.com.FederationMetadata.xml")).unwrap())
-            .unwrap();
-    assert_eq!(rcsj.entity_id, "https://d-sts.devrcsj.com/adfs/services/trust");
+    let rcsj = metadata::parse(
+        &std::fs::read_to_string(format!("{dir}/d-sts.devrcsj.com.FederationMetadata.xml"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        rcsj.entity_id,
+        "https://d-sts.devrcsj.com/adfs/services/trust"
+    );
     assert_eq!(
         rcsj.signing_certificates[0].sha1_thumbprint,
         "011BB9D94A7D8B160E86827DDCC3FA714D882473"
@@ -104,7 +126,13 @@ async fn a_farm_that_is_down_refuses_connections_and_comes_back() {
     rig.farm("up").await;
     let mut ok = false;
     for _ in 0..50 {
-        if rig.http.get(&probe).send().await.is_ok_and(|r| r.status() == 200) {
+        if rig
+            .http
+            .get(&probe)
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
             ok = true;
             break;
         }
@@ -120,7 +148,11 @@ async fn a_farm_that_is_down_refuses_connections_and_comes_back() {
         .await;
     assert_eq!(a.status, 400);
     let a = rig
-        .control(Method::POST, "/adfs/sts.nowhere.example", Some(json!({"state": "up"})))
+        .control(
+            Method::POST,
+            "/adfs/sts.nowhere.example",
+            Some(json!({"state": "up"})),
+        )
         .await;
     assert_eq!(a.status, 404);
     let requests = rig.emu.requests();
@@ -136,7 +168,11 @@ async fn certificate_rollover_lists_two_then_promotes_the_new_one() {
     let rig = Rig::start().await;
     let before = fetch_metadata(&rig).await.signing_certificates;
     let a = rig
-        .control(Method::POST, "/adfs/sts.contoso.com", Some(json!({"state": "promote"})))
+        .control(
+            Method::POST,
+            "/adfs/sts.contoso.com",
+            Some(json!({"state": "promote"})),
+        )
         .await;
     assert_eq!(a.status, 409, "nothing to promote before a rollover");
     rig.farm("rollover").await;
@@ -152,7 +188,10 @@ async fn certificate_rollover_lists_two_then_promotes_the_new_one() {
         .federation
         .clone()
         .unwrap();
-    assert_eq!(fed.signing_certificate.as_deref(), Some(before[0].base64.as_str()));
+    assert_eq!(
+        fed.signing_certificate.as_deref(),
+        Some(before[0].base64.as_str())
+    );
     assert_ne!(before[0], after[0]);
 }
 
@@ -178,15 +217,22 @@ async fn ws_trust_username_mixed_signs_federated_users_in() {
     let a = send(rst(&user, &rig.info.user_password)).await;
     assert_eq!(a.status, 200, "{}", a.text);
     assert!(a.text.contains("saml:Assertion"));
-    assert!(a.text.contains("Issuer=\"http://fabrikam.com/adfs/services/trust/\""));
+    assert!(
+        a.text
+            .contains("Issuer=\"http://fabrikam.com/adfs/services/trust/\"")
+    );
     let a = send(rst(&user, "wrong")).await;
     assert_eq!(a.status, 500);
     assert!(a.text.contains("ID3242"));
     let a = send("<not xml".into()).await;
     assert_eq!(a.status, 500);
-    let mex = rig.raw(rig.http.get(farm_url(&rig, "/adfs/services/trust/mex"))).await;
+    let mex = rig
+        .raw(rig.http.get(farm_url(&rig, "/adfs/services/trust/mex")))
+        .await;
     assert!(mex.text.contains("usernamemixed"));
-    let ls = rig.raw(rig.http.get(farm_url(&rig, "/adfs/ls/?wa=wsignin1.0"))).await;
+    let ls = rig
+        .raw(rig.http.get(farm_url(&rig, "/adfs/ls/?wa=wsignin1.0")))
+        .await;
     assert_eq!(ls.status, 200);
     // While the farm is down, nobody can reach it.
     rig.farm("down").await;

@@ -78,7 +78,13 @@ impl Rig {
         }
     }
 
-    pub async fn call(&self, method: Method, token: Option<&str>, path: &str, body: Option<Value>) -> Answer {
+    pub async fn call(
+        &self,
+        method: Method,
+        token: Option<&str>,
+        path: &str,
+        body: Option<Value>,
+    ) -> Answer {
         let mut rb = self.http.request(method, self.url(path));
         if let Some(t) = token {
             rb = rb.bearer_auth(t);
@@ -130,7 +136,10 @@ impl Rig {
                 ("client_id", &self.info.client_id),
                 ("username", upn),
                 ("password", password),
-                ("scope", "https://graph.microsoft.com/.default offline_access"),
+                (
+                    "scope",
+                    "https://graph.microsoft.com/.default offline_access",
+                ),
             ],
         )
         .await
@@ -138,7 +147,10 @@ impl Rig {
 
     pub async fn admin_token(&self) -> String {
         let a = self
-            .password(&self.info.admin_upn.clone(), &self.info.admin_password.clone())
+            .password(
+                &self.info.admin_upn.clone(),
+                &self.info.admin_password.clone(),
+            )
             .await;
         assert_eq!(a.status, 200, "{}", a.text);
         a.body["access_token"].as_str().unwrap().to_string()
@@ -157,7 +169,11 @@ impl Rig {
 
     pub async fn farm(&self, state: &str) -> Answer {
         let a = self
-            .control(Method::POST, "/adfs/sts.contoso.com", Some(json!({"state": state})))
+            .control(
+                Method::POST,
+                "/adfs/sts.contoso.com",
+                Some(json!({"state": state})),
+            )
             .await;
         assert_eq!(a.status, 200, "{}", a.text);
         a
@@ -214,7 +230,11 @@ pub fn assert_graph_error(a: &Answer, status: u16, code: &str) {
     assert_eq!(a.status.as_u16(), status, "{}", a.text);
     assert_eq!(a.code(), code, "{}", a.text);
     let e = &a.body["error"];
-    assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", a.text);
+    assert!(
+        e["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{}",
+        a.text
+    );
     let inner = &e["innerError"];
     assert!(inner["date"].is_string(), "{}", a.text);
     let rid = inner["request-id"].as_str().unwrap();

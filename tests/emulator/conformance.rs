@@ -36,14 +36,16 @@ impl Schema {
                         let base = n
                             .attribute("BaseType")
                             .map(|b| b.trim_start_matches("graph.").to_string());
-                        let entry = s.types.entry(name).or_insert((base.clone(), BTreeMap::new()));
+                        let entry = s
+                            .types
+                            .entry(name)
+                            .or_insert((base.clone(), BTreeMap::new()));
                         if entry.0.is_none() {
                             entry.0 = base;
                         }
-                        for p in n
-                            .children()
-                            .filter(|c| c.has_tag_name("Property") || c.tag_name().name() == "Property")
-                        {
+                        for p in n.children().filter(|c| {
+                            c.has_tag_name("Property") || c.tag_name().name() == "Property"
+                        }) {
                             entry.1.insert(
                                 p.attribute("Name").unwrap().to_string(),
                                 p.attribute("Type").unwrap().to_string(),
@@ -56,7 +58,8 @@ impl Schema {
                             .filter(|c| c.tag_name().name() == "Member")
                             .map(|c| c.attribute("Name").unwrap().to_string())
                             .collect();
-                        s.enums.insert(n.attribute("Name").unwrap().to_string(), members);
+                        s.enums
+                            .insert(n.attribute("Name").unwrap().to_string(), members);
                     }
                     _ => {}
                 }
@@ -88,12 +91,17 @@ impl Schema {
                 problems.push(format!("{path}.{k}: not a property of {ty}"));
                 continue;
             };
-            let (inner, many) = match pty.strip_prefix("Collection(").and_then(|r| r.strip_suffix(')')) {
+            let (inner, many) = match pty
+                .strip_prefix("Collection(")
+                .and_then(|r| r.strip_suffix(')'))
+            {
                 Some(i) => (i.to_string(), true),
                 None => (pty.clone(), false),
             };
             let items: Vec<&Value> = if many {
-                val.as_array().map(|a| a.iter().collect()).unwrap_or_default()
+                val.as_array()
+                    .map(|a| a.iter().collect())
+                    .unwrap_or_default()
             } else {
                 vec![val]
             };
@@ -105,13 +113,17 @@ impl Schema {
                 if let Some(members) = self.enums.get(short) {
                     match item.as_str() {
                         Some(s) if members.contains(s) => {}
-                        _ => problems.push(format!("{path}.{k}: {item} is not a member of {short}")),
+                        _ => {
+                            problems.push(format!("{path}.{k}: {item} is not a member of {short}"))
+                        }
                     }
                 } else if self.types.contains_key(short) {
                     self.check(short, item, &format!("{path}.{k}"), problems);
                 } else {
                     let ok = match inner.as_str() {
-                        "Edm.String" | "Edm.DateTimeOffset" | "Edm.Guid" | "Edm.Binary" => item.is_string(),
+                        "Edm.String" | "Edm.DateTimeOffset" | "Edm.Guid" | "Edm.Binary" => {
+                            item.is_string()
+                        }
                         "Edm.Boolean" => item.is_boolean(),
                         "Edm.Int32" | "Edm.Int64" | "Edm.Double" => item.is_number(),
                         _ => true,
@@ -183,7 +195,10 @@ async fn every_body_uses_only_schema_properties_and_values() {
     // The beta organization, against the Prod beta type mappings (the beta CSDL slice is of a
     // sovereign cloud and lacks onPremisesLastPasswordSyncDateTime).
     let mappings: Value = serde_json::from_str(
-        &std::fs::read_to_string(format!("{FIXTURES}/graph-type-mappings-v1.0-and-beta-slice.json")).unwrap(),
+        &std::fs::read_to_string(format!(
+            "{FIXTURES}/graph-type-mappings-v1.0-and-beta-slice.json"
+        ))
+        .unwrap(),
     )
     .unwrap();
     let beta_props: BTreeSet<&str> = mappings["beta"]["entity-types"]["organization"]["properties"]
@@ -202,7 +217,9 @@ async fn every_body_uses_only_schema_properties_and_values() {
         .filter(|k| !k.starts_with('@'))
     {
         if !beta_props.contains(k.as_str()) {
-            problems.push(format!("/beta/organization.{k}: not a beta organization property"));
+            problems.push(format!(
+                "/beta/organization.{k}: not a beta organization property"
+            ));
         }
     }
     assert!(problems.is_empty(), "{problems:#?}");
@@ -252,7 +269,11 @@ async fn documented_requests_get_the_documented_answers() {
     assert_eq!(a.status, 201, "{}", a.text);
     let documented = fixture("internalDomainFederation.create.v1.0.response-201.json");
     // The documented body leaves out properties that are null; ours lists them, as Graph does.
-    assert!(keys(&documented).is_subset(&keys(&a.body)), "{:?}", keys(&a.body));
+    assert!(
+        keys(&documented).is_subset(&keys(&a.body)),
+        "{:?}",
+        keys(&a.body)
+    );
     for k in [
         "issuerUri",
         "signingCertificate",
@@ -265,7 +286,10 @@ async fn documented_requests_get_the_documented_answers() {
     }
     // List, as documented.
     let a = rig
-        .get(&admin, "/v1.0/domains/northwind.com/federationConfiguration")
+        .get(
+            &admin,
+            "/v1.0/domains/northwind.com/federationConfiguration",
+        )
         .await;
     let documented = fixture("internalDomainFederation.list.v1.0.response-200.json");
     assert_eq!(a.status, 200);
@@ -289,7 +313,10 @@ async fn documented_requests_get_the_documented_answers() {
         )
         .await;
     assert_eq!(a.body["displayName"], "Contoso name change");
-    assert_eq!(a.body["federatedIdpMfaBehavior"], "acceptIfMfaDoneByFederatedIdp");
+    assert_eq!(
+        a.body["federatedIdpMfaBehavior"],
+        "acceptIfMfaDoneByFederatedIdp"
+    );
 
     // Directory synchronization, as documented.
     let sync_id = rig.emu.tenant().sync.id.clone();
@@ -301,7 +328,9 @@ async fn documented_requests_get_the_documented_answers() {
     assert!(
         keys(&documented["features"]).is_subset(&ours),
         "{:?}",
-        keys(&documented["features"]).difference(&ours).collect::<Vec<_>>()
+        keys(&documented["features"])
+            .difference(&ours)
+            .collect::<Vec<_>>()
     );
     assert_eq!(a.body["configuration"], documented["configuration"]);
     let a = rig
@@ -309,7 +338,9 @@ async fn documented_requests_get_the_documented_answers() {
             Method::PATCH,
             Some(&admin),
             &path,
-            Some(fixture("onPremisesDirectorySynchronization.update.request.json")),
+            Some(fixture(
+                "onPremisesDirectorySynchronization.update.request.json",
+            )),
         )
         .await;
     assert_eq!(a.status, 204, "{}", a.text);
@@ -356,7 +387,10 @@ async fn documented_requests_get_the_documented_answers() {
     assert_eq!(a.status, 201, "{}", a.text);
     let documented = fixture("featureRolloutPolicy.appliesTo-ref.response-201.json");
     assert_eq!(keys(&a.body), keys(&documented));
-    assert_eq!(keys(&a.body["directoryObject"]), keys(&documented["directoryObject"]));
+    assert_eq!(
+        keys(&a.body["directoryObject"]),
+        keys(&documented["directoryObject"])
+    );
 
     // Throttling, as documented: fractional Retry-After and the same error shape.
     rig.control(
@@ -368,10 +402,13 @@ async fn documented_requests_get_the_documented_answers() {
     let a = rig.get(&admin, "/v1.0/domains").await;
     assert_eq!(a.status, 429);
     assert_eq!(a.headers["retry-after"], "2.128");
-    let doc = std::fs::read_to_string(format!("{FIXTURES}/graph-doc-examples/throttling.429.http")).unwrap();
+    let doc = std::fs::read_to_string(format!("{FIXTURES}/graph-doc-examples/throttling.429.http"))
+        .unwrap();
     let documented: Value = serde_json::from_str(&doc[doc.find('{').unwrap()..]).unwrap();
     assert_eq!(keys(&a.body["error"]), keys(&documented["error"]));
-    assert!(keys(&documented["error"]["innerError"]).is_subset(&keys(&a.body["error"]["innerError"])));
+    assert!(
+        keys(&documented["error"]["innerError"]).is_subset(&keys(&a.body["error"]["innerError"]))
+    );
     assert_eq!(a.body["error"]["code"], documented["error"]["code"]);
 
     // Sign-in: the documented success and error bodies.
@@ -397,7 +434,11 @@ async fn documented_requests_get_the_documented_answers() {
         .await;
     let documented = fixture("ropc.success.response-200.json");
     assert_eq!(a.status, 200, "{}", a.text);
-    assert!(keys(&documented).is_subset(&keys(&a.body)), "{:?}", keys(&a.body));
+    assert!(
+        keys(&documented).is_subset(&keys(&a.body)),
+        "{:?}",
+        keys(&a.body)
+    );
     assert_eq!(a.body["token_type"], "Bearer");
 }
 
@@ -405,8 +446,9 @@ async fn documented_requests_get_the_documented_answers() {
 async fn user_realm_answers_have_the_real_fields() {
     let rig = Rig::start().await;
     let dir = format!("{FIXTURES}/userrealm");
-    let real =
-        |f: &str| -> Value { serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{f}")).unwrap()).unwrap() };
+    let real = |f: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{f}")).unwrap()).unwrap()
+    };
     let get = |upn: String, v: &'static str| {
         rig.raw(
             rig.http

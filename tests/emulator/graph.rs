@@ -36,10 +36,15 @@ async fn domains_list_select_and_get() {
     assert_eq!(eu["isRoot"], false);
     assert_eq!(a.body["value"][0]["isInitial"], true);
 
-    let a = rig.get(&t, "/v1.0/domains?$select=id,authenticationType").await;
+    let a = rig
+        .get(&t, "/v1.0/domains?$select=id,authenticationType")
+        .await;
     assert_eq!(a.status, 200);
     let first = a.body["value"][0].as_object().unwrap();
-    assert_eq!(first.keys().collect::<Vec<_>>(), ["id", "authenticationType"]);
+    assert_eq!(
+        first.keys().collect::<Vec<_>>(),
+        ["id", "authenticationType"]
+    );
     assert!(
         a.body["@odata.context"]
             .as_str()
@@ -49,12 +54,22 @@ async fn domains_list_select_and_get() {
 
     let a = rig.get(&t, "/v1.0/domains?$select=colour").await;
     assert_graph_error(&a, 400, "Request_BadRequest");
-    assert!(a.body["error"]["message"].as_str().unwrap().contains("'colour'"));
+    assert!(
+        a.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("'colour'")
+    );
 
     let a = rig.get(&t, "/v1.0/domains/FABRIKAM.com").await;
     assert_eq!(a.status, 200);
     assert_eq!(a.body["id"], "fabrikam.com");
-    assert!(a.body["@odata.context"].as_str().unwrap().ends_with("#domains/$entity"));
+    assert!(
+        a.body["@odata.context"]
+            .as_str()
+            .unwrap()
+            .ends_with("#domains/$entity")
+    );
 
     let a = rig.get(&t, "/v1.0/domains/nope.example").await;
     assert_graph_error(&a, 404, "Request_ResourceNotFound");
@@ -62,7 +77,11 @@ async fn domains_list_select_and_get() {
 
 #[tokio::test]
 async fn domains_page_with_next_link() {
-    let rig = Rig::with(|_| {}, Some("[generate]\nfederated_domains = 250\nusers = 10\n")).await;
+    let rig = Rig::with(
+        |_| {},
+        Some("[generate]\nfederated_domains = 250\nusers = 10\n"),
+    )
+    .await;
     let t = rig.app_token().await;
     let mut url = "/v1.0/domains".to_string();
     let mut seen = vec![];
@@ -172,13 +191,19 @@ async fn converting_to_managed_removes_federation_and_federated_is_refused() {
         )
         .await;
     assert_graph_error(&a, 400, "Request_BadRequest");
-    assert!(a.body["error"]["message"].as_str().unwrap().contains("read-only"));
+    assert!(
+        a.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("read-only")
+    );
 
     // The request log has the PATCH with its status.
     let log = rig.emu.requests();
     assert!(
-        log.iter()
-            .any(|e| e.method == "PATCH" && e.path == "/v1.0/domains/contoso.com" && e.status == 204)
+        log.iter().any(|e| e.method == "PATCH"
+            && e.path == "/v1.0/domains/contoso.com"
+            && e.status == 204)
     );
 }
 
@@ -252,7 +277,10 @@ fn settings(issuer: &str, cert: &str) -> Value {
 async fn federation_configuration_create_update_conflict() {
     let rig = Rig::start().await;
     let admin = rig.admin_token().await;
-    let cert = rig.emu.tenant().farms["sts.contoso.com"].signing.cert_b64.clone();
+    let cert = rig.emu.tenant().farms["sts.contoso.com"]
+        .signing
+        .cert_b64
+        .clone();
     let path = "/v1.0/domains/northwind.com/federationConfiguration";
 
     // The issuer of fabrikam.com is taken: 409.
@@ -267,8 +295,13 @@ async fn federation_configuration_create_update_conflict() {
     assert_graph_error(&a, 409, "Request_MultipleObjectsWithSameKeyValue");
     // Without a signing certificate: refused, and the domain stays managed.
     let mut no_cert = settings("http://northwind.com/adfs/services/trust/", &cert);
-    no_cert.as_object_mut().unwrap().remove("signingCertificate");
-    let a = rig.call(Method::POST, Some(&admin), path, Some(no_cert)).await;
+    no_cert
+        .as_object_mut()
+        .unwrap()
+        .remove("signingCertificate");
+    let a = rig
+        .call(Method::POST, Some(&admin), path, Some(no_cert))
+        .await;
     assert_graph_error(&a, 400, "Request_BadRequest");
     let a = rig.get(&admin, "/v1.0/domains/northwind.com").await;
     assert_eq!(a.body["authenticationType"], "Managed");
@@ -283,7 +316,10 @@ async fn federation_configuration_create_update_conflict() {
         .await;
     assert_eq!(a.status, 201, "{}", a.text);
     let id = a.body["id"].as_str().unwrap().to_string();
-    assert_eq!(a.body["issuerUri"], "http://northwind.com/adfs/services/trust/");
+    assert_eq!(
+        a.body["issuerUri"],
+        "http://northwind.com/adfs/services/trust/"
+    );
     assert_eq!(
         a.body["signingCertificateUpdateStatus"]["certificateUpdateResult"],
         "Success"
@@ -313,7 +349,10 @@ async fn federation_configuration_create_update_conflict() {
     let a = rig.get(&admin, &format!("{path}/{id}")).await;
     assert_eq!(a.body["displayName"], "renamed");
     assert_eq!(a.body["nextSigningCertificate"], cert.as_str());
-    assert_eq!(a.body["issuerUri"], "http://northwind.com/adfs/services/trust/");
+    assert_eq!(
+        a.body["issuerUri"],
+        "http://northwind.com/adfs/services/trust/"
+    );
     let a = rig
         .call(
             Method::PATCH,
@@ -323,7 +362,10 @@ async fn federation_configuration_create_update_conflict() {
         )
         .await;
     assert_graph_error(&a, 400, "Request_BadRequest");
-    assert_eq!(a.body["error"]["message"], "Requested value 'whenever' was not found.");
+    assert_eq!(
+        a.body["error"]["message"],
+        "Requested value 'whenever' was not found."
+    );
     let a = rig
         .call(
             Method::PATCH,
@@ -360,7 +402,12 @@ async fn promote_makes_a_subdomain_a_managed_root() {
     let rig = Rig::start().await;
     let admin = rig.admin_token().await;
     let a = rig
-        .call(Method::POST, Some(&admin), "/v1.0/domains/eu.contoso.com/promote", None)
+        .call(
+            Method::POST,
+            Some(&admin),
+            "/v1.0/domains/eu.contoso.com/promote",
+            None,
+        )
         .await;
     assert_eq!(a.status, 200, "{}", a.text);
     assert_eq!(a.body["value"], true);
@@ -370,7 +417,12 @@ async fn promote_makes_a_subdomain_a_managed_root() {
     let a = rig.get(&admin, "/v1.0/domains/contoso.com").await;
     assert_eq!(a.body["authenticationType"], "Federated");
     let a = rig
-        .call(Method::POST, Some(&admin), "/v1.0/domains/eu.contoso.com/promote", None)
+        .call(
+            Method::POST,
+            Some(&admin),
+            "/v1.0/domains/eu.contoso.com/promote",
+            None,
+        )
         .await;
     assert_graph_error(&a, 400, "Request_BadRequest");
 }
@@ -389,7 +441,10 @@ async fn organization_and_beta_password_sync_time() {
     assert_eq!(org["verifiedDomains"].as_array().unwrap().len(), 5);
 
     let a = rig.get(&t, "/beta/organization").await;
-    assert_eq!(a.body["value"][0]["onPremisesLastPasswordSyncDateTime"], Value::Null);
+    assert_eq!(
+        a.body["value"][0]["onPremisesLastPasswordSyncDateTime"],
+        Value::Null
+    );
     rig.enable_phs().await;
     rig.sync().await;
     let a = rig.get(&t, "/beta/organization").await;
@@ -400,14 +455,18 @@ async fn organization_and_beta_password_sync_time() {
 async fn password_hash_sync_flag_needs_the_permission_and_the_role() {
     let rig = Rig::start().await;
     let app = rig.app_token().await;
-    let a = rig.get(&app, "/v1.0/directory/onPremisesSynchronization").await;
+    let a = rig
+        .get(&app, "/v1.0/directory/onPremisesSynchronization")
+        .await;
     assert_eq!(a.status, 200, "{}", a.text);
     let id = a.body["value"][0]["id"].as_str().unwrap().to_string();
     assert_eq!(a.body["value"][0]["features"]["passwordSyncEnabled"], false);
     let path = format!("/v1.0/directory/onPremisesSynchronization/{id}");
     let body = json!({"features": {"passwordSyncEnabled": true}});
     // The rehearsal app holds only OnPremDirectorySynchronization.Read.All.
-    let a = rig.call(Method::PATCH, Some(&app), &path, Some(body.clone())).await;
+    let a = rig
+        .call(Method::PATCH, Some(&app), &path, Some(body.clone()))
+        .await;
     assert_graph_error(&a, 403, "Authorization_RequestDenied");
     assert_eq!(
         a.body["error"]["message"],
@@ -437,7 +496,9 @@ async fn password_hash_sync_flag_needs_the_permission_and_the_role() {
         )
         .await;
     assert_graph_error(&a, 400, "Request_BadRequest");
-    let a = rig.call(Method::PATCH, Some(&admin), &path, Some(off)).await;
+    let a = rig
+        .call(Method::PATCH, Some(&admin), &path, Some(off))
+        .await;
     assert_eq!(a.status, 204);
     let a = rig.get(&admin, &path).await;
     assert_eq!(a.body["features"]["passwordSyncEnabled"], false);
@@ -464,7 +525,8 @@ async fn users_top_select_filter_count_and_paging() {
     assert!(first.contains_key("userPrincipalName") && first.contains_key("businessPhones"));
     assert!(!first.contains_key("onPremisesSyncEnabled"));
     let mut total = 0;
-    let mut url = "/v1.0/users?$top=60&$select=id,userPrincipalName,onPremisesSyncEnabled".to_string();
+    let mut url =
+        "/v1.0/users?$top=60&$select=id,userPrincipalName,onPremisesSyncEnabled".to_string();
     loop {
         let a = rig.get(&t, &url).await;
         assert_eq!(a.status, 200, "{}", a.text);
@@ -481,7 +543,10 @@ async fn users_top_select_filter_count_and_paging() {
     assert_eq!(total, 201);
 
     let a = rig
-        .get(&t, "/v1.0/users?$filter=endswith(userPrincipalName,'@fabrikam.com')")
+        .get(
+            &t,
+            "/v1.0/users?$filter=endswith(userPrincipalName,'@fabrikam.com')",
+        )
         .await;
     assert_graph_error(&a, 400, "Request_UnsupportedQuery");
     let a = rig
@@ -503,7 +568,10 @@ async fn users_top_select_filter_count_and_paging() {
     assert_graph_error(&a, 400, "Request_UnsupportedQuery");
     let upn = rig.user_of("contoso.com");
     let a = rig
-        .get(&t, &format!("/v1.0/users?$filter=userPrincipalName eq '{upn}'"))
+        .get(
+            &t,
+            &format!("/v1.0/users?$filter=userPrincipalName eq '{upn}'"),
+        )
         .await;
     assert_eq!(a.body["value"].as_array().unwrap().len(), 1);
     let a = rig.get(&t, &format!("/v1.0/users/{upn}")).await;
@@ -564,13 +632,16 @@ async fn staged_rollout_policies_and_groups() {
         )
         .await;
     assert_graph_error(&a, 400, "Request_BadRequest");
-    let reference = json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{gid}")});
+    let reference =
+        json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{gid}")});
     let path = format!("/v1.0/policies/featureRolloutPolicies/{pid}/appliesTo/$ref");
     let a = rig
         .call(Method::POST, Some(&admin), &path, Some(reference.clone()))
         .await;
     assert_eq!(a.status, 201, "{}", a.text);
-    let a = rig.call(Method::POST, Some(&admin), &path, Some(reference)).await;
+    let a = rig
+        .call(Method::POST, Some(&admin), &path, Some(reference))
+        .await;
     assert_graph_error(&a, 400, "Request_BadRequest");
     let a = rig
         .get(
@@ -588,7 +659,9 @@ async fn staged_rollout_policies_and_groups() {
         )
         .await;
     assert_eq!(a.status, 204);
-    let a = rig.get(&admin, "/v1.0/policies/featureRolloutPolicies").await;
+    let a = rig
+        .get(&admin, "/v1.0/policies/featureRolloutPolicies")
+        .await;
     assert_eq!(a.body["value"][0]["id"], pid.as_str());
     let a = rig
         .call(
@@ -600,7 +673,10 @@ async fn staged_rollout_policies_and_groups() {
         .await;
     assert_eq!(a.status, 204);
     let a = rig
-        .get(&admin, &format!("/v1.0/policies/featureRolloutPolicies/{pid}"))
+        .get(
+            &admin,
+            &format!("/v1.0/policies/featureRolloutPolicies/{pid}"),
+        )
         .await;
     assert_graph_error(&a, 404, "Request_ResourceNotFound");
     // The app holds no policy permission.
@@ -626,12 +702,21 @@ async fn unauthenticated_expired_and_foreign_tokens_get_401() {
 
     let t = rig.app_token().await;
     let a = rig
-        .control(Method::POST, "/clock", Some(json!({"advance_s": 3600 + 301})))
+        .control(
+            Method::POST,
+            "/clock",
+            Some(json!({"advance_s": 3600 + 301})),
+        )
         .await;
     assert_eq!(a.status, 200);
     let a = rig.get(&t, "/v1.0/domains").await;
     assert_graph_error(&a, 401, "InvalidAuthenticationToken");
-    assert!(a.body["error"]["message"].as_str().unwrap().contains("expired"));
+    assert!(
+        a.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
 }
 
 #[tokio::test]
@@ -646,7 +731,10 @@ async fn client_request_id_is_echoed() {
                 .header("client-request-id", "c0ffee00-1111-2222-3333-444455556666"),
         )
         .await;
-    assert_eq!(a.headers["client-request-id"], "c0ffee00-1111-2222-3333-444455556666");
+    assert_eq!(
+        a.headers["client-request-id"],
+        "c0ffee00-1111-2222-3333-444455556666"
+    );
     assert_eq!(
         a.body["error"]["innerError"]["client-request-id"],
         "c0ffee00-1111-2222-3333-444455556666"
@@ -691,7 +779,12 @@ async fn writes_beyond_the_budget_get_429_with_fractional_retry_after() {
     assert_eq!(rig.get(&admin, "/v1.0/domains").await.status, 200);
     tokio::time::sleep(std::time::Duration::from_secs_f64(ra + 0.05)).await;
     let a = rig
-        .call(Method::PATCH, Some(&admin), "/v1.0/domains/northwind.com", Some(body))
+        .call(
+            Method::PATCH,
+            Some(&admin),
+            "/v1.0/domains/northwind.com",
+            Some(body),
+        )
         .await;
     assert_eq!(a.status, 204);
 }
@@ -719,12 +812,21 @@ async fn injected_faults_answer_as_graph_does() {
         Some(json!({"path_prefix": "/v1.0/organization", "kind": "reset", "count": 1})),
     )
     .await;
-    let err = rig.http.get(rig.url("/v1.0/organization")).bearer_auth(&t).send().await;
+    let err = rig
+        .http
+        .get(rig.url("/v1.0/organization"))
+        .bearer_auth(&t)
+        .send()
+        .await;
     assert!(err.is_err(), "a reset fault drops the connection");
     assert_eq!(rig.get(&t, "/v1.0/organization").await.status, 200);
 
-    rig.control(Method::POST, "/faults", Some(json!({"latency_ms": 300, "count": 1})))
-        .await;
+    rig.control(
+        Method::POST,
+        "/faults",
+        Some(json!({"latency_ms": 300, "count": 1})),
+    )
+    .await;
     let start = std::time::Instant::now();
     assert_eq!(rig.get(&t, "/v1.0/organization").await.status, 200);
     assert!(start.elapsed() >= std::time::Duration::from_millis(300));
@@ -741,7 +843,9 @@ async fn injected_faults_answer_as_graph_does() {
     assert_eq!(a.status, 204);
     assert_eq!(rig.get(&t, "/v1.0/domains").await.status, 200);
 
-    let a = rig.control(Method::POST, "/faults", Some(json!({"status": 200}))).await;
+    let a = rig
+        .control(Method::POST, "/faults", Some(json!({"status": 200})))
+        .await;
     assert_eq!(a.status, 400);
     let a = rig
         .control(Method::POST, "/faults", Some(json!({"kind": "explode"})))
@@ -764,9 +868,19 @@ async fn unknown_routes_and_methods_are_named() {
     let t = rig.app_token().await;
     let a = rig.get(&t, "/v1.0/teleporters").await;
     assert_graph_error(&a, 400, "BadRequest");
-    assert!(a.body["error"]["message"].as_str().unwrap().contains("teleporters"));
+    assert!(
+        a.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("teleporters")
+    );
     let a = rig
-        .call(Method::PUT, Some(&t), "/v1.0/domains/contoso.com", Some(json!({})))
+        .call(
+            Method::PUT,
+            Some(&t),
+            "/v1.0/domains/contoso.com",
+            Some(json!({})),
+        )
         .await;
     assert_eq!(a.status, 405);
     let a = rig.call(Method::GET, None, "/nowhere/at/all", None).await;

@@ -11,9 +11,18 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1.0/domains/{id}/promote"),
     ("GET", "/v1.0/domains/{id}/federationConfiguration"),
     ("POST", "/v1.0/domains/{id}/federationConfiguration"),
-    ("GET", "/v1.0/domains/contoso.com/federationConfiguration/{id}"),
-    ("PATCH", "/v1.0/domains/contoso.com/federationConfiguration/{id}"),
-    ("DELETE", "/v1.0/domains/contoso.com/federationConfiguration/{id}"),
+    (
+        "GET",
+        "/v1.0/domains/contoso.com/federationConfiguration/{id}",
+    ),
+    (
+        "PATCH",
+        "/v1.0/domains/contoso.com/federationConfiguration/{id}",
+    ),
+    (
+        "DELETE",
+        "/v1.0/domains/contoso.com/federationConfiguration/{id}",
+    ),
     ("GET", "/v1.0/organization"),
     ("GET", "/beta/organization"),
     ("GET", "/v1.0/directory/onPremisesSynchronization"),
@@ -25,7 +34,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1.0/policies/featureRolloutPolicies"),
     ("POST", "/v1.0/policies/featureRolloutPolicies"),
     ("DELETE", "/v1.0/policies/featureRolloutPolicies/{id}"),
-    ("POST", "/v1.0/policies/featureRolloutPolicies/{id}/appliesTo/$ref"),
+    (
+        "POST",
+        "/v1.0/policies/featureRolloutPolicies/{id}/appliesTo/$ref",
+    ),
     (
         "DELETE",
         "/v1.0/policies/featureRolloutPolicies/{id}/appliesTo/{id}/$ref",
@@ -114,8 +126,8 @@ async fn hostile_requests_get_4xx_and_the_tenant_keeps_answering() {
                 };
                 // A GET ignores its body, and user realm answers "Unknown" for any name: those may
                 // succeed. Everything else here is bad input and must be refused; nothing may fail.
-                let may_succeed =
-                    method == Method::GET && (!template.contains("{id}") || template.contains("userrealm"));
+                let may_succeed = method == Method::GET
+                    && (!template.contains("{id}") || template.contains("userrealm"));
                 let ok = if may_succeed {
                     status < 500
                 } else {
@@ -176,7 +188,11 @@ async fn raw_request(rig: &Rig, request: &[u8]) -> u16 {
         .with_root_certificates(roots)
         .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg));
-    let addr = rig.info.graph_url.trim_start_matches("https://").to_string();
+    let addr = rig
+        .info
+        .graph_url
+        .trim_start_matches("https://")
+        .to_string();
     let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
     let mut tls = connector.connect(name, tcp).await.unwrap();
@@ -184,7 +200,10 @@ async fn raw_request(rig: &Rig, request: &[u8]) -> u16 {
     let mut buf = vec![0u8; 64];
     let n = tls.read(&mut buf).await.unwrap();
     let head = String::from_utf8_lossy(&buf[..n]).to_string();
-    head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    head.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 #[tokio::test]
@@ -219,5 +238,8 @@ async fn raw_paths_with_dot_segments_nul_and_non_utf8_bytes_get_4xx() {
     }
     assert_eq!(rig.get(&admin, "/v1.0/domains").await.status, 200);
     let t = rig.emu.tenant();
-    assert_eq!(t.domains.iter().filter(|d| d.federation.is_some()).count(), 2);
+    assert_eq!(
+        t.domains.iter().filter(|d| d.federation.is_some()).count(),
+        2
+    );
 }

@@ -90,7 +90,10 @@ async fn client_secret_grant_and_its_errors() {
         .await;
     assert_eq!((a.status.as_u16(), a.aadsts()), (400, 90002));
     let a = rig
-        .form(&p, &[("grant_type", "magic"), ("client_id", &rig.info.client_id)])
+        .form(
+            &p,
+            &[("grant_type", "magic"), ("client_id", &rig.info.client_id)],
+        )
         .await;
     assert_eq!(a.code(), "unsupported_grant_type");
     // The tenant may also be named by one of its domains.
@@ -116,7 +119,8 @@ fn assertion(
     aud: &str,
     exp_offset: i64,
 ) -> String {
-    let thumb = URL_SAFE_NO_PAD.encode(openssl::hash::hash(openssl::hash::MessageDigest::sha1(), cert_der).unwrap());
+    let thumb = URL_SAFE_NO_PAD
+        .encode(openssl::hash::hash(openssl::hash::MessageDigest::sha1(), cert_der).unwrap());
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let header = json!({"alg": "RS256", "typ": "JWT", "x5t": thumb});
     let payload = json!({"aud": aud, "iss": rig.info.client_id, "sub": rig.info.client_id, "jti": "1", "nbf": now, "exp": now + exp_offset});
@@ -127,13 +131,17 @@ fn assertion(
     );
     let mut s = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), key).unwrap();
     s.update(input.as_bytes()).unwrap();
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(s.sign_to_vec().unwrap()))
+    format!(
+        "{input}.{}",
+        URL_SAFE_NO_PAD.encode(s.sign_to_vec().unwrap())
+    )
 }
 
 #[tokio::test]
 async fn certificate_assertions_are_verified_against_the_registered_certificate() {
     let rig = Rig::start().await;
-    let cert = entra_failover::emulator::pki::SigningCert::generate("rehearsal app", 0, 36500).unwrap();
+    let cert =
+        entra_failover::emulator::pki::SigningCert::generate("rehearsal app", 0, 36500).unwrap();
     let der = STANDARD.decode(&cert.cert_b64).unwrap();
     let key = cert.private_key().unwrap();
     let aud = format!("{}{}", rig.info.login_url, rig.token_path());
@@ -146,10 +154,14 @@ async fn certificate_assertions_are_verified_against_the_registered_certificate(
                 "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
             ),
             ("client_assertion".into(), a),
-            ("scope".into(), "https://graph.microsoft.com/.default".into()),
+            (
+                "scope".into(),
+                "https://graph.microsoft.com/.default".into(),
+            ),
         ]
     };
-    let post = |f: Vec<(String, String)>| rig.raw(rig.http.post(rig.url(&rig.token_path())).form(&f));
+    let post =
+        |f: Vec<(String, String)>| rig.raw(rig.http.post(rig.url(&rig.token_path())).form(&f));
     // Not registered yet.
     let a = post(form(assertion(&rig, &der, &key, &aud, 600))).await;
     assert_eq!((a.status.as_u16(), a.aadsts()), (401, 700027));
@@ -163,7 +175,10 @@ async fn certificate_assertions_are_verified_against_the_registered_certificate(
     assert_eq!(r.status, 201, "{}", r.text);
     let a = post(form(assertion(&rig, &der, &key, &aud, 600))).await;
     assert_eq!(a.status, 200, "{}", a.text);
-    assert_eq!(claims_of(a.body["access_token"].as_str().unwrap())["idtyp"], "app");
+    assert_eq!(
+        claims_of(a.body["access_token"].as_str().unwrap())["idtyp"],
+        "app"
+    );
     // Expired, wrong audience, and signed by another key.
     let a = post(form(assertion(&rig, &der, &key, &aud, -3600))).await;
     assert_eq!(a.aadsts(), 700024);
@@ -177,7 +192,14 @@ async fn certificate_assertions_are_verified_against_the_registered_certificate(
     .await;
     assert_eq!(a.status, 401);
     let other = entra_failover::emulator::pki::SigningCert::generate("x", 0, 10).unwrap();
-    let a = post(form(assertion(&rig, &der, &other.private_key().unwrap(), &aud, 600))).await;
+    let a = post(form(assertion(
+        &rig,
+        &der,
+        &other.private_key().unwrap(),
+        &aud,
+        600,
+    )))
+    .await;
     assert_eq!(a.aadsts(), 700027);
 }
 
@@ -189,7 +211,10 @@ async fn password_grant_follows_the_domains_sign_in_and_the_hashes() {
     let federated = rig.user_of("contoso.com");
     // No hash before password hash sync has run.
     let a = rig.password(&managed, &pw).await;
-    assert_eq!((a.status.as_u16(), a.code(), a.aadsts()), (400, "invalid_grant", 50056));
+    assert_eq!(
+        (a.status.as_u16(), a.code(), a.aadsts()),
+        (400, "invalid_grant", 50056)
+    );
     rig.enable_phs().await;
     let a = rig.password(&managed, &pw).await;
     assert_eq!(a.aadsts(), 50056, "the flag alone copies no hash");
@@ -226,7 +251,10 @@ async fn password_grant_follows_the_domains_sign_in_and_the_hashes() {
     let a = rig
         .form(
             &rig.token_path(),
-            &[("grant_type", "password"), ("client_id", &rig.info.client_id)],
+            &[
+                ("grant_type", "password"),
+                ("client_id", &rig.info.client_id),
+            ],
         )
         .await;
     assert_eq!(a.aadsts(), 900144);
@@ -235,7 +263,9 @@ async fn password_grant_follows_the_domains_sign_in_and_the_hashes() {
 #[tokio::test]
 async fn refresh_token_grant() {
     let rig = Rig::start().await;
-    let a = rig.password(&rig.info.admin_upn, &rig.info.admin_password).await;
+    let a = rig
+        .password(&rig.info.admin_upn, &rig.info.admin_password)
+        .await;
     let refresh = a.body["refresh_token"].as_str().unwrap().to_string();
     let a = rig
         .form(
@@ -273,7 +303,10 @@ async fn device_code_flow_end_to_end() {
             &format!("/{}/oauth2/v2.0/devicecode", rig.info.tenant_id),
             &[
                 ("client_id", &rig.info.client_id),
-                ("scope", "https://graph.microsoft.com/.default offline_access"),
+                (
+                    "scope",
+                    "https://graph.microsoft.com/.default offline_access",
+                ),
             ],
         )
         .await;
@@ -284,7 +317,10 @@ async fn device_code_flow_end_to_end() {
     assert_eq!(a.body["interval"], 1);
     assert!(a.body["message"].as_str().unwrap().contains(&user_code));
     let fields = [
-        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code".to_string()),
+        (
+            "grant_type",
+            "urn:ietf:params:oauth:grant-type:device_code".to_string(),
+        ),
         ("client_id", rig.info.client_id.clone()),
         ("device_code", device_code.clone()),
     ];
@@ -329,7 +365,11 @@ async fn device_code_flow_end_to_end() {
 
 #[tokio::test]
 async fn user_realm_versions_and_propagation_delay() {
-    let rig = Rig::with(|c| c.propagation_delay = std::time::Duration::from_secs(600), None).await;
+    let rig = Rig::with(
+        |c| c.propagation_delay = std::time::Duration::from_secs(600),
+        None,
+    )
+    .await;
     let fed = rig.user_of("contoso.com");
     let sub = rig.user_of("eu.contoso.com");
     let realm = |upn: String, v: &'static str| {
@@ -357,7 +397,10 @@ async fn user_realm_versions_and_propagation_delay() {
         a.body["federation_metadata_url"],
         "https://sts.contoso.com/adfs/services/trust/mex"
     );
-    assert_eq!(realm(sub.clone(), "2.1").await.body["NameSpaceType"], "Federated");
+    assert_eq!(
+        realm(sub.clone(), "2.1").await.body["NameSpaceType"],
+        "Federated"
+    );
     let a = realm(rig.user_of("northwind.com"), "1.0").await;
     assert_eq!(a.body["account_type"], "Managed");
     assert!(a.body.get("federation_protocol").is_none());
@@ -379,10 +422,16 @@ async fn user_realm_versions_and_propagation_delay() {
         rig.get(&admin, "/v1.0/domains/contoso.com").await.body["authenticationType"],
         "Managed"
     );
-    assert_eq!(realm(fed.clone(), "2.1").await.body["NameSpaceType"], "Federated");
+    assert_eq!(
+        realm(fed.clone(), "2.1").await.body["NameSpaceType"],
+        "Federated"
+    );
     rig.control(Method::POST, "/clock", Some(json!({"advance_s": 601})))
         .await;
-    assert_eq!(realm(fed.clone(), "2.1").await.body["NameSpaceType"], "Managed");
+    assert_eq!(
+        realm(fed.clone(), "2.1").await.body["NameSpaceType"],
+        "Managed"
+    );
     assert_eq!(realm(sub, "1.0").await.body["account_type"], "Managed");
 }
 
@@ -400,11 +449,17 @@ async fn openid_configuration_and_keys() {
         a.body["token_endpoint"],
         format!("{}{}", rig.info.login_url, rig.token_path())
     );
-    let keys = rig.raw(rig.http.get(a.body["jwks_uri"].as_str().unwrap())).await;
+    let keys = rig
+        .raw(rig.http.get(a.body["jwks_uri"].as_str().unwrap()))
+        .await;
     let kid = keys.body["keys"][0]["kid"].as_str().unwrap().to_string();
     let token = rig.app_token().await;
-    let header: serde_json::Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
+    let header: serde_json::Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(header["kid"], kid.as_str());
     let a = rig
         .raw(

@@ -24,14 +24,22 @@ async fn state_survives_a_restart_and_fresh_starts_over() {
     rig.emu.stop();
 
     let emu = Emulator::start(Config::new(&state_dir)).await.unwrap();
-    assert_eq!(emu.info().client_secret, secret, "the same credentials after a restart");
+    assert_eq!(
+        emu.info().client_secret,
+        secret,
+        "the same credentials after a restart"
+    );
     assert_eq!(
         std::fs::read(&emu.info().ca_file).unwrap(),
         ca,
         "clients keep trusting one CA file"
     );
     let t = emu.tenant();
-    assert!(t.domains[t.domain_index("contoso.com").unwrap()].federation.is_none());
+    assert!(
+        t.domains[t.domain_index("contoso.com").unwrap()]
+            .federation
+            .is_none()
+    );
     assert_eq!(
         t.farms["sts.contoso.com"].state,
         entra_failover::emulator::state::FarmState::Down
@@ -48,7 +56,11 @@ async fn state_survives_a_restart_and_fresh_starts_over() {
     cfg.fresh = true;
     let emu = Emulator::start(cfg).await.unwrap();
     let t = emu.tenant();
-    assert!(t.domains[t.domain_index("contoso.com").unwrap()].federation.is_some());
+    assert!(
+        t.domains[t.domain_index("contoso.com").unwrap()]
+            .federation
+            .is_some()
+    );
     assert_ne!(emu.info().client_secret, secret);
     // State files are private.
     #[cfg(unix)]
@@ -68,8 +80,15 @@ async fn state_survives_a_restart_and_fresh_starts_over() {
 async fn a_corrupt_or_foreign_state_file_is_refused_with_the_way_out() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("s")).unwrap();
-    std::fs::write(dir.path().join("s/tenant.json"), b"{\"version\": 1, \"trunc").unwrap();
-    let err = Emulator::start(Config::new(dir.path().join("s"))).await.err().unwrap();
+    std::fs::write(
+        dir.path().join("s/tenant.json"),
+        b"{\"version\": 1, \"trunc",
+    )
+    .unwrap();
+    let err = Emulator::start(Config::new(dir.path().join("s")))
+        .await
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("--fresh"), "{err}");
 }
 
@@ -108,10 +127,16 @@ async fn the_sync_engine_runs_every_two_emulated_minutes() {
     let rig = Rig::start().await;
     rig.enable_phs().await;
     let user = rig.user_of("northwind.com");
-    assert_eq!(rig.password(&user, &rig.info.user_password).await.aadsts(), 50056);
+    assert_eq!(
+        rig.password(&user, &rig.info.user_password).await.aadsts(),
+        50056
+    );
     rig.control(Method::POST, "/clock", Some(json!({"advance_s": 121})))
         .await;
-    assert_eq!(rig.password(&user, &rig.info.user_password).await.status, 200);
+    assert_eq!(
+        rig.password(&user, &rig.info.user_password).await.status,
+        200
+    );
 }
 
 #[test]
