@@ -35,40 +35,50 @@ pub fn bind_new(ip: std::net::IpAddr) -> Result<TcpListener, EmulatorError> {
     })
 }
 
+/// What a farm's server task needs besides its changing state.
+pub struct FarmServer {
+    pub service: String,
+    pub addr: SocketAddr,
+    pub acceptor: TlsAcceptor,
+    pub shared: Arc<Shared>,
+    /// Tells the control API which state the listener is really in.
+    pub applied: watch::Sender<FarmState>,
+}
+
 /// Serves one farm for as long as the emulator runs, following its up/down state.
 pub async fn serve_farm(
-    service: String,
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    shared: Arc<Shared>,
+    farm: FarmServer,
+    mut listener: Option<TcpListener>,
     mut state: watch::Receiver<FarmState>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let Ok(addr) = listener.local_addr() else {
-        return;
-    };
-    let mut listener = Some(listener);
     loop {
         let up = *state.borrow_and_update() == FarmState::Up;
         if up {
             let l = match listener.take() {
                 Some(l) => l,
-                None => match rebind(addr).await {
+                None => match rebind(farm.addr).await {
                     Some(l) => l,
                     None => {
-                        tracing::error!(%service, %addr, "the farm could not take its port back");
+                        tracing::error!(service = %farm.service, addr = %farm.addr, "the farm could not take its port back");
                         return;
                     }
                 },
             };
             let (stop_tx, stop_rx) = watch::channel(false);
-            let sh = shared.clone();
-            let name = service.clone();
-            let task = tokio::spawn(accept_loop(l, acceptor.clone(), stop_rx, move |request| {
-                let sh = sh.clone();
-                let name = name.clone();
-                async move { farm_request(&sh, &name, request).await }
-            }));
+            let sh = farm.shared.clone();
+            let name = farm.service.clone();
+            let task = tokio::spawn(accept_loop(
+                l,
+                farm.acceptor.clone(),
+                stop_rx,
+                move |request| {
+                    let sh = sh.clone();
+                    let name = name.clone();
+                    async move { farm_request(&sh, &name, request).await }
+                },
+            ));
+            farm.applied.send_replace(FarmState::Up);
             tokio::select! {
                 _ = state.changed() => {}
                 _ = shutdown.changed() => {
@@ -80,6 +90,7 @@ pub async fn serve_farm(
             let _ = task.await;
         } else {
             listener = None;
+            farm.applied.send_replace(FarmState::Down);
             tokio::select! {
                 r = state.changed() => if r.is_err() { return },
                 _ = shutdown.changed() => return,

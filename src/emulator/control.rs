@@ -23,7 +23,7 @@ fn parse<T: for<'de> Deserialize<'de>>(req: &Req) -> Result<T, Resp> {
         .map_err(|e| error(req, StatusCode::BAD_REQUEST, &format!("invalid body: {e}")))
 }
 
-pub fn handle(sh: &Shared, req: &Req) -> Resp {
+pub async fn handle(sh: &Shared, req: &Req) -> Resp {
     let token = lock(&sh.tenant).secrets.control_token.clone();
     if req.bearer() != Some(token.as_str()) {
         return error(
@@ -49,7 +49,7 @@ pub fn handle(sh: &Shared, req: &Req) -> Resp {
             lock(&sh.faults).clear();
             Ok(no_content(req))
         }
-        ("POST", ["adfs", service]) => farm(sh, req, service),
+        ("POST", ["adfs", service]) => farm(sh, req, service).await,
         ("POST", ["sync"]) => sync(sh, req),
         ("POST", ["clock"]) => clock(sh, req),
         ("GET", ["requests"]) => Ok(json_resp(StatusCode::OK, req, &*lock(&sh.log))),
@@ -125,7 +125,7 @@ struct FarmBody {
     state: String,
 }
 
-fn farm(sh: &Shared, req: &Req, service: &str) -> Result<Resp, Resp> {
+async fn farm(sh: &Shared, req: &Req, service: &str) -> Result<Resp, Resp> {
     let body: FarmBody = parse(req)?;
     let action: FarmAction = body
         .state
@@ -159,6 +159,20 @@ fn farm(sh: &Shared, req: &Req, service: &str) -> Result<Resp, Resp> {
         .map_err(|e| error(req, StatusCode::SERVICE_UNAVAILABLE, &e.to_string()))?;
     let (state, signing, secondary) = result.map_err(|e| error(req, StatusCode::CONFLICT, &e))?;
     handle.state.send_replace(state);
+    // Answer once the listener is really open or closed, so that the caller sees the farm as set.
+    let mut applied = handle.applied.clone();
+    let settled = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        applied.wait_for(|s| *s == state),
+    )
+    .await;
+    if !matches!(settled, Ok(Ok(_))) {
+        return Err(error(
+            req,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the farm's listener did not follow the change",
+        ));
+    }
     Ok(json_resp(
         StatusCode::OK,
         req,

@@ -172,7 +172,10 @@ struct Grants {
 }
 
 struct FarmHandle {
+    /// The state asked for.
     state: watch::Sender<FarmState>,
+    /// The state the farm's listener is in: the control API answers once the two agree.
+    applied: watch::Receiver<FarmState>,
     addr: SocketAddr,
 }
 
@@ -348,16 +351,20 @@ impl Emulator {
                 source: e,
             })?;
             let (tx, rx) = watch::channel(farm.state);
+            let (applied_tx, applied) = watch::channel(farm.state);
             farms.insert(
                 name.clone(),
                 FarmHandle {
                     state: tx,
+                    applied,
                     addr: farm_addr,
                 },
             );
             let identity =
                 ca.issue(&[name.clone(), "localhost".into(), farm_addr.ip().to_string()])?;
-            farm_listeners.push((name.clone(), socket, rx, identity));
+            // A farm saved as down keeps its port number but refuses connections from the start.
+            let socket = (farm.state == FarmState::Up).then_some(socket);
+            farm_listeners.push((name.clone(), farm_addr, socket, rx, applied_tx, identity));
         }
         let kid = tokens::x5t(&token_der);
         let shared = Arc::new(Shared {
@@ -386,13 +393,17 @@ impl Emulator {
             shared.clone(),
             shutdown_rx.clone(),
         ));
-        for (name, socket, rx, identity) in farm_listeners {
+        for (name, farm_addr, socket, rx, applied_tx, identity) in farm_listeners {
             let acceptor = tls_acceptor(identity)?;
             tokio::spawn(adfs::serve_farm(
-                name,
+                adfs::FarmServer {
+                    service: name,
+                    addr: farm_addr,
+                    acceptor,
+                    shared: shared.clone(),
+                    applied: applied_tx,
+                },
                 socket,
-                acceptor,
-                shared.clone(),
                 rx,
                 shutdown_rx.clone(),
             ));
@@ -611,7 +622,7 @@ async fn dispatch(sh: &Arc<Shared>, request: Request<Incoming>) -> Result<Resp, 
         }
     };
     if is_control {
-        return Ok(control::handle(sh, &req));
+        return Ok(control::handle(sh, &req).await);
     }
     let (resp, client) = route(sh, &req);
     sh.record(log_entry(&req, resp.status().as_u16(), client));

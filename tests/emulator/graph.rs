@@ -887,3 +887,37 @@ async fn unknown_routes_and_methods_are_named() {
     assert_eq!(a.status, 404);
     assert!(a.text.contains("/nowhere/at/all"));
 }
+
+#[tokio::test]
+async fn malformed_bodies_get_graphs_400() {
+    let rig = Rig::start().await;
+    let admin = rig.admin_token().await;
+    let patch = |body: &'static str| {
+        rig.raw(
+            rig.http
+                .patch(rig.url("/v1.0/domains/contoso.com"))
+                .bearer_auth(&admin)
+                .header("content-type", "application/json")
+                .body(body),
+        )
+    };
+    for (body, needle) in [
+        ("{\"authenticationType\": ", "Invalid JSON"),
+        ("", "Empty Payload"),
+        ("{\"authenticationType\": 5}", "Edm.String"),
+        ("{\"passwordValidityPeriodInDays\": \"ninety\"}", "Edm.Int32"),
+        ("{\"authenticationType\": \"Cloud\"}", "Requested value 'Cloud' was not found."),
+        ("{\"isVerified\": false}", "read-only"),
+        ("{\"colour\": \"blue\"}", "does not exist on type 'microsoft.graph.domain'"),
+        ("[\"Managed\"]", "JSON object"),
+    ] {
+        let a = patch(body).await;
+        assert_graph_error(&a, 400, "Request_BadRequest");
+        let message = a.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{body}: {message}");
+    }
+    // Nothing changed.
+    let a = rig.get(&admin, "/v1.0/domains/contoso.com").await;
+    assert_eq!(a.body["authenticationType"], "Federated");
+    assert!(!rig.emu.requests().iter().any(|e| e.status >= 500));
+}
