@@ -2,7 +2,9 @@
 //! sync during an AD FS outage, prove users can sign in, and switch back — with a rehearsal tenant built in.
 
 pub mod adfs;
+pub mod auth;
 pub mod cli;
 pub mod emulator;
 pub mod graph;
+pub mod login;
 pub mod tls;

@@ -477,17 +477,24 @@ fn authenticate_client(
         .and_then(Value::as_str)
         .map(str::to_string);
     use base64::Engine;
+    // azure_identity writes x5t in standard base64, the JWS spec in base64url: Entra takes both.
+    let decode_thumb = |t: &str| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(t.trim_end_matches('='))
+            .or_else(|_| base64::engine::general_purpose::STANDARD.decode(t))
+            .ok()
+    };
+    let thumb = thumb.as_deref().and_then(decode_thumb);
+    let thumb256 = thumb256.as_deref().and_then(decode_thumb);
     let cert = t
         .app
         .certificates
         .iter()
         .filter_map(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())
         .find(|der| {
-            let s1 = tokens::x5t(der);
-            let s256 = openssl::hash::hash(openssl::hash::MessageDigest::sha256(), der)
-                .map(|d| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(d))
-                .unwrap_or_default();
-            thumb.as_deref() == Some(s1.as_str()) || thumb256.as_deref() == Some(s256.as_str())
+            let s1 = openssl::hash::hash(openssl::hash::MessageDigest::sha1(), der).map(|d| d.to_vec()).ok();
+            let s256 = openssl::hash::hash(openssl::hash::MessageDigest::sha256(), der).map(|d| d.to_vec()).ok();
+            (thumb.is_some() && thumb == s1) || (thumb256.is_some() && thumb256 == s256)
         });
     let Some(der) = cert else {
         return Err(bad(

@@ -1,3 +1,8 @@
-//! Microsoft Graph: the wire models shared by the client and the rehearsal tenant.
+//! Microsoft Graph: the client, its errors, and the wire models shared with the rehearsal tenant.
 
+pub mod client;
+pub mod error;
 pub mod models;
+
+pub use client::GraphClient;
+pub use error::GraphError;

@@ -1,0 +1,240 @@
+//! The credentials: `azure_identity`'s Azure CLI, client secret and client certificate credentials, a
+//! device code flow of our own, and the rehearsal tenant's administrator (a password sign-in).
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
+use azure_core::credentials::{Secret, SecretBytes, TokenCredential};
+use azure_core::http::{ClientOptions, Transport};
+use secrecy::{ExposeSecret, SecretString};
+use time::OffsetDateTime;
+use url::Url;
+
+use super::{AccessToken, AuthError, Credential, GRAPH_SCOPE};
+use crate::login::{DeviceCode, LoginClient};
+
+/// Options that make `azure_identity` talk to `authority` through our HTTP client (and so trust the
+/// same roots, the rehearsal CA included).
+fn sdk_options(authority: &Url, http: reqwest::Client) -> ClientOptions {
+    let mut custom = CustomConfiguration::default();
+    custom.authority_host = authority.as_str().trim_end_matches('/').to_string();
+    ClientOptions {
+        transport: Some(Transport::new(Arc::new(http))),
+        cloud: Some(Arc::new(CloudConfiguration::from(custom))),
+        ..Default::default()
+    }
+}
+
+fn sdk_error(e: azure_core::Error) -> AuthError {
+    AuthError::SignIn(crate::graph::client::error_chain(&e))
+}
+
+/// A credential from `azure_identity`.
+pub struct SdkCredential {
+    inner: Arc<dyn TokenCredential>,
+    description: String,
+}
+
+#[async_trait::async_trait]
+impl Credential for SdkCredential {
+    async fn token(&self) -> Result<AccessToken, AuthError> {
+        let t = self.inner.get_token(&[GRAPH_SCOPE], None).await.map_err(sdk_error)?;
+        Ok(AccessToken { token: SecretString::from(t.token.secret().to_string()), expires_on: t.expires_on })
+    }
+
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+}
+
+/// An administrator who ran `az login` (delegated).
+pub fn azure_cli(tenant: Option<&str>) -> Result<SdkCredential, AuthError> {
+    let options = azure_identity::AzureCliCredentialOptions { tenant_id: tenant.map(str::to_string), ..Default::default() };
+    let inner = azure_identity::AzureCliCredential::new(Some(options)).map_err(sdk_error)?;
+    Ok(SdkCredential { inner, description: "Azure CLI (az login)".into() })
+}
+
+/// An app registration with a client secret (app-only).
+pub fn client_secret(
+    tenant: &str,
+    client_id: &str,
+    secret: &SecretString,
+    authority: &Url,
+    http: reqwest::Client,
+) -> Result<SdkCredential, AuthError> {
+    let options = azure_identity::ClientSecretCredentialOptions { client_options: sdk_options(authority, http) };
+    let inner = azure_identity::ClientSecretCredential::new(
+        tenant,
+        client_id.to_string(),
+        Secret::new(secret.expose_secret().to_string()),
+        Some(options),
+    )
+    .map_err(sdk_error)?;
+    Ok(SdkCredential { inner, description: format!("app {client_id} (client secret)") })
+}
+
+/// An app registration with a certificate (a PKCS#12 file with an RSA key).
+pub fn client_certificate(
+    tenant: &str,
+    client_id: &str,
+    pkcs12: &Path,
+    password: Option<&SecretString>,
+    authority: &Url,
+    http: reqwest::Client,
+) -> Result<SdkCredential, AuthError> {
+    let bytes = std::fs::read(pkcs12).map_err(|e| AuthError::Config(format!("{}: {e}", pkcs12.display())))?;
+    let options = azure_identity::ClientCertificateCredentialOptions {
+        client_options: sdk_options(authority, http),
+        password: password.map(|p| Secret::new(p.expose_secret().to_string())),
+        ..Default::default()
+    };
+    let inner = azure_identity::ClientCertificateCredential::new(
+        tenant.to_string(),
+        client_id.to_string(),
+        SecretBytes::new(bytes),
+        Some(options),
+    )
+    .map_err(sdk_error)?;
+    Ok(SdkCredential { inner, description: format!("app {client_id} (certificate {})", pkcs12.display()) })
+}
+
+struct Cached {
+    token: AccessToken,
+    refresh: Option<SecretString>,
+}
+
+fn fresh(c: &Option<Cached>) -> Option<AccessToken> {
+    c.as_ref()
+        .filter(|c| c.token.expires_on > OffsetDateTime::now_utc() + time::Duration::minutes(5))
+        .map(|c| c.token.clone())
+}
+
+fn cache_from(r: crate::login::TokenResponse) -> Cached {
+    Cached {
+        token: AccessToken {
+            token: r.access_token,
+            expires_on: OffsetDateTime::now_utc() + time::Duration::seconds(r.expires_in),
+        },
+        refresh: r.refresh_token,
+    }
+}
+
+/// What the device code flow shows the administrator: where to go and which code to enter.
+pub type DevicePrompt = Arc<dyn Fn(&DeviceCode) + Send + Sync>;
+
+/// The device code flow (RFC 8628): the administrator signs in on another device.
+pub struct DeviceCodeCredential {
+    login: LoginClient,
+    tenant: String,
+    client_id: String,
+    prompt: DevicePrompt,
+    cache: tokio::sync::Mutex<Option<Cached>>,
+}
+
+impl DeviceCodeCredential {
+    pub fn new(login: LoginClient, tenant: &str, client_id: &str, prompt: DevicePrompt) -> DeviceCodeCredential {
+        DeviceCodeCredential {
+            login,
+            tenant: tenant.to_string(),
+            client_id: client_id.to_string(),
+            prompt,
+            cache: tokio::sync::Mutex::new(None),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Credential for DeviceCodeCredential {
+    async fn token(&self) -> Result<AccessToken, AuthError> {
+        let mut cache = self.cache.lock().await;
+        if let Some(t) = fresh(&cache) {
+            return Ok(t);
+        }
+        if let Some(refresh) = cache.as_ref().and_then(|c| c.refresh.clone())
+            && let Ok(r) = self.login.refresh(&self.tenant, &self.client_id, &refresh).await
+        {
+            let c = cache_from(r);
+            let token = c.token.clone();
+            *cache = Some(c);
+            return Ok(token);
+        }
+        let scope = format!("{GRAPH_SCOPE} offline_access");
+        let code = self
+            .login
+            .device_code(&self.tenant, &self.client_id, &scope)
+            .await
+            .map_err(|e| AuthError::SignIn(e.to_string()))?;
+        (self.prompt)(&code);
+        let r = self
+            .login
+            .poll_device_code(&self.tenant, &self.client_id, &code)
+            .await
+            .map_err(|e| AuthError::SignIn(e.to_string()))?;
+        let c = cache_from(r);
+        let token = c.token.clone();
+        *cache = Some(c);
+        Ok(token)
+    }
+
+    fn invalidate(&self) {
+        if let Ok(mut c) = self.cache.try_lock()
+            && let Some(c) = c.as_mut()
+        {
+            c.token.expires_on = OffsetDateTime::UNIX_EPOCH;
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("device code sign-in (app {})", self.client_id)
+    }
+}
+
+/// A user's password sign-in: the rehearsal tenant's administrator, so that rehearsals need no account.
+pub struct PasswordCredential {
+    login: LoginClient,
+    tenant: String,
+    client_id: String,
+    upn: String,
+    password: SecretString,
+    cache: Mutex<Option<Cached>>,
+}
+
+impl PasswordCredential {
+    pub fn new(login: LoginClient, tenant: &str, client_id: &str, upn: &str, password: SecretString) -> PasswordCredential {
+        PasswordCredential {
+            login,
+            tenant: tenant.to_string(),
+            client_id: client_id.to_string(),
+            upn: upn.to_string(),
+            password,
+            cache: Mutex::new(None),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Credential for PasswordCredential {
+    async fn token(&self) -> Result<AccessToken, AuthError> {
+        if let Some(t) = fresh(&self.cache.lock().unwrap_or_else(|e| e.into_inner())) {
+            return Ok(t);
+        }
+        let r = self
+            .login
+            .password(&self.tenant, &self.client_id, &self.upn, &self.password, GRAPH_SCOPE)
+            .await
+            .map_err(|e| AuthError::SignIn(e.to_string()))?;
+        let c = cache_from(r);
+        let token = c.token.clone();
+        *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = Some(c);
+        Ok(token)
+    }
+
+    fn invalidate(&self) {
+        *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    fn describe(&self) -> String {
+        format!("{} (password)", self.upn)
+    }
+}

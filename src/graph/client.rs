@@ -1,0 +1,309 @@
+//! The Microsoft Graph client: one place for tokens, `client-request-id`s, retries that honour
+//! `Retry-After`, a concurrency limit, timeouts and `@odata.nextLink` paging.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use secrecy::ExposeSecret;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use url::Url;
+
+use super::error::GraphError;
+use crate::auth::SharedCredential;
+
+/// How hard to try before giving up.
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    /// The most time spent waiting between attempts, in all.
+    pub max_wait: Duration,
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    pub timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 6,
+            max_wait: Duration::from_secs(120),
+            base_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A Graph answer that succeeded.
+#[derive(Debug)]
+pub struct GraphResponse {
+    pub status: StatusCode,
+    pub request_id: Option<String>,
+    pub body: Value,
+}
+
+#[derive(Clone)]
+pub struct GraphClient {
+    http: reqwest::Client,
+    base: Url,
+    credential: SharedCredential,
+    limit: Arc<Semaphore>,
+    retry: RetryPolicy,
+    sent: Arc<AtomicU64>,
+}
+
+/// The chain of causes of an error, on one line (reqwest hides the useful part in `source()`).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let text = c.to_string();
+        if !s.contains(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let v = headers.get("retry-after")?.to_str().ok()?.trim().to_string();
+    if let Ok(secs) = v.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(3600.0)));
+    }
+    let when = time::OffsetDateTime::parse(&v, &time::format_description::well_known::Rfc2822).ok()?;
+    let secs = (when - time::OffsetDateTime::now_utc()).as_seconds_f64();
+    Some(Duration::from_secs_f64(secs.clamp(0.0, 3600.0)))
+}
+
+impl GraphClient {
+    /// `base` is Graph's root, e.g. `https://graph.microsoft.com`.
+    pub fn new(http: reqwest::Client, base: Url, credential: SharedCredential, concurrency: usize) -> GraphClient {
+        GraphClient {
+            http,
+            base,
+            credential,
+            limit: Arc::new(Semaphore::new(concurrency.max(1))),
+            retry: RetryPolicy::default(),
+            sent: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> GraphClient {
+        self.retry = retry;
+        self
+    }
+
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    pub fn credential(&self) -> &SharedCredential {
+        &self.credential
+    }
+
+    /// How many HTTP requests this client (and its clones) has sent.
+    pub fn requests_sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    fn url(&self, path: &str) -> Result<Url, GraphError> {
+        if path.starts_with("https://") || path.starts_with("http://") {
+            let u = Url::parse(path).map_err(|e| GraphError::BadUrl(format!("{path}: {e}")))?;
+            // A nextLink must stay on the host we talk to: never send our token elsewhere.
+            if u.host_str() != self.base.host_str() || u.port_or_known_default() != self.base.port_or_known_default() {
+                return Err(GraphError::BadUrl(format!("{path} is not on {}", self.base)));
+            }
+            return Ok(u);
+        }
+        self.base.join(path).map_err(|e| GraphError::BadUrl(format!("{path}: {e}")))
+    }
+
+    /// Sends one request, retrying what may be retried; answers the successful response or the error.
+    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<GraphResponse, GraphError> {
+        self.send_with(method, path, body, &[]).await
+    }
+
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<GraphResponse, GraphError> {
+        let url = self.url(path)?;
+        let _permit = self.limit.acquire().await.map_err(|_| GraphError::BadUrl("client closed".into()))?;
+        let mut attempt = 0u32;
+        let mut waited = Duration::ZERO;
+        let mut refreshed = false;
+        loop {
+            attempt += 1;
+            let token = self.credential.token().await?;
+            let client_request_id = uuid::Uuid::new_v4().to_string();
+            let mut rb = self
+                .http
+                .request(method.clone(), url.clone())
+                .timeout(self.retry.timeout)
+                .bearer_auth(token.token.expose_secret())
+                .header("client-request-id", &client_request_id)
+                .header("return-client-request-id", "true");
+            for (k, v) in headers {
+                rb = rb.header(*k, *v);
+            }
+            if let Some(b) = body {
+                rb = rb.json(b);
+            }
+            self.sent.fetch_add(1, Ordering::Relaxed);
+            let started = Instant::now();
+            let outcome = rb.send().await;
+            tracing::debug!(%method, path = url.path(), attempt, elapsed_ms = started.elapsed().as_millis() as u64, "graph request");
+            let wait = match outcome {
+                Ok(resp) => {
+                    let status = resp.status();
+                    let headers = resp.headers().clone();
+                    let request_id = headers.get("request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+                    let text = resp.text().await.unwrap_or_default();
+                    if status.is_success() {
+                        let body = if text.trim().is_empty() {
+                            Value::Null
+                        } else {
+                            serde_json::from_str(&text).map_err(|e| GraphError::Decode {
+                                method: method.to_string(),
+                                path: url.path().to_string(),
+                                detail: e.to_string(),
+                            })?
+                        };
+                        return Ok(GraphResponse { status, request_id, body });
+                    }
+                    let err = GraphError::from_response(&method, &url, status, request_id, &text);
+                    if status == StatusCode::UNAUTHORIZED && !refreshed {
+                        // A token that expired mid-run: get a fresh one, once.
+                        refreshed = true;
+                        self.credential.invalidate();
+                        continue;
+                    }
+                    let retryable = matches!(status.as_u16(), 429 | 503 | 504);
+                    if !retryable || attempt >= self.retry.max_attempts {
+                        return Err(err);
+                    }
+                    let wait = retry_after(&headers).unwrap_or_else(|| self.backoff(attempt));
+                    if waited + wait > self.retry.max_wait {
+                        return Err(err);
+                    }
+                    tracing::info!(%status, wait_ms = wait.as_millis() as u64, "graph asked to retry");
+                    wait
+                }
+                Err(e) => {
+                    // A request that never left is safe to repeat; one that may have reached Graph is
+                    // repeated only when doing it twice changes nothing more than doing it once.
+                    let never_sent = e.is_connect();
+                    let idempotent = method != Method::POST;
+                    let err = GraphError::Transport {
+                        method: method.to_string(),
+                        path: url.path().to_string(),
+                        detail: error_chain(&e),
+                        outcome_unknown: !never_sent && !idempotent,
+                    };
+                    if !(never_sent || idempotent) || attempt >= self.retry.max_attempts {
+                        return Err(err);
+                    }
+                    let wait = self.backoff(attempt);
+                    if waited + wait > self.retry.max_wait {
+                        return Err(err);
+                    }
+                    wait
+                }
+            };
+            waited += wait;
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Exponential backoff with full jitter.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self.retry.base_backoff.saturating_mul(1u32 << attempt.min(10));
+        let cap = exp.min(self.retry.max_backoff);
+        cap.mul_f64(0.5 + fastrand::f64() * 0.5)
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, GraphError> {
+        let resp = self.send(Method::GET, path, None).await?;
+        decode(&resp.body, path)
+    }
+
+    /// Every item of a collection, following `@odata.nextLink`.
+    pub async fn list<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, GraphError> {
+        let mut out = vec![];
+        let mut pages = self.pages(path);
+        while let Some(page) = pages.next_page().await? {
+            for v in page {
+                out.push(decode(&v, path)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The pages of a collection, one request each.
+    pub fn pages(&self, path: &str) -> Pages<'_> {
+        Pages { client: self, next: Some(path.to_string()), seen: 0 }
+    }
+}
+
+/// A collection read page by page (`@odata.nextLink`).
+pub struct Pages<'a> {
+    client: &'a GraphClient,
+    next: Option<String>,
+    seen: usize,
+}
+
+impl Pages<'_> {
+    pub async fn next_page(&mut self) -> Result<Option<Vec<Value>>, GraphError> {
+        let Some(path) = self.next.take() else { return Ok(None) };
+        self.seen += 1;
+        if self.seen > 100_000 {
+            return Err(GraphError::BadUrl("more than 100000 pages: the nextLink chain does not end".into()));
+        }
+        let resp = self.client.send(Method::GET, &path, None).await?;
+        self.next = resp.body.get("@odata.nextLink").and_then(Value::as_str).map(str::to_string);
+        let items = match resp.body.get("value") {
+            Some(Value::Array(a)) => a.clone(),
+            _ => {
+                return Err(GraphError::Decode {
+                    method: "GET".into(),
+                    path,
+                    detail: "the answer has no \"value\" array".into(),
+                });
+            }
+        };
+        Ok(Some(items))
+    }
+}
+
+pub fn decode<T: DeserializeOwned>(v: &Value, path: &str) -> Result<T, GraphError> {
+    serde_json::from_value(v.clone()).map_err(|e| GraphError::Decode {
+        method: "GET".into(),
+        path: path.to_string(),
+        detail: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_takes_fractions_and_dates() {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("retry-after", "2.128".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs_f64(2.128)));
+        h.insert("retry-after", "-1".parse().unwrap());
+        assert_eq!(retry_after(&h), None);
+        h.insert("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+    }
+}

@@ -1,0 +1,95 @@
+//! Graph errors keep what an administrator and Microsoft support need: status, Graph's code and
+//! message, the `request-id` and the date.
+
+use reqwest::{Method, StatusCode};
+use url::Url;
+
+use crate::auth::AuthError;
+use crate::graph::models::GraphErrorBody;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GraphError {
+    #[error("{method} {path}: HTTP {status} {code}: {message}{}", request_id.as_ref().map(|r| format!(" (request-id {r}{})", date.as_ref().map(|d| format!(", {d}")).unwrap_or_default())).unwrap_or_default())]
+    Api {
+        method: String,
+        path: String,
+        status: u16,
+        code: String,
+        message: String,
+        request_id: Option<String>,
+        date: Option<String>,
+    },
+    #[error("{method} {path}: {detail}{}", if *outcome_unknown { " — the request may have been applied: read the state back before deciding" } else { "" })]
+    Transport { method: String, path: String, detail: String, outcome_unknown: bool },
+    #[error("{method} {path}: the answer could not be read: {detail}")]
+    Decode { method: String, path: String, detail: String },
+    #[error("{0}")]
+    BadUrl(String),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+}
+
+impl GraphError {
+    pub(crate) fn from_response(method: &Method, url: &Url, status: StatusCode, request_id: Option<String>, body: &str) -> GraphError {
+        let parsed = serde_json::from_str::<GraphErrorBody>(body).ok().filter(|b| !b.error.code.is_empty());
+        let (code, message, date, rid) = match parsed {
+            Some(b) => {
+                let inner = b.error.inner_error.unwrap_or_default();
+                (b.error.code, b.error.message, inner.date, inner.request_id)
+            }
+            // Not Graph's JSON (a proxy's HTML page, say): keep the status and a piece of the body.
+            None => (
+                status.canonical_reason().unwrap_or("error").to_string(),
+                body.chars().take(200).collect::<String>().trim().to_string(),
+                None,
+                None,
+            ),
+        };
+        GraphError::Api {
+            method: method.to_string(),
+            path: url.path().to_string(),
+            status: status.as_u16(),
+            code,
+            message,
+            request_id: request_id.or(rid),
+            date,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            GraphError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            GraphError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_status_when_the_body_is_not_json() {
+        let url = Url::parse("https://graph.microsoft.com/v1.0/domains").unwrap();
+        let e = GraphError::from_response(&Method::GET, &url, StatusCode::BAD_GATEWAY, Some("r1".into()), "<html>Bad gateway</html>");
+        let text = e.to_string();
+        assert!(text.contains("HTTP 502"), "{text}");
+        assert!(text.contains("request-id r1"), "{text}");
+        let body = r#"{"error":{"code":"Request_ResourceNotFound","message":"gone","innerError":{"date":"2024-01-01T00:00:00","request-id":"abc"}}}"#;
+        let e = GraphError::from_response(&Method::GET, &url, StatusCode::NOT_FOUND, None, body);
+        assert!(e.is_not_found());
+        assert_eq!(e.code(), Some("Request_ResourceNotFound"));
+        assert!(e.to_string().contains("request-id abc, 2024-01-01T00:00:00"));
+    }
+}
