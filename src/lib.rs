@@ -7,4 +7,5 @@ pub mod cli;
 pub mod emulator;
 pub mod graph;
 pub mod login;
+pub mod ops;
 pub mod tls;

@@ -38,7 +38,9 @@ impl TokenInfo {
     /// Reads the claims of a JWT without checking its signature (Graph checks it; we only look).
     pub fn from_jwt(token: &str) -> Option<TokenInfo> {
         let payload = token.split('.').nth(1)?;
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload.trim_end_matches('='))
+            .ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 
@@ -53,13 +55,21 @@ impl TokenInfo {
     pub fn who(&self) -> String {
         match (&self.upn, self.is_app()) {
             (Some(u), false) => u.clone(),
-            _ => format!("application {}", self.app_displayname.clone().unwrap_or_else(|| self.appid.clone())),
+            _ => format!(
+                "application {}",
+                self.app_displayname
+                    .clone()
+                    .unwrap_or_else(|| self.appid.clone())
+            ),
         }
     }
 
     fn has_permission(&self, any_of: &[&str]) -> bool {
         if self.is_app() {
-            self.roles.iter().flatten().any(|r| any_of.contains(&r.as_str()))
+            self.roles
+                .iter()
+                .flatten()
+                .any(|r| any_of.contains(&r.as_str()))
         } else {
             self.scp
                 .as_deref()
@@ -70,7 +80,10 @@ impl TokenInfo {
     }
 
     fn has_role(&self, any_of: &[&str]) -> bool {
-        self.wids.iter().flatten().any(|w| any_of.contains(&w.as_str()))
+        self.wids
+            .iter()
+            .flatten()
+            .any(|w| any_of.contains(&w.as_str()))
     }
 
     /// What this token lacks for `task`, each named; empty when it has everything.
@@ -78,13 +91,21 @@ impl TokenInfo {
         let mut missing = vec![];
         for need in task.needs() {
             if !self.has_permission(need.permissions) {
-                let kind = if self.is_app() { "application permission" } else { "delegated permission" };
+                let kind = if self.is_app() {
+                    "application permission"
+                } else {
+                    "delegated permission"
+                };
                 missing.push(format!("{kind} {} ({})", need.permissions[0], need.why));
             } else if !self.is_app()
                 && let Some(roles) = need.delegated_roles
                 && !self.has_role(roles)
             {
-                missing.push(format!("directory role {} for the signed-in user ({})", role_name(roles[0]), need.why));
+                missing.push(format!(
+                    "directory role {} for the signed-in user ({})",
+                    role_name(roles[0]),
+                    need.why
+                ));
             }
         }
         missing
@@ -117,12 +138,23 @@ struct Need {
     why: &'static str,
 }
 
-const FEDERATION_ROLES: &[&str] = &[HYBRID_IDENTITY_ADMIN, GLOBAL_ADMIN, DOMAIN_NAME_ADMIN, EXTERNAL_IDP_ADMIN, SECURITY_ADMIN];
+const FEDERATION_ROLES: &[&str] = &[
+    HYBRID_IDENTITY_ADMIN,
+    GLOBAL_ADMIN,
+    DOMAIN_NAME_ADMIN,
+    EXTERNAL_IDP_ADMIN,
+    SECURITY_ADMIN,
+];
 
 impl Task {
     fn needs(self) -> Vec<Need> {
         let read_domains = Need {
-            permissions: &["Domain.Read.All", "Domain.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"],
+            permissions: &[
+                "Domain.Read.All",
+                "Domain.ReadWrite.All",
+                "Directory.Read.All",
+                "Directory.ReadWrite.All",
+            ],
             delegated_roles: None,
             why: "to list the domains",
         };
@@ -137,7 +169,10 @@ impl Task {
             why: "to read and back up federation settings",
         };
         let write_federation = Need {
-            permissions: &["Domain-InternalFederation.ReadWrite.All", "Domain.ReadWrite.All"],
+            permissions: &[
+                "Domain-InternalFederation.ReadWrite.All",
+                "Domain.ReadWrite.All",
+            ],
             delegated_roles: Some(FEDERATION_ROLES),
             why: "to change a domain's sign-in and its federation settings",
         };
@@ -148,7 +183,9 @@ impl Task {
                 delegated_roles: Some(&[GLOBAL_ADMIN]),
                 why: "to turn on password hash sync",
             }],
-            Task::ConvertDomains | Task::ManageFederation => vec![read_domains, read_federation, write_federation],
+            Task::ConvertDomains | Task::ManageFederation => {
+                vec![read_domains, read_federation, write_federation]
+            }
         }
     }
 }
@@ -171,15 +208,24 @@ mod tests {
     fn names_what_is_missing() {
         let app = TokenInfo {
             idtyp: Some("app".into()),
-            roles: Some(vec!["Domain-InternalFederation.ReadWrite.All".into(), "Domain.Read.All".into()]),
+            roles: Some(vec![
+                "Domain-InternalFederation.ReadWrite.All".into(),
+                "Domain.Read.All".into(),
+            ]),
             ..Default::default()
         };
         assert!(app.missing_for(Task::ConvertDomains).is_empty());
         let m = app.missing_for(Task::EnablePasswordHashSync);
         assert_eq!(m.len(), 1);
-        assert!(m[0].contains("application permission OnPremDirectorySynchronization.ReadWrite.All"), "{m:?}");
+        assert!(
+            m[0].contains("application permission OnPremDirectorySynchronization.ReadWrite.All"),
+            "{m:?}"
+        );
 
-        let hia = user("OnPremDirectorySynchronization.ReadWrite.All Domain.ReadWrite.All", &[HYBRID_IDENTITY_ADMIN]);
+        let hia = user(
+            "OnPremDirectorySynchronization.ReadWrite.All Domain.ReadWrite.All",
+            &[HYBRID_IDENTITY_ADMIN],
+        );
         assert!(hia.missing_for(Task::ConvertDomains).is_empty());
         let m = hia.missing_for(Task::EnablePasswordHashSync);
         assert!(m[0].contains("Global Administrator"), "{m:?}");
@@ -189,7 +235,8 @@ mod tests {
 
     #[test]
     fn reads_claims_from_a_jwt() {
-        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r#"{"tid":"t","appid":"a","idtyp":"app","roles":["x"]}"#);
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(r#"{"tid":"t","appid":"a","idtyp":"app","roles":["x"]}"#);
         let info = TokenInfo::from_jwt(&format!("h.{payload}.s")).unwrap();
         assert!(info.is_app());
         assert_eq!(info.roles, Some(vec!["x".into()]));

@@ -39,8 +39,15 @@ pub struct SdkCredential {
 #[async_trait::async_trait]
 impl Credential for SdkCredential {
     async fn token(&self) -> Result<AccessToken, AuthError> {
-        let t = self.inner.get_token(&[GRAPH_SCOPE], None).await.map_err(sdk_error)?;
-        Ok(AccessToken { token: SecretString::from(t.token.secret().to_string()), expires_on: t.expires_on })
+        let t = self
+            .inner
+            .get_token(&[GRAPH_SCOPE], None)
+            .await
+            .map_err(sdk_error)?;
+        Ok(AccessToken {
+            token: SecretString::from(t.token.secret().to_string()),
+            expires_on: t.expires_on,
+        })
     }
 
     fn describe(&self) -> String {
@@ -50,9 +57,15 @@ impl Credential for SdkCredential {
 
 /// An administrator who ran `az login` (delegated).
 pub fn azure_cli(tenant: Option<&str>) -> Result<SdkCredential, AuthError> {
-    let options = azure_identity::AzureCliCredentialOptions { tenant_id: tenant.map(str::to_string), ..Default::default() };
+    let options = azure_identity::AzureCliCredentialOptions {
+        tenant_id: tenant.map(str::to_string),
+        ..Default::default()
+    };
     let inner = azure_identity::AzureCliCredential::new(Some(options)).map_err(sdk_error)?;
-    Ok(SdkCredential { inner, description: "Azure CLI (az login)".into() })
+    Ok(SdkCredential {
+        inner,
+        description: "Azure CLI (az login)".into(),
+    })
 }
 
 /// An app registration with a client secret (app-only).
@@ -63,7 +76,9 @@ pub fn client_secret(
     authority: &Url,
     http: reqwest::Client,
 ) -> Result<SdkCredential, AuthError> {
-    let options = azure_identity::ClientSecretCredentialOptions { client_options: sdk_options(authority, http) };
+    let options = azure_identity::ClientSecretCredentialOptions {
+        client_options: sdk_options(authority, http),
+    };
     let inner = azure_identity::ClientSecretCredential::new(
         tenant,
         client_id.to_string(),
@@ -71,7 +86,10 @@ pub fn client_secret(
         Some(options),
     )
     .map_err(sdk_error)?;
-    Ok(SdkCredential { inner, description: format!("app {client_id} (client secret)") })
+    Ok(SdkCredential {
+        inner,
+        description: format!("app {client_id} (client secret)"),
+    })
 }
 
 /// An app registration with a certificate (a PKCS#12 file with an RSA key).
@@ -83,11 +101,11 @@ pub fn client_certificate(
     authority: &Url,
     http: reqwest::Client,
 ) -> Result<SdkCredential, AuthError> {
-    let bytes = std::fs::read(pkcs12).map_err(|e| AuthError::Config(format!("{}: {e}", pkcs12.display())))?;
+    let bytes = std::fs::read(pkcs12)
+        .map_err(|e| AuthError::Config(format!("{}: {e}", pkcs12.display())))?;
     let options = azure_identity::ClientCertificateCredentialOptions {
         client_options: sdk_options(authority, http),
         password: password.map(|p| Secret::new(p.expose_secret().to_string())),
-        ..Default::default()
     };
     let inner = azure_identity::ClientCertificateCredential::new(
         tenant.to_string(),
@@ -96,7 +114,10 @@ pub fn client_certificate(
         Some(options),
     )
     .map_err(sdk_error)?;
-    Ok(SdkCredential { inner, description: format!("app {client_id} (certificate {})", pkcs12.display()) })
+    Ok(SdkCredential {
+        inner,
+        description: format!("app {client_id} (certificate {})", pkcs12.display()),
+    })
 }
 
 struct Cached {
@@ -133,7 +154,12 @@ pub struct DeviceCodeCredential {
 }
 
 impl DeviceCodeCredential {
-    pub fn new(login: LoginClient, tenant: &str, client_id: &str, prompt: DevicePrompt) -> DeviceCodeCredential {
+    pub fn new(
+        login: LoginClient,
+        tenant: &str,
+        client_id: &str,
+        prompt: DevicePrompt,
+    ) -> DeviceCodeCredential {
         DeviceCodeCredential {
             login,
             tenant: tenant.to_string(),
@@ -152,7 +178,10 @@ impl Credential for DeviceCodeCredential {
             return Ok(t);
         }
         if let Some(refresh) = cache.as_ref().and_then(|c| c.refresh.clone())
-            && let Ok(r) = self.login.refresh(&self.tenant, &self.client_id, &refresh).await
+            && let Ok(r) = self
+                .login
+                .refresh(&self.tenant, &self.client_id, &refresh)
+                .await
         {
             let c = cache_from(r);
             let token = c.token.clone();
@@ -201,7 +230,13 @@ pub struct PasswordCredential {
 }
 
 impl PasswordCredential {
-    pub fn new(login: LoginClient, tenant: &str, client_id: &str, upn: &str, password: SecretString) -> PasswordCredential {
+    pub fn new(
+        login: LoginClient,
+        tenant: &str,
+        client_id: &str,
+        upn: &str,
+        password: SecretString,
+    ) -> PasswordCredential {
         PasswordCredential {
             login,
             tenant: tenant.to_string(),
@@ -221,7 +256,13 @@ impl Credential for PasswordCredential {
         }
         let r = self
             .login
-            .password(&self.tenant, &self.client_id, &self.upn, &self.password, GRAPH_SCOPE)
+            .password(
+                &self.tenant,
+                &self.client_id,
+                &self.upn,
+                &self.password,
+                GRAPH_SCOPE,
+            )
             .await
             .map_err(|e| AuthError::SignIn(e.to_string()))?;
         let c = cache_from(r);

@@ -21,7 +21,10 @@ pub struct AccessToken {
 
 impl std::fmt::Debug for AccessToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccessToken").field("token", &"[redacted]").field("expires_on", &self.expires_on).finish()
+        f.debug_struct("AccessToken")
+            .field("token", &"[redacted]")
+            .field("expires_on", &self.expires_on)
+            .finish()
     }
 }
 

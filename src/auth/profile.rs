@@ -35,10 +35,22 @@ impl Cloud {
     /// Graph's root and the authority host of each national cloud.
     pub fn hosts(self) -> (&'static str, &'static str) {
         match self {
-            Cloud::Public => ("https://graph.microsoft.com", "https://login.microsoftonline.com"),
-            Cloud::Usgov => ("https://graph.microsoft.us", "https://login.microsoftonline.us"),
-            Cloud::UsgovDod => ("https://dod-graph.microsoft.us", "https://login.microsoftonline.us"),
-            Cloud::China => ("https://microsoftgraph.chinacloudapi.cn", "https://login.chinacloudapi.cn"),
+            Cloud::Public => (
+                "https://graph.microsoft.com",
+                "https://login.microsoftonline.com",
+            ),
+            Cloud::Usgov => (
+                "https://graph.microsoft.us",
+                "https://login.microsoftonline.us",
+            ),
+            Cloud::UsgovDod => (
+                "https://dod-graph.microsoft.us",
+                "https://login.microsoftonline.us",
+            ),
+            Cloud::China => (
+                "https://microsoftgraph.chinacloudapi.cn",
+                "https://login.chinacloudapi.cn",
+            ),
         }
     }
 }
@@ -66,31 +78,47 @@ pub struct Profile {
 
 impl Profile {
     pub fn graph_url(&self) -> Url {
-        self.graph_url.clone().unwrap_or_else(|| Url::parse(self.cloud.hosts().0).unwrap_or_else(|_| unreachable_url()))
+        self.graph_url.clone().unwrap_or_else(|| {
+            Url::parse(self.cloud.hosts().0).unwrap_or_else(|_| unreachable_url())
+        })
     }
 
     pub fn login_url(&self) -> Url {
-        self.login_url.clone().unwrap_or_else(|| Url::parse(self.cloud.hosts().1).unwrap_or_else(|_| unreachable_url()))
+        self.login_url.clone().unwrap_or_else(|| {
+            Url::parse(self.cloud.hosts().1).unwrap_or_else(|_| unreachable_url())
+        })
     }
 
     /// Checks what the chosen sign-in needs, naming what is missing.
     pub fn check(&self, name: &str) -> Result<(), AuthError> {
-        let need = |what: &str| AuthError::Config(format!("profile {name}: auth = {:?} needs {what}", self.auth));
+        let need = |what: &str| {
+            AuthError::Config(format!(
+                "profile {name}: auth = {:?} needs {what}",
+                self.auth
+            ))
+        };
         match self.auth {
             AuthKind::ClientSecret => {
                 self.client_id.as_ref().ok_or_else(|| need("client_id"))?;
-                self.client_secret_env.as_ref().ok_or_else(|| need("client_secret_env"))?;
+                self.client_secret_env
+                    .as_ref()
+                    .ok_or_else(|| need("client_secret_env"))?;
             }
             AuthKind::ClientCertificate => {
                 self.client_id.as_ref().ok_or_else(|| need("client_id"))?;
-                self.certificate_path.as_ref().ok_or_else(|| need("certificate_path"))?;
+                self.certificate_path
+                    .as_ref()
+                    .ok_or_else(|| need("certificate_path"))?;
             }
             AuthKind::DeviceCode => {
                 self.client_id.as_ref().ok_or_else(|| need("client_id"))?;
             }
             AuthKind::AzureCli => {}
         }
-        for (what, url) in [("graph_url", &self.graph_url), ("login_url", &self.login_url)] {
+        for (what, url) in [
+            ("graph_url", &self.graph_url),
+            ("login_url", &self.login_url),
+        ] {
             if let Some(u) = url {
                 check_https(what, u)?;
             }
@@ -105,13 +133,16 @@ pub fn check_https(what: &str, u: &Url) -> Result<(), AuthError> {
     if u.scheme() == "https" || (u.scheme() == "http" && loopback) {
         Ok(())
     } else {
-        Err(AuthError::Config(format!("{what} {u}: only https URLs are accepted")))
+        Err(AuthError::Config(format!(
+            "{what} {u}: only https URLs are accepted"
+        )))
     }
 }
 
 fn unreachable_url() -> Url {
     // The cloud table holds valid URLs; this keeps the type total without a panic.
-    Url::parse("https://invalid.invalid").unwrap_or_else(|_| Url::parse("data:,").unwrap_or_else(|_| unreachable!()))
+    Url::parse("https://invalid.invalid")
+        .unwrap_or_else(|_| Url::parse("data:,").unwrap_or_else(|_| unreachable!()))
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -130,8 +161,8 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(e) => return Err(AuthError::Config(format!("{}: {e}", path.display()))),
         };
-        let config: Config =
-            toml::from_str(&text).map_err(|e| AuthError::Config(format!("{}: {e}", path.display())))?;
+        let config: Config = toml::from_str(&text)
+            .map_err(|e| AuthError::Config(format!("{}: {e}", path.display())))?;
         if config.profiles.contains_key(REHEARSAL) {
             return Err(AuthError::Config(format!(
                 "{}: the profile name \"{REHEARSAL}\" is the built-in rehearsal tenant; choose another",
@@ -146,8 +177,13 @@ impl Config {
 
     pub fn get(&self, name: &str) -> Result<&Profile, AuthError> {
         self.profiles.get(name).ok_or_else(|| {
-            let known: Vec<&str> = std::iter::once(REHEARSAL).chain(self.profiles.keys().map(String::as_str)).collect();
-            AuthError::Config(format!("no profile named {name:?}; known profiles: {}", known.join(", ")))
+            let known: Vec<&str> = std::iter::once(REHEARSAL)
+                .chain(self.profiles.keys().map(String::as_str))
+                .collect();
+            AuthError::Config(format!(
+                "no profile named {name:?}; known profiles: {}",
+                known.join(", ")
+            ))
         })
     }
 }
@@ -167,12 +203,29 @@ mod tests {
         let c = Config::load(dir.path()).unwrap();
         let p = c.get("prod").unwrap();
         assert_eq!(p.graph_url().as_str(), "https://graph.microsoft.us/");
-        assert!(c.get("nope").unwrap_err().to_string().contains("known profiles: rehearsal, prod"));
+        assert!(
+            c.get("nope")
+                .unwrap_err()
+                .to_string()
+                .contains("known profiles: rehearsal, prod")
+        );
         for (text, want) in [
-            ("[profiles.a]\ntenant = \"t\"\nauth = \"client-secret\"\n", "needs client_id"),
-            ("[profiles.a]\ntenant = \"t\"\nauth = \"magic\"\n", "unknown variant"),
-            ("[profiles.a]\ntenant = \"t\"\nauth = \"azure-cli\"\ngraph_url = \"http://graph.example\"\n", "only https"),
-            ("[profiles.rehearsal]\ntenant = \"t\"\nauth = \"azure-cli\"\n", "built-in"),
+            (
+                "[profiles.a]\ntenant = \"t\"\nauth = \"client-secret\"\n",
+                "needs client_id",
+            ),
+            (
+                "[profiles.a]\ntenant = \"t\"\nauth = \"magic\"\n",
+                "unknown variant",
+            ),
+            (
+                "[profiles.a]\ntenant = \"t\"\nauth = \"azure-cli\"\ngraph_url = \"http://graph.example\"\n",
+                "only https",
+            ),
+            (
+                "[profiles.rehearsal]\ntenant = \"t\"\nauth = \"azure-cli\"\n",
+                "built-in",
+            ),
             ("not toml [", "config.toml"),
         ] {
             std::fs::write(dir.path().join("config.toml"), text).unwrap();

@@ -1,15 +1,22 @@
-//! The command line: parse → call → print. One file per command.
+//! The command line: parse → call an operation → print (text or `--json`). One file per command.
 
 pub mod emulator;
 pub mod home;
+pub mod output;
+pub mod rehearse;
+pub mod runbook;
 pub mod status;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+
+use crate::ops::OpsError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     #[error(transparent)]
     Emulator(#[from] crate::emulator::EmulatorError),
+    #[error(transparent)]
+    Ops(#[from] OpsError),
     #[error("{0}")]
     Usage(String),
     #[error("cannot start the async runtime: {0}")]
@@ -19,11 +26,12 @@ pub enum CliError {
 }
 
 impl CliError {
-    /// The documented exit code: 2 for bad input or usage, 1 for anything that failed.
+    /// The documented exit codes: 1 failed, 2 bad input or usage, 3 pre-flight refused, 4 partly done.
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Usage(_)
             | CliError::Emulator(crate::emulator::EmulatorError::Scenario(_)) => 2,
+            CliError::Ops(e) => e.exit_code(),
             _ => 1,
         }
     }
@@ -36,14 +44,56 @@ impl CliError {
     about = "Fail Microsoft Entra ID sign-in over from AD FS to password hash sync, and back."
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// The tenant profile to use (`entra-failover profiles` lists them).
+    #[arg(long, global = true, default_value = crate::auth::profile::REHEARSAL, env = "ENTRA_FAILOVER_PROFILE")]
+    pub profile: String,
+    /// Print stable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Show the plan and change nothing.
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (scripts).
+    #[arg(long, global = true)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show the tenant: domains and how they sign in, password hash sync, AD FS farms.
-    Status(status::StatusArgs),
+    Status,
+    /// List the profiles in config.toml and the built-in rehearsal tenant.
+    Profiles,
+    /// Turn on password hash sync.
+    EnablePhs,
+    /// Move federated domains to password hash sync (managed sign-in).
+    Failover(runbook::FailoverArgs),
+    /// Federate a managed domain with AD FS again, from the backup or the farm's metadata.
+    SwitchBack(runbook::SwitchBackArgs),
+    /// Where a user signs in, and whether a password sign-in works now.
+    TestSignin(runbook::TestSigninArgs),
+    /// AD FS: read a farm's federation metadata.
+    Adfs {
+        #[command(subcommand)]
+        command: runbook::AdfsCommand,
+    },
+    /// The journal of changes made to the tenant.
+    History,
+    /// The backups of federation settings.
+    Backups,
+    /// Drive the rehearsal tenant: its credentials, a sync cycle, the farm, the clock.
+    Rehearse {
+        #[command(subcommand)]
+        command: rehearse::RehearseCommand,
+    },
     /// Serve the rehearsal tenant (Graph, sign-in and AD FS, simulated) over HTTPS on loopback.
     Emulator(emulator::EmulatorArgs),
 }
@@ -55,10 +105,19 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         .enable_all()
         .build()
         .map_err(CliError::Runtime)?;
+    let g = cli.global;
     runtime.block_on(async move {
         match cli.command {
-            None => status::run(status::StatusArgs::default()).await,
-            Some(Command::Status(a)) => status::run(a).await,
+            None | Some(Command::Status) => status::run(&g).await,
+            Some(Command::Profiles) => status::profiles(&g),
+            Some(Command::EnablePhs) => runbook::enable_phs(&g).await,
+            Some(Command::Failover(a)) => runbook::failover(&g, a).await,
+            Some(Command::SwitchBack(a)) => runbook::switch_back(&g, a).await,
+            Some(Command::TestSignin(a)) => runbook::test_signin(&g, a).await,
+            Some(Command::Adfs { command }) => runbook::adfs(&g, command).await,
+            Some(Command::History) => runbook::history(&g).await,
+            Some(Command::Backups) => runbook::backups(&g).await,
+            Some(Command::Rehearse { command }) => rehearse::run(&g, command).await,
             Some(Command::Emulator(a)) => emulator::run(a).await,
         }
     })

@@ -492,8 +492,12 @@ fn authenticate_client(
         .iter()
         .filter_map(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())
         .find(|der| {
-            let s1 = openssl::hash::hash(openssl::hash::MessageDigest::sha1(), der).map(|d| d.to_vec()).ok();
-            let s256 = openssl::hash::hash(openssl::hash::MessageDigest::sha256(), der).map(|d| d.to_vec()).ok();
+            let s1 = openssl::hash::hash(openssl::hash::MessageDigest::sha1(), der)
+                .map(|d| d.to_vec())
+                .ok();
+            let s256 = openssl::hash::hash(openssl::hash::MessageDigest::sha256(), der)
+                .map(|d| d.to_vec())
+                .ok();
             (thumb.is_some() && thumb == s1) || (thumb256.is_some() && thumb256 == s256)
         });
     let Some(der) = cert else {

@@ -72,18 +72,30 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let v = headers.get("retry-after")?.to_str().ok()?.trim().to_string();
+    let v = headers
+        .get("retry-after")?
+        .to_str()
+        .ok()?
+        .trim()
+        .to_string();
     if let Ok(secs) = v.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(3600.0)));
+        return (secs.is_finite() && secs >= 0.0)
+            .then(|| Duration::from_secs_f64(secs.min(3600.0)));
     }
-    let when = time::OffsetDateTime::parse(&v, &time::format_description::well_known::Rfc2822).ok()?;
+    let when =
+        time::OffsetDateTime::parse(&v, &time::format_description::well_known::Rfc2822).ok()?;
     let secs = (when - time::OffsetDateTime::now_utc()).as_seconds_f64();
     Some(Duration::from_secs_f64(secs.clamp(0.0, 3600.0)))
 }
 
 impl GraphClient {
     /// `base` is Graph's root, e.g. `https://graph.microsoft.com`.
-    pub fn new(http: reqwest::Client, base: Url, credential: SharedCredential, concurrency: usize) -> GraphClient {
+    pub fn new(
+        http: reqwest::Client,
+        base: Url,
+        credential: SharedCredential,
+        concurrency: usize,
+    ) -> GraphClient {
         GraphClient {
             http,
             base,
@@ -116,16 +128,28 @@ impl GraphClient {
         if path.starts_with("https://") || path.starts_with("http://") {
             let u = Url::parse(path).map_err(|e| GraphError::BadUrl(format!("{path}: {e}")))?;
             // A nextLink must stay on the host we talk to: never send our token elsewhere.
-            if u.host_str() != self.base.host_str() || u.port_or_known_default() != self.base.port_or_known_default() {
-                return Err(GraphError::BadUrl(format!("{path} is not on {}", self.base)));
+            if u.host_str() != self.base.host_str()
+                || u.port_or_known_default() != self.base.port_or_known_default()
+            {
+                return Err(GraphError::BadUrl(format!(
+                    "{path} is not on {}",
+                    self.base
+                )));
             }
             return Ok(u);
         }
-        self.base.join(path).map_err(|e| GraphError::BadUrl(format!("{path}: {e}")))
+        self.base
+            .join(path)
+            .map_err(|e| GraphError::BadUrl(format!("{path}: {e}")))
     }
 
     /// Sends one request, retrying what may be retried; answers the successful response or the error.
-    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<GraphResponse, GraphError> {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<GraphResponse, GraphError> {
         self.send_with(method, path, body, &[]).await
     }
 
@@ -137,7 +161,11 @@ impl GraphClient {
         headers: &[(&str, &str)],
     ) -> Result<GraphResponse, GraphError> {
         let url = self.url(path)?;
-        let _permit = self.limit.acquire().await.map_err(|_| GraphError::BadUrl("client closed".into()))?;
+        let _permit = self
+            .limit
+            .acquire()
+            .await
+            .map_err(|_| GraphError::BadUrl("client closed".into()))?;
         let mut attempt = 0u32;
         let mut waited = Duration::ZERO;
         let mut refreshed = false;
@@ -166,7 +194,10 @@ impl GraphClient {
                 Ok(resp) => {
                     let status = resp.status();
                     let headers = resp.headers().clone();
-                    let request_id = headers.get("request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+                    let request_id = headers
+                        .get("request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
                     let text = resp.text().await.unwrap_or_default();
                     if status.is_success() {
                         let body = if text.trim().is_empty() {
@@ -178,7 +209,11 @@ impl GraphClient {
                                 detail: e.to_string(),
                             })?
                         };
-                        return Ok(GraphResponse { status, request_id, body });
+                        return Ok(GraphResponse {
+                            status,
+                            request_id,
+                            body,
+                        });
                     }
                     let err = GraphError::from_response(&method, &url, status, request_id, &text);
                     if status == StatusCode::UNAUTHORIZED && !refreshed {
@@ -226,7 +261,10 @@ impl GraphClient {
 
     /// Exponential backoff with full jitter.
     fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self.retry.base_backoff.saturating_mul(1u32 << attempt.min(10));
+        let exp = self
+            .retry
+            .base_backoff
+            .saturating_mul(1u32 << attempt.min(10));
         let cap = exp.min(self.retry.max_backoff);
         cap.mul_f64(0.5 + fastrand::f64() * 0.5)
     }
@@ -250,7 +288,11 @@ impl GraphClient {
 
     /// The pages of a collection, one request each.
     pub fn pages(&self, path: &str) -> Pages<'_> {
-        Pages { client: self, next: Some(path.to_string()), seen: 0 }
+        Pages {
+            client: self,
+            next: Some(path.to_string()),
+            seen: 0,
+        }
     }
 }
 
@@ -263,13 +305,21 @@ pub struct Pages<'a> {
 
 impl Pages<'_> {
     pub async fn next_page(&mut self) -> Result<Option<Vec<Value>>, GraphError> {
-        let Some(path) = self.next.take() else { return Ok(None) };
+        let Some(path) = self.next.take() else {
+            return Ok(None);
+        };
         self.seen += 1;
         if self.seen > 100_000 {
-            return Err(GraphError::BadUrl("more than 100000 pages: the nextLink chain does not end".into()));
+            return Err(GraphError::BadUrl(
+                "more than 100000 pages: the nextLink chain does not end".into(),
+            ));
         }
         let resp = self.client.send(Method::GET, &path, None).await?;
-        self.next = resp.body.get("@odata.nextLink").and_then(Value::as_str).map(str::to_string);
+        self.next = resp
+            .body
+            .get("@odata.nextLink")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let items = match resp.body.get("value") {
             Some(Value::Array(a)) => a.clone(),
             _ => {
@@ -303,7 +353,10 @@ mod tests {
         assert_eq!(retry_after(&h), Some(Duration::from_secs_f64(2.128)));
         h.insert("retry-after", "-1".parse().unwrap());
         assert_eq!(retry_after(&h), None);
-        h.insert("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+        h.insert(
+            "retry-after",
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
         assert_eq!(retry_after(&h), Some(Duration::ZERO));
     }
 }

@@ -7,22 +7,45 @@ use url::Url;
 use crate::auth::AuthError;
 use crate::graph::models::GraphErrorBody;
 
+/// An error answer from Graph, with what support asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiError {
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+    pub request_id: Option<String>,
+    pub date: Option<String>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: HTTP {} {}: {}", self.method, self.path, self.status, self.code, self.message)?;
+        if let Some(r) = &self.request_id {
+            write!(f, " (request-id {r}{})", self.date.as_ref().map(|d| format!(", {d}")).unwrap_or_default())?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum GraphError {
-    #[error("{method} {path}: HTTP {status} {code}: {message}{}", request_id.as_ref().map(|r| format!(" (request-id {r}{})", date.as_ref().map(|d| format!(", {d}")).unwrap_or_default())).unwrap_or_default())]
-    Api {
+    #[error("{0}")]
+    Api(Box<ApiError>),
+    #[error("{method} {path}: {detail}{}", if *outcome_unknown { " — the request may have been applied: read the state back before deciding" } else { "" })]
+    Transport {
         method: String,
         path: String,
-        status: u16,
-        code: String,
-        message: String,
-        request_id: Option<String>,
-        date: Option<String>,
+        detail: String,
+        outcome_unknown: bool,
     },
-    #[error("{method} {path}: {detail}{}", if *outcome_unknown { " — the request may have been applied: read the state back before deciding" } else { "" })]
-    Transport { method: String, path: String, detail: String, outcome_unknown: bool },
     #[error("{method} {path}: the answer could not be read: {detail}")]
-    Decode { method: String, path: String, detail: String },
+    Decode {
+        method: String,
+        path: String,
+        detail: String,
+    },
     #[error("{0}")]
     BadUrl(String),
     #[error(transparent)]
@@ -30,8 +53,16 @@ pub enum GraphError {
 }
 
 impl GraphError {
-    pub(crate) fn from_response(method: &Method, url: &Url, status: StatusCode, request_id: Option<String>, body: &str) -> GraphError {
-        let parsed = serde_json::from_str::<GraphErrorBody>(body).ok().filter(|b| !b.error.code.is_empty());
+    pub(crate) fn from_response(
+        method: &Method,
+        url: &Url,
+        status: StatusCode,
+        request_id: Option<String>,
+        body: &str,
+    ) -> GraphError {
+        let parsed = serde_json::from_str::<GraphErrorBody>(body)
+            .ok()
+            .filter(|b| !b.error.code.is_empty());
         let (code, message, date, rid) = match parsed {
             Some(b) => {
                 let inner = b.error.inner_error.unwrap_or_default();
@@ -40,12 +71,16 @@ impl GraphError {
             // Not Graph's JSON (a proxy's HTML page, say): keep the status and a piece of the body.
             None => (
                 status.canonical_reason().unwrap_or("error").to_string(),
-                body.chars().take(200).collect::<String>().trim().to_string(),
+                body.chars()
+                    .take(200)
+                    .collect::<String>()
+                    .trim()
+                    .to_string(),
                 None,
                 None,
             ),
         };
-        GraphError::Api {
+        GraphError::Api(Box::new(ApiError {
             method: method.to_string(),
             path: url.path().to_string(),
             status: status.as_u16(),
@@ -53,19 +88,19 @@ impl GraphError {
             message,
             request_id: request_id.or(rid),
             date,
-        }
+        }))
     }
 
     pub fn status(&self) -> Option<u16> {
         match self {
-            GraphError::Api { status, .. } => Some(*status),
+            GraphError::Api(a) => Some(a.status),
             _ => None,
         }
     }
 
     pub fn code(&self) -> Option<&str> {
         match self {
-            GraphError::Api { code, .. } => Some(code),
+            GraphError::Api(a) => Some(&a.code),
             _ => None,
         }
     }
@@ -82,7 +117,13 @@ mod tests {
     #[test]
     fn keeps_status_when_the_body_is_not_json() {
         let url = Url::parse("https://graph.microsoft.com/v1.0/domains").unwrap();
-        let e = GraphError::from_response(&Method::GET, &url, StatusCode::BAD_GATEWAY, Some("r1".into()), "<html>Bad gateway</html>");
+        let e = GraphError::from_response(
+            &Method::GET,
+            &url,
+            StatusCode::BAD_GATEWAY,
+            Some("r1".into()),
+            "<html>Bad gateway</html>",
+        );
         let text = e.to_string();
         assert!(text.contains("HTTP 502"), "{text}");
         assert!(text.contains("request-id r1"), "{text}");
@@ -90,6 +131,9 @@ mod tests {
         let e = GraphError::from_response(&Method::GET, &url, StatusCode::NOT_FOUND, None, body);
         assert!(e.is_not_found());
         assert_eq!(e.code(), Some("Request_ResourceNotFound"));
-        assert!(e.to_string().contains("request-id abc, 2024-01-01T00:00:00"));
+        assert!(
+            e.to_string()
+                .contains("request-id abc, 2024-01-01T00:00:00")
+        );
     }
 }

@@ -10,7 +10,14 @@ use crate::graph::models::AadstsError;
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
     #[error("AADSTS{code}: {summary}{}", explain(*code).map(|e| format!(" — {e}")).unwrap_or_default())]
-    Aadsts { status: u16, error: String, code: u32, summary: String, trace_id: String, correlation_id: String },
+    Aadsts {
+        status: u16,
+        error: String,
+        code: u32,
+        summary: String,
+        trace_id: String,
+        correlation_id: String,
+    },
     #[error("HTTP {status} from the sign-in service: {body}")]
     Status { status: u16, body: String },
     #[error("the sign-in service could not be reached at {url}: {detail}")]
@@ -38,13 +45,21 @@ impl LoginError {
 /// What an AADSTS code means for someone failing over from AD FS to password hash sync.
 pub fn explain(code: u32) -> Option<&'static str> {
     Some(match code {
-        50126 => "wrong user name or password — or, for a federated user, the password grant went to a federation the farm could not answer",
-        50056 => "no password hash yet: the user has no password hash in Entra ID; wait for a sync cycle with password hash sync on (the first can take up to three hours)",
+        50126 => {
+            "wrong user name or password — or, for a federated user, the password grant went to a federation the farm could not answer"
+        }
+        50056 => {
+            "no password hash yet: the user has no password hash in Entra ID; wait for a sync cycle with password hash sync on (the first can take up to three hours)"
+        }
         50034 => "no such user in this tenant: check the user principal name",
         50053 => "the account is locked after too many attempts: wait, or unlock it",
         50057 => "the account is disabled",
-        50076 | 50079 => "multifactor authentication is required: the password is right; finish the sign-in interactively",
-        50008 | 50107 => "the federation trust is broken (SAML token or issuer mismatch): reset the Microsoft Entra ID trust",
+        50076 | 50079 => {
+            "multifactor authentication is required: the password is right; finish the sign-in interactively"
+        }
+        50008 | 50107 => {
+            "the federation trust is broken (SAML token or issuer mismatch): reset the Microsoft Entra ID trust"
+        }
         50055 => "the password has expired: the user must change it",
         7000215 => "the client secret is wrong: use the secret's value, not its id",
         700016 => "no such application in this tenant: check the client id and the tenant",
@@ -113,38 +128,62 @@ impl LoginClient {
     }
 
     fn url(&self, path: &str) -> Result<Url, LoginError> {
-        self.base.join(path).map_err(|e| LoginError::Decode(format!("{path}: {e}")))
+        self.base
+            .join(path)
+            .map_err(|e| LoginError::Decode(format!("{path}: {e}")))
     }
 
     /// Home realm discovery (`/common/userrealm/{upn}?api-version=2.1`).
     pub async fn user_realm(&self, upn: &str) -> Result<Realm, LoginError> {
         let encoded: String = url::form_urlencoded::byte_serialize(upn.as_bytes()).collect();
         let url = self.url(&format!("/common/userrealm/{encoded}?api-version=2.1"))?;
-        let resp = self.http.get(url.clone()).send().await.map_err(|e| unreachable(&url, e))?;
+        let resp = self
+            .http
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| unreachable(&url, e))?;
         let status = resp.status().as_u16();
         let body = resp.text().await.map_err(|e| unreachable(&url, e))?;
         if status != 200 {
             return Err(error_from(status, &body));
         }
-        let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| LoginError::Decode(e.to_string()))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| LoginError::Decode(e.to_string()))?;
         let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
         let namespace = match s("NameSpaceType").as_deref() {
             Some("Managed") => Namespace::Managed,
             Some("Federated") => Namespace::Federated,
             _ => Namespace::Unknown,
         };
-        Ok(Realm { namespace, domain: s("DomainName"), auth_url: s("AuthURL"), brand: s("FederationBrandName") })
+        Ok(Realm {
+            namespace,
+            domain: s("DomainName"),
+            auth_url: s("AuthURL"),
+            brand: s("FederationBrandName"),
+        })
     }
 
-    async fn token(&self, tenant: &str, form: &[(&str, &str)]) -> Result<TokenResponse, LoginError> {
+    async fn token(
+        &self,
+        tenant: &str,
+        form: &[(&str, &str)],
+    ) -> Result<TokenResponse, LoginError> {
         let url = self.url(&format!("/{tenant}/oauth2/v2.0/token"))?;
-        let resp = self.http.post(url.clone()).form(form).send().await.map_err(|e| unreachable(&url, e))?;
+        let resp = self
+            .http
+            .post(url.clone())
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| unreachable(&url, e))?;
         let status = resp.status().as_u16();
         let body = resp.text().await.map_err(|e| unreachable(&url, e))?;
         if status != 200 {
             return Err(error_from(status, &body));
         }
-        let raw: RawToken = serde_json::from_str(&body).map_err(|e| LoginError::Decode(e.to_string()))?;
+        let raw: RawToken =
+            serde_json::from_str(&body).map_err(|e| LoginError::Decode(e.to_string()))?;
         Ok(TokenResponse {
             access_token: SecretString::from(raw.access_token),
             refresh_token: raw.refresh_token.map(SecretString::from),
@@ -182,13 +221,22 @@ impl LoginClient {
     ) -> Result<TokenResponse, LoginError> {
         self.token(
             tenant,
-            &[("grant_type", "refresh_token"), ("client_id", client_id), ("refresh_token", refresh_token.expose_secret())],
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", client_id),
+                ("refresh_token", refresh_token.expose_secret()),
+            ],
         )
         .await
     }
 
     /// Starts a device code sign-in.
-    pub async fn device_code(&self, tenant: &str, client_id: &str, scope: &str) -> Result<DeviceCode, LoginError> {
+    pub async fn device_code(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        scope: &str,
+    ) -> Result<DeviceCode, LoginError> {
         let url = self.url(&format!("/{tenant}/oauth2/v2.0/devicecode"))?;
         let resp = self
             .http
@@ -206,7 +254,12 @@ impl LoginClient {
     }
 
     /// Polls the token endpoint until the user has entered the code (RFC 8628 §3.4–3.5).
-    pub async fn poll_device_code(&self, tenant: &str, client_id: &str, code: &DeviceCode) -> Result<TokenResponse, LoginError> {
+    pub async fn poll_device_code(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        code: &DeviceCode,
+    ) -> Result<TokenResponse, LoginError> {
         let mut interval = code.interval.max(1);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(code.expires_in);
         loop {
@@ -222,7 +275,9 @@ impl LoginClient {
                 )
                 .await;
             match result {
-                Err(e) if e.oauth_error() == Some("authorization_pending") && std::time::Instant::now() < deadline => {}
+                Err(e)
+                    if e.oauth_error() == Some("authorization_pending")
+                        && std::time::Instant::now() < deadline => {}
                 Err(e) if e.oauth_error() == Some("slow_down") => interval += 5,
                 other => return other,
             }
@@ -231,7 +286,10 @@ impl LoginClient {
 }
 
 fn unreachable(url: &Url, e: reqwest::Error) -> LoginError {
-    LoginError::Unreachable { url: url.to_string(), detail: crate::graph::client::error_chain(&e) }
+    LoginError::Unreachable {
+        url: url.to_string(),
+        detail: crate::graph::client::error_chain(&e),
+    }
 }
 
 fn error_from(status: u16, body: &str) -> LoginError {
@@ -252,7 +310,10 @@ fn error_from(status: u16, body: &str) -> LoginError {
             trace_id: e.trace_id,
             correlation_id: e.correlation_id,
         },
-        _ => LoginError::Status { status, body: body.chars().take(300).collect() },
+        _ => LoginError::Status {
+            status,
+            body: body.chars().take(300).collect(),
+        },
     }
 }
 
@@ -266,8 +327,14 @@ mod tests {
         let e = error_from(400, body);
         assert_eq!(e.aadsts_code(), Some(50056));
         let text = e.to_string();
-        assert!(text.starts_with("AADSTS50056: Invalid or null password."), "{text}");
+        assert!(
+            text.starts_with("AADSTS50056: Invalid or null password."),
+            "{text}"
+        );
         assert!(text.contains("wait for a sync cycle"), "{text}");
-        assert!(matches!(error_from(502, "<html>bad gateway</html>"), LoginError::Status { status: 502, .. }));
+        assert!(matches!(
+            error_from(502, "<html>bad gateway</html>"),
+            LoginError::Status { status: 502, .. }
+        ));
     }
 }

@@ -905,10 +905,19 @@ async fn malformed_bodies_get_graphs_400() {
         ("{\"authenticationType\": ", "Invalid JSON"),
         ("", "Empty Payload"),
         ("{\"authenticationType\": 5}", "Edm.String"),
-        ("{\"passwordValidityPeriodInDays\": \"ninety\"}", "Edm.Int32"),
-        ("{\"authenticationType\": \"Cloud\"}", "Requested value 'Cloud' was not found."),
+        (
+            "{\"passwordValidityPeriodInDays\": \"ninety\"}",
+            "Edm.Int32",
+        ),
+        (
+            "{\"authenticationType\": \"Cloud\"}",
+            "Requested value 'Cloud' was not found.",
+        ),
         ("{\"isVerified\": false}", "read-only"),
-        ("{\"colour\": \"blue\"}", "does not exist on type 'microsoft.graph.domain'"),
+        (
+            "{\"colour\": \"blue\"}",
+            "does not exist on type 'microsoft.graph.domain'",
+        ),
         ("[\"Managed\"]", "JSON object"),
     ] {
         let a = patch(body).await;

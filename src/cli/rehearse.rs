@@ -1,0 +1,128 @@
+//! `rehearse`: drive the rehearsal tenant from the command line, so that the runbook can be rehearsed
+//! in a script too.
+
+use clap::Subcommand;
+use serde_json::{Value, json};
+
+use super::output::{print_json, print_text};
+use super::{CliError, Global, home};
+use crate::emulator::{Config, Emulator};
+use crate::ops::OpsError;
+
+#[derive(Debug, Subcommand)]
+pub enum RehearseCommand {
+    /// Its credentials and URLs (as `emulator --json`), and its users.
+    Info {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a sync cycle now.
+    Sync,
+    /// Change the AD FS farm: up, down, rollover (list a next certificate) or promote it.
+    Farm { service: String, state: String },
+    /// Move the emulated clock on (e.g. 90s, 5m, 2h).
+    Clock {
+        /// Only `advance` is supported.
+        action: String,
+        #[arg(value_parser = crate::emulator::parse_duration)]
+        duration: std::time::Duration,
+    },
+    /// Start the rehearsal tenant again from its scenario.
+    Reset {
+        #[arg(long)]
+        scenario: Option<std::path::PathBuf>,
+    },
+}
+
+async fn control(emu: &Emulator, path: &str, body: Value) -> Result<Value, CliError> {
+    let info = emu.info();
+    let http = crate::ops::session::http_client(Some(&info.ca_file))?;
+    let resp = http
+        .post(format!("{}{path}", info.control_url))
+        .bearer_auth(&info.control_token)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| OpsError::Input(format!("the rehearsal tenant did not answer: {e}")))?;
+    let status = resp.status();
+    let v: Value = resp.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        let msg = v["error"]["message"]
+            .as_str()
+            .unwrap_or("refused")
+            .to_string();
+        return Err(CliError::Usage(msg));
+    }
+    Ok(v)
+}
+
+pub async fn run(g: &Global, c: RehearseCommand) -> Result<u8, CliError> {
+    let dir = home::rehearsal_dir();
+    if let RehearseCommand::Reset { scenario } = &c {
+        let mut cfg = Config::new(&dir);
+        cfg.fresh = true;
+        cfg.scenario = scenario.clone();
+        let emu = Emulator::start(cfg).await?;
+        emu.stop();
+        print_text("The rehearsal tenant starts again from its scenario.")?;
+        return Ok(0);
+    }
+    let emu = Emulator::start(Config::new(&dir)).await?;
+    let result = match c {
+        RehearseCommand::Info { json } => {
+            let mut v = serde_json::to_value(emu.info()).unwrap_or_default();
+            let users: Vec<String> = emu.tenant().users.iter().map(|u| u.upn.clone()).collect();
+            v["users"] = json!(users);
+            if json || g.json {
+                print_text(&serde_json::to_string(&v).unwrap_or_default())?;
+            } else {
+                print_text(&super::emulator::banner(emu.info()))?;
+            }
+            Ok(0)
+        }
+        RehearseCommand::Sync => {
+            let v = control(&emu, "/sync", json!({})).await?;
+            if g.json {
+                print_json(&v)?
+            } else {
+                print_text(&format!(
+                    "Sync cycle ran; {} of {} synchronized users have a password hash.",
+                    v["users_with_password_hash"], v["synchronized_users"]
+                ))?
+            }
+            Ok(0)
+        }
+        RehearseCommand::Farm { service, state } => {
+            let v = control(&emu, &format!("/adfs/{service}"), json!({"state": state})).await?;
+            if g.json {
+                print_json(&v)?
+            } else {
+                print_text(&format!(
+                    "AD FS {service} (simulated): {}",
+                    v["state"].as_str().unwrap_or("?")
+                ))?
+            }
+            Ok(0)
+        }
+        RehearseCommand::Clock { action, duration } => {
+            if action != "advance" {
+                return Err(CliError::Usage(format!(
+                    "clock {action}: only `clock advance DURATION` is supported"
+                )));
+            }
+            let v = control(&emu, "/clock", json!({"advance_s": duration.as_secs_f64()})).await?;
+            if g.json {
+                print_json(&v)?
+            } else {
+                print_text(&format!(
+                    "The emulated clock now reads {}.",
+                    v["now"].as_str().unwrap_or("?")
+                ))?
+            }
+            Ok(0)
+        }
+        RehearseCommand::Reset { .. } => Ok(0),
+    };
+    emu.stop();
+    result
+}

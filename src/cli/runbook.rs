@@ -1,0 +1,407 @@
+//! The runbook's commands: enable-phs, failover, switch-back, test-signin, adfs, history, backups.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use secrecy::SecretString;
+use serde::Serialize;
+
+use super::output::{Stderr, confirm, print_json, print_text};
+use super::status::connect;
+use super::{CliError, Global};
+use crate::ops::{
+    backup, enable_phs, failover, farm, journal, plan::Plan, switch_back, test_signin,
+};
+
+#[derive(Debug, Args)]
+pub struct FailoverArgs {
+    /// A federated root domain to convert (repeat for several).
+    #[arg(long = "domain", required_unless_present = "all_federated")]
+    pub domains: Vec<String>,
+    /// Every federated root domain.
+    #[arg(long)]
+    pub all_federated: bool,
+    /// Go on although no password sync ran within the window.
+    #[arg(long)]
+    pub accept_unsynced: bool,
+    /// How recent the last password sync must be (e.g. 3h).
+    #[arg(long, default_value = "3h", value_parser = crate::emulator::parse_duration)]
+    pub sync_window: Duration,
+    /// Wait until user realm says Managed.
+    #[arg(long)]
+    pub wait: bool,
+    #[arg(long, default_value = "60m", value_parser = crate::emulator::parse_duration)]
+    pub wait_timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct SwitchBackArgs {
+    #[arg(long)]
+    pub domain: String,
+    /// A backup file, or `latest` for the newest backup of the domain.
+    #[arg(long, conflicts_with = "metadata_url")]
+    pub from_backup: Option<String>,
+    /// Build the settings from the farm's federation metadata instead.
+    #[arg(long)]
+    pub metadata_url: Option<String>,
+    /// With --metadata-url: the issuer (per-domain issuers of a multi-domain farm).
+    #[arg(long, requires = "metadata_url")]
+    pub issuer: Option<String>,
+    /// Go on although the farm is unreachable or its certificate expired.
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long)]
+    pub wait: bool,
+    #[arg(long, default_value = "60m", value_parser = crate::emulator::parse_duration)]
+    pub wait_timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct TestSigninArgs {
+    #[arg(long)]
+    pub upn: String,
+    /// Read the password from standard input (otherwise asked for on a terminal, without echo).
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Only home realm discovery; no password test.
+    #[arg(long)]
+    pub no_password: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdfsCommand {
+    /// Entity id, endpoints and signing certificates of a farm's federation metadata.
+    Inspect {
+        #[arg(long, conflicts_with = "metadata_url")]
+        metadata_file: Option<PathBuf>,
+        #[arg(long)]
+        metadata_url: Option<String>,
+    },
+}
+
+fn show_plan(g: &Global, plan: &Plan) -> Result<(), CliError> {
+    if g.json {
+        if g.dry_run {
+            print_json(plan)?;
+        }
+    } else {
+        print_text(&plan.to_string())?;
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Done<'a, T: Serialize> {
+    plan: &'a Plan,
+    result: T,
+}
+
+fn finish<T: Serialize + std::fmt::Debug>(
+    g: &Global,
+    plan: &Plan,
+    result: T,
+    text: String,
+) -> Result<u8, CliError> {
+    if g.json {
+        print_json(&Done { plan, result })?;
+    } else {
+        print_text(&text)?;
+    }
+    Ok(0)
+}
+
+pub async fn enable_phs(g: &Global) -> Result<u8, CliError> {
+    let s = connect(g).await?;
+    let p = enable_phs::prepare(&s).await?;
+    show_plan(g, &p.plan)?;
+    if g.dry_run {
+        return Ok(if p.plan.failed().is_empty() { 0 } else { 3 });
+    }
+    if !p.plan.steps.is_empty() && p.plan.failed().is_empty() {
+        confirm(g, "yes", "Turn on password hash sync for the tenant")?;
+    }
+    let plan = p.plan.clone();
+    let r = enable_phs::run(&s, p, &Stderr::new()).await?;
+    let text = format!(
+        "Password hash sync is on{}.\n{}",
+        if r.changed {
+            " now"
+        } else {
+            " (it already was)"
+        },
+        r.note
+    );
+    finish(g, &plan, r, text)
+}
+
+pub async fn failover(g: &Global, a: FailoverArgs) -> Result<u8, CliError> {
+    let s = connect(g).await?;
+    let o = failover::Options {
+        domains: a.domains.clone(),
+        all_federated: a.all_federated,
+        sync_window: a.sync_window,
+        accept_unsynced: a.accept_unsynced,
+    };
+    let p = failover::prepare(&s, &o).await?;
+    show_plan(g, &p.plan)?;
+    if g.dry_run {
+        return Ok(if p.plan.failed().is_empty() { 0 } else { 3 });
+    }
+    let targets: Vec<String> = p
+        .plan
+        .steps
+        .iter()
+        .filter_map(|s| s.domain.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !targets.is_empty() && p.plan.failed().is_empty() {
+        let word = if targets.len() == 1 {
+            targets[0].clone()
+        } else {
+            format!("{} domains", targets.len())
+        };
+        confirm(
+            g,
+            &word,
+            &format!(
+                "Convert {} to managed sign-in (password hash sync)",
+                targets.join(", ")
+            ),
+        )?;
+    }
+    let plan = p.plan.clone();
+    let progress = Stderr::new();
+    let r = failover::run(&s, p, &progress).await?;
+    if a.wait {
+        let converted: Vec<String> = r
+            .domains
+            .iter()
+            .filter(|d| d.outcome == "converted")
+            .map(|d| d.domain.clone())
+            .collect();
+        failover::wait_for_realm(
+            &s,
+            &converted,
+            crate::login::Namespace::Managed,
+            a.wait_timeout,
+            &progress,
+        )
+        .await?;
+    }
+    let mut text = String::from("\nDone:\n");
+    for d in &r.domains {
+        text.push_str(&format!(
+            "  {}: {}{}\n",
+            d.domain,
+            d.outcome,
+            d.backup
+                .as_ref()
+                .map(|b| format!(" (backup {b})"))
+                .unwrap_or_default()
+        ));
+    }
+    text.push_str("\nNext: sign-in changes take effect within minutes, up to an hour; then test a user with `entra-failover test-signin --upn USER`.");
+    finish(g, &plan, r, text)
+}
+
+pub async fn switch_back(g: &Global, a: SwitchBackArgs) -> Result<u8, CliError> {
+    let s = connect(g).await?;
+    let source = match (&a.from_backup, &a.metadata_url) {
+        (_, Some(url)) => switch_back::Source::Metadata {
+            url: url.clone(),
+            issuer: a.issuer.clone(),
+        },
+        (Some(b), None) if b == "latest" => switch_back::Source::Backup(None),
+        (Some(b), None) => switch_back::Source::Backup(Some(PathBuf::from(b))),
+        (None, None) => {
+            return Err(CliError::Usage(
+                "give --from-backup FILE|latest or --metadata-url URL".into(),
+            ));
+        }
+    };
+    let o = switch_back::Options {
+        domain: a.domain.clone(),
+        source,
+        force: a.force,
+    };
+    let p = switch_back::prepare(&s, &o).await?;
+    show_plan(g, &p.plan)?;
+    if g.dry_run {
+        return Ok(if p.plan.failed().is_empty() { 0 } else { 3 });
+    }
+    if !p.plan.steps.is_empty() && p.plan.failed().is_empty() {
+        confirm(g, &a.domain, &format!("Federate {} with AD FS", a.domain))?;
+    }
+    let plan = p.plan.clone();
+    let progress = Stderr::new();
+    let r = switch_back::run(&s, p, &progress).await?;
+    if a.wait {
+        failover::wait_for_realm(
+            &s,
+            std::slice::from_ref(&r.domain),
+            crate::login::Namespace::Federated,
+            a.wait_timeout,
+            &progress,
+        )
+        .await?;
+    }
+    let text = format!(
+        "\n{}: {} (issuer {}, from {}).\nNext: verify federation connectivity, then test a user's sign-in.",
+        r.domain, r.outcome, r.issuer_uri, r.from
+    );
+    finish(g, &plan, r, text)
+}
+
+pub async fn test_signin(g: &Global, a: TestSigninArgs) -> Result<u8, CliError> {
+    test_signin::check_upn(&a.upn)?;
+    let password = if a.no_password {
+        None
+    } else if a.password_stdin {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(CliError::Output)?;
+        Some(SecretString::from(
+            text.trim_end_matches(['\r', '\n']).to_string(),
+        ))
+    } else if std::io::stdin().is_terminal() {
+        let pw =
+            rpassword::prompt_password(format!("Password for {} (not shown, not stored): ", a.upn))
+                .map_err(CliError::Output)?;
+        Some(SecretString::from(pw))
+    } else {
+        None
+    };
+    let s = connect(g).await?;
+    let r = test_signin::run(&s, &a.upn, password.as_ref()).await?;
+    let failed = r.password_test.as_ref().is_some_and(|t| !t.ok);
+    if g.json {
+        print_json(&r)?;
+    } else {
+        let mut text = format!("{}: {:?} sign-in", r.upn, r.realm);
+        if let Some(to) = &r.sign_in_goes_to {
+            text.push_str(&format!(", at {to}"));
+        }
+        if let Some(t) = &r.password_test {
+            text.push_str(&format!(
+                "\nPassword test: {}{}{}",
+                if t.ok { "OK — " } else { "FAILED — " },
+                t.aadsts.map(|c| format!("AADSTS{c}: ")).unwrap_or_default(),
+                t.message
+            ));
+            if let Some(m) = &t.meaning {
+                text.push_str(&format!("\nWhat it means: {m}"));
+            }
+        }
+        print_text(&text)?;
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+pub async fn adfs(g: &Global, c: AdfsCommand) -> Result<u8, CliError> {
+    let AdfsCommand::Inspect {
+        metadata_file,
+        metadata_url,
+    } = c;
+    let session = if metadata_url.is_some() {
+        Some(connect(g).await?)
+    } else {
+        None
+    };
+    let m = farm::load_metadata(
+        session.as_ref(),
+        metadata_file.as_deref(),
+        metadata_url.as_deref(),
+    )
+    .await?;
+    if g.json {
+        print_json(&m)?;
+    } else {
+        let mut text = format!("Entity id: {}\n", m.entity_id);
+        if let Some(p) = &m.passive_endpoint {
+            text.push_str(&format!("Passive sign-in: {p}\n"));
+        }
+        if let Some(x) = &m.mex_endpoint {
+            text.push_str(&format!("MEX: {x}\n"));
+        }
+        for c in &m.signing_certificates {
+            text.push_str(&format!(
+                "Signing certificate: {}\n  SHA-1 {}\n  SHA-256 {}\n  valid {} to {}\n",
+                c.subject,
+                c.sha1_thumbprint,
+                c.sha256_thumbprint,
+                crate::graph::models::graph_time(crate::emulator::state::unix(c.not_before_unix)),
+                crate::graph::models::graph_time(crate::emulator::state::unix(c.not_after_unix)),
+            ));
+        }
+        print_text(&text)?;
+    }
+    Ok(0)
+}
+
+pub async fn history(g: &Global) -> Result<u8, CliError> {
+    let s = connect(g).await?;
+    let entries = journal::read(&s.home, &s.tenant)?;
+    if g.json {
+        print_json(&entries)?;
+    } else {
+        let mut text = String::new();
+        for e in &entries {
+            text.push_str(&format!(
+                "{} {:<12} {:<24} {:<7} {}\n",
+                e.time, e.operation, e.domain, e.phase, e.detail
+            ));
+        }
+        if entries.is_empty() {
+            text.push_str("No change has been made to this tenant with entra-failover.");
+        }
+        print_text(&text)?;
+    }
+    Ok(0)
+}
+
+pub async fn backups(g: &Global) -> Result<u8, CliError> {
+    let s = connect(g).await?;
+    let mut rows = vec![];
+    for p in backup::list(&s.home, &s.tenant)? {
+        let row = match backup::read(&p) {
+            Ok(b) => {
+                serde_json::json!({"path": p, "domain": b.domain, "taken_at": b.taken_at, "issuer": b.federation["issuerUri"], "valid": true})
+            }
+            Err(e) => serde_json::json!({"path": p, "valid": false, "error": e.to_string()}),
+        };
+        rows.push(row);
+    }
+    if g.json {
+        print_json(&rows)?;
+    } else {
+        let mut text = String::new();
+        for r in &rows {
+            if r["valid"] == true {
+                text.push_str(&format!(
+                    "{}  {}  {}\n    {}\n",
+                    r["taken_at"].as_str().unwrap_or(""),
+                    r["domain"].as_str().unwrap_or(""),
+                    r["issuer"].as_str().unwrap_or(""),
+                    r["path"].as_str().unwrap_or("")
+                ));
+            } else {
+                text.push_str(&format!(
+                    "DAMAGED {}: {}\n",
+                    r["path"].as_str().unwrap_or(""),
+                    r["error"].as_str().unwrap_or("")
+                ));
+            }
+        }
+        if rows.is_empty() {
+            text.push_str(
+                "No backups yet: failover writes one per domain before it changes anything.",
+            );
+        }
+        print_text(&text)?;
+    }
+    Ok(0)
+}

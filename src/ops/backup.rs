@@ -1,0 +1,217 @@
+//! Backups of a domain's federation settings, taken before any change: the only way back to exactly the
+//! same settings once a conversion has deleted them. JSON, checksummed, readable only by their owner.
+
+use std::path::{Path, PathBuf};
+
+use openssl::hash::{MessageDigest, hash};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::OpsError;
+use super::journal::{private_dir, tenant_dir_name};
+
+pub const FORMAT: &str = "entra-failover/backup/1";
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Backup {
+    pub format: String,
+    pub tenant: String,
+    pub domain: String,
+    pub taken_at: String,
+    /// The domain as Graph returned it.
+    pub domain_object: Value,
+    /// The federation settings exactly as Graph returned them (`internalDomainFederation`).
+    pub federation: Value,
+    /// SHA-256 of the fields above, to catch a tampered or truncated file.
+    pub sha256: String,
+}
+
+fn digest(
+    format: &str,
+    tenant: &str,
+    domain: &str,
+    taken_at: &str,
+    domain_object: &Value,
+    federation: &Value,
+) -> String {
+    let canonical =
+        serde_json::json!([format, tenant, domain, taken_at, domain_object, federation])
+            .to_string();
+    hash(MessageDigest::sha256(), canonical.as_bytes())
+        .map(|d| d.iter().map(|b| format!("{b:02x}")).collect())
+        .unwrap_or_default()
+}
+
+impl Backup {
+    pub fn new(tenant: &str, domain: &str, domain_object: Value, federation: Value) -> Backup {
+        let taken_at = super::journal::now();
+        let sha256 = digest(
+            FORMAT,
+            tenant,
+            domain,
+            &taken_at,
+            &domain_object,
+            &federation,
+        );
+        Backup {
+            format: FORMAT.into(),
+            tenant: tenant.into(),
+            domain: domain.into(),
+            taken_at,
+            domain_object,
+            federation,
+            sha256,
+        }
+    }
+
+    fn expected_digest(&self) -> String {
+        digest(
+            &self.format,
+            &self.tenant,
+            &self.domain,
+            &self.taken_at,
+            &self.domain_object,
+            &self.federation,
+        )
+    }
+
+    /// The settings to send back to Graph: everything that was read, except what Graph sets itself.
+    pub fn restorable_settings(&self) -> Value {
+        let mut v = self.federation.clone();
+        if let Value::Object(m) = &mut v {
+            m.retain(|k, _| {
+                !k.starts_with('@') && k != "id" && k != "signingCertificateUpdateStatus"
+            });
+            m.insert(
+                "@odata.type".into(),
+                Value::String("#microsoft.graph.internalDomainFederation".into()),
+            );
+        }
+        v
+    }
+}
+
+pub fn dir(home: &Path, tenant: &str) -> PathBuf {
+    home.join("backups").join(tenant_dir_name(tenant))
+}
+
+/// Writes a backup atomically; returns its path.
+pub fn write(home: &Path, backup: &Backup) -> Result<PathBuf, OpsError> {
+    let d = dir(home, &backup.tenant);
+    private_dir(&d)?;
+    let stamp = backup.taken_at.replace([':', '-'], "");
+    let mut p = d.join(format!("{}.{stamp}.json", tenant_dir_name(&backup.domain)));
+    let mut n = 1;
+    while p.exists() {
+        n += 1;
+        p = d.join(format!(
+            "{}.{stamp}.{n}.json",
+            tenant_dir_name(&backup.domain)
+        ));
+    }
+    let bytes = serde_json::to_vec_pretty(backup).map_err(|e| OpsError::file(&p, e))?;
+    crate::emulator::store::write_atomic(&p, &bytes).map_err(|e| OpsError::file(&p, e))?;
+    Ok(p)
+}
+
+/// Reads and checks a backup file.
+pub fn read(path: &Path) -> Result<Backup, OpsError> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| OpsError::Input(format!("backup {}: {e}", path.display())))?;
+    if meta.len() > 16 * 1024 * 1024 {
+        return Err(OpsError::Input(format!(
+            "backup {}: {} bytes is too large for a backup",
+            path.display(),
+            meta.len()
+        )));
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| OpsError::Input(format!("backup {}: {e}", path.display())))?;
+    let b: Backup = serde_json::from_slice(&bytes).map_err(|e| {
+        OpsError::Input(format!(
+            "backup {} is damaged or not a backup: {e}",
+            path.display()
+        ))
+    })?;
+    if b.format != FORMAT {
+        return Err(OpsError::Input(format!(
+            "backup {}: unknown format {:?}",
+            path.display(),
+            b.format
+        )));
+    }
+    if b.expected_digest() != b.sha256 {
+        return Err(OpsError::Input(format!(
+            "backup {} does not match its checksum: it was changed or truncated; it will not be restored",
+            path.display()
+        )));
+    }
+    if !b.federation.is_object() {
+        return Err(OpsError::Input(format!(
+            "backup {} holds no federation settings",
+            path.display()
+        )));
+    }
+    Ok(b)
+}
+
+/// Every backup of a tenant, oldest first.
+pub fn list(home: &Path, tenant: &str) -> Result<Vec<PathBuf>, OpsError> {
+    let d = dir(home, tenant);
+    let mut out: Vec<PathBuf> = match std::fs::read_dir(&d) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => vec![],
+        Err(e) => return Err(OpsError::file(&d, e)),
+    };
+    out.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    Ok(out)
+}
+
+/// The newest valid backup of a domain.
+pub fn latest(
+    home: &Path,
+    tenant: &str,
+    domain: &str,
+) -> Result<Option<(PathBuf, Backup)>, OpsError> {
+    let mut best: Option<(PathBuf, Backup)> = None;
+    for p in list(home, tenant)? {
+        if let Ok(b) = read(&p)
+            && b.domain.eq_ignore_ascii_case(domain)
+            && best
+                .as_ref()
+                .is_none_or(|(_, cur)| b.taken_at >= cur.taken_at)
+        {
+            best = Some((p, b));
+        }
+    }
+    Ok(best)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tampered_or_truncated_backups_are_refused() {
+        let home = tempfile::tempdir().unwrap();
+        let b = Backup::new(
+            "t",
+            "contoso.com",
+            serde_json::json!({"id": "contoso.com"}),
+            serde_json::json!({"issuerUri": "http://x/"}),
+        );
+        let p = write(home.path(), &b).unwrap();
+        assert_eq!(read(&p).unwrap(), b);
+        let text = std::fs::read_to_string(&p).unwrap();
+        std::fs::write(&p, text.replace("http://x/", "http://evil/")).unwrap();
+        assert!(read(&p).unwrap_err().to_string().contains("checksum"));
+        std::fs::write(&p, &text[..text.len() / 2]).unwrap();
+        assert!(read(&p).unwrap_err().to_string().contains("damaged"));
+        let restorable = b.restorable_settings();
+        assert!(restorable.get("id").is_none());
+        assert_eq!(restorable["issuerUri"], "http://x/");
+    }
+}

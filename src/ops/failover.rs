@@ -1,0 +1,402 @@
+//! `failover`: move federated domains to managed sign-in (password hash sync). Pre-flight first; then,
+//! for each domain, a backup of its federation settings, a journal intent, the conversion, and a read
+//! back that confirms it.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::backup::{self, Backup};
+use super::farm::{fetch_metadata, metadata_url_for};
+use super::journal::{self, Entry};
+use super::plan::{Outcome, Plan};
+use super::status::{encode, federation, last_password_sync, sync_settings, who};
+use super::{OpsError, Progress, Session};
+use crate::auth::claims::Task;
+use crate::graph::models::{AuthenticationType, Domain, parse_graph_time};
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub domains: Vec<String>,
+    pub all_federated: bool,
+    /// How recent the last password sync must be.
+    pub sync_window: Duration,
+    pub accept_unsynced: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DomainResult {
+    pub domain: String,
+    /// `converted`, `already managed`, `failed` or `not started`.
+    pub outcome: String,
+    pub backup: Option<String>,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub domains: Vec<DomainResult>,
+    pub requests: u64,
+}
+
+pub struct Prepared {
+    pub plan: Plan,
+    targets: Vec<String>,
+}
+
+pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
+    let mut plan = Plan::new(
+        "Change user sign-in to password hash synchronization",
+        &s.tenant,
+    );
+    let me = who(s).await?;
+    let missing = me.missing_for(Task::ConvertDomains);
+    if missing.is_empty() {
+        plan.check(
+            "permissions",
+            Outcome::Pass,
+            format!("{} may convert domains", me.who()),
+        );
+    } else {
+        plan.check(
+            "permissions",
+            Outcome::Fail,
+            format!("{} lacks {}", me.who(), missing.join("; ")),
+        );
+    }
+    let domains: Vec<Domain> = s.graph.list("/v1.0/domains").await?;
+    let find = |name: &str| {
+        domains.iter().find(|d| {
+            d.id.as_deref()
+                .is_some_and(|i| i.eq_ignore_ascii_case(name))
+        })
+    };
+    let mut targets: Vec<String> = vec![];
+    if o.all_federated {
+        for d in &domains {
+            if d.authentication_type == Some(AuthenticationType::Federated)
+                && d.is_root != Some(false)
+            {
+                targets.push(d.id.clone().unwrap_or_default());
+            }
+        }
+        if targets.is_empty() {
+            plan.check(
+                "domains",
+                Outcome::Pass,
+                "no federated root domain: nothing to convert",
+            );
+        }
+    }
+    for name in &o.domains {
+        let Some(d) = find(name) else {
+            return Err(OpsError::Input(format!(
+                "the tenant has no domain {name:?}"
+            )));
+        };
+        let id = d.id.clone().unwrap_or_default();
+        if d.is_root == Some(false) {
+            let root = domains
+                .iter()
+                .filter(|r| r.is_root != Some(false))
+                .filter_map(|r| r.id.clone())
+                .find(|r| {
+                    id.to_ascii_lowercase()
+                        .ends_with(&format!(".{}", r.to_ascii_lowercase()))
+                });
+            plan.check(
+                &format!("domain {id}"),
+                Outcome::Fail,
+                format!(
+                    "a subdomain inherits its sign-in from its root{}: convert the root domain, and its subdomains follow",
+                    root.map(|r| format!(" {r}")).unwrap_or_default()
+                ),
+            );
+            continue;
+        }
+        if d.authentication_type != Some(AuthenticationType::Federated) {
+            plan.check(
+                &format!("domain {id}"),
+                Outcome::Pass,
+                "already managed: nothing to do",
+            );
+            continue;
+        }
+        if !targets.iter().any(|t| t.eq_ignore_ascii_case(&id)) {
+            targets.push(id);
+        }
+    }
+    // Password hash sync must be on and recent, or users are told their password is wrong.
+    let sync = sync_settings(s).await?;
+    if sync.features.as_ref().and_then(|f| f.password_sync_enabled) != Some(true) {
+        plan.check(
+            "password hash sync",
+            Outcome::Fail,
+            "off: turn it on first (enable-phs) and let it run, or users cannot sign in",
+        );
+    } else {
+        let last = last_password_sync(s).await;
+        let age = last
+            .as_deref()
+            .and_then(parse_graph_time)
+            .map(|t| time::OffsetDateTime::now_utc() - t);
+        match (last, age) {
+            (Some(t), Some(age)) if age.whole_seconds() <= o.sync_window.as_secs() as i64 => plan
+                .check(
+                    "password hash sync",
+                    Outcome::Pass,
+                    format!("on; last password sync {t}"),
+                ),
+            (last, _) => {
+                let when = last
+                    .map(|t| format!("the last password sync ran at {t}"))
+                    .unwrap_or_else(|| "no password sync is known".into());
+                let outcome = if o.accept_unsynced {
+                    Outcome::Warn
+                } else {
+                    Outcome::Fail
+                };
+                plan.check(
+                    "password hash sync",
+                    outcome,
+                    format!(
+                        "{when}, not within {}s: users without a hash cannot sign in{}",
+                        o.sync_window.as_secs(),
+                        if o.accept_unsynced {
+                            " (accepted with --accept-unsynced)"
+                        } else {
+                            "; pass --accept-unsynced to go on anyway"
+                        }
+                    ),
+                );
+            }
+        }
+    }
+    // The farm's health, shown: don't switch for a temporary reason.
+    let mut services = std::collections::BTreeSet::new();
+    for id in &targets {
+        if let Some((f, _)) = federation(s, id).await?
+            && let Some(url) = f.passive_sign_in_uri.as_deref().and_then(metadata_url_for)
+            && services.insert(url.host_str().unwrap_or_default().to_string())
+        {
+            match fetch_metadata(s, &url).await {
+                Ok(_) => plan.check(
+                    &format!("AD FS {}", url.host_str().unwrap_or_default()),
+                    Outcome::Warn,
+                    "the farm answers right now: don't switch for a temporary reason",
+                ),
+                Err(e) => plan.check(
+                    &format!("AD FS {}", url.host_str().unwrap_or_default()),
+                    Outcome::Pass,
+                    format!("down: {}", e.0),
+                ),
+            }
+        }
+    }
+    for id in &targets {
+        let d = encode(id);
+        plan.step(
+            Some(id),
+            "GET",
+            &format!("/v1.0/domains/{d}/federationConfiguration"),
+            None,
+            "back up the federation settings",
+        );
+        plan.step(
+            Some(id),
+            "PATCH",
+            &format!("/v1.0/domains/{d}"),
+            Some(json!({"authenticationType": "Managed"})),
+            "convert to managed sign-in",
+        );
+        plan.step(
+            Some(id),
+            "GET",
+            &format!("/v1.0/domains/{d}"),
+            None,
+            "confirm it is managed",
+        );
+    }
+    Ok(Prepared { plan, targets })
+}
+
+fn entry(domain: &str, phase: &str, backup: Option<(&str, &str)>, detail: &str) -> Entry {
+    Entry {
+        time: journal::now(),
+        operation: "failover".into(),
+        domain: domain.into(),
+        phase: phase.into(),
+        backup: backup.map(|b| b.0.to_string()),
+        sha256: backup.map(|b| b.1.to_string()),
+        detail: detail.into(),
+    }
+}
+
+async fn convert(s: &Session, id: &str, progress: &dyn Progress) -> Result<DomainResult, OpsError> {
+    let d = encode(id);
+    let domain_object: Value = s.graph.get(&format!("/v1.0/domains/{d}")).await?;
+    if domain_object["authenticationType"] == "Managed" {
+        journal::append(
+            &s.home,
+            &s.tenant,
+            &entry(id, "noop", None, "already managed"),
+        )?;
+        return Ok(DomainResult {
+            domain: id.into(),
+            outcome: "already managed".into(),
+            backup: None,
+            detail: String::new(),
+        });
+    }
+    progress.event(Some(id), "backing up the federation settings");
+    let Some((_, raw)) = federation(s, id).await? else {
+        return Err(OpsError::Refused(format!(
+            "{id} is federated but Graph shows no federation settings to back up"
+        )));
+    };
+    let b = Backup::new(&s.tenant, id, domain_object, raw);
+    let path = backup::write(&s.home, &b)?;
+    let path_text = path.display().to_string();
+    journal::append(
+        &s.home,
+        &s.tenant,
+        &entry(
+            id,
+            "intent",
+            Some((&path_text, &b.sha256)),
+            "Federated -> Managed",
+        ),
+    )?;
+    progress.event(Some(id), "converting to managed sign-in");
+    let result = s
+        .graph
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/v1.0/domains/{d}"),
+            Some(&json!({"authenticationType": "Managed"})),
+        )
+        .await;
+    // Whatever the answer, the domain's real state decides what happened.
+    let after: Value = s.graph.get(&format!("/v1.0/domains/{d}")).await?;
+    if after["authenticationType"] == "Managed" {
+        journal::append(
+            &s.home,
+            &s.tenant,
+            &entry(
+                id,
+                "done",
+                Some((&path_text, &b.sha256)),
+                "read back: Managed",
+            ),
+        )?;
+        progress.event(Some(id), "converted");
+        return Ok(DomainResult {
+            domain: id.into(),
+            outcome: "converted".into(),
+            backup: Some(path_text),
+            detail: String::new(),
+        });
+    }
+    let why = match result {
+        Err(e) => e.to_string(),
+        Ok(_) => "Graph accepted the change but the domain still reads as federated".into(),
+    };
+    journal::append(
+        &s.home,
+        &s.tenant,
+        &entry(id, "failed", Some((&path_text, &b.sha256)), &why),
+    )?;
+    Ok(DomainResult {
+        domain: id.into(),
+        outcome: "failed".into(),
+        backup: Some(path_text),
+        detail: why,
+    })
+}
+
+pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Report, OpsError> {
+    if let Some(f) = p.plan.failed().first() {
+        return Err(OpsError::Refused(format!("{}: {}", f.name, f.detail)));
+    }
+    let before = s.graph.requests_sent();
+    let mut results = vec![];
+    let mut stopped = None;
+    for id in &p.targets {
+        if stopped.is_some() {
+            results.push(DomainResult {
+                domain: id.clone(),
+                outcome: "not started".into(),
+                backup: None,
+                detail: String::new(),
+            });
+            continue;
+        }
+        match convert(s, id, progress).await {
+            Ok(r) => {
+                if r.outcome == "failed" {
+                    stopped = Some(format!("{id}: {}", r.detail));
+                }
+                results.push(r);
+            }
+            Err(e) => {
+                stopped = Some(format!("{id}: {e}"));
+                results.push(DomainResult {
+                    domain: id.clone(),
+                    outcome: "failed".into(),
+                    backup: None,
+                    detail: e.to_string(),
+                });
+            }
+        }
+    }
+    let report = Report {
+        domains: results,
+        requests: s.graph.requests_sent() - before,
+    };
+    if let Some(why) = stopped {
+        let summary: Vec<String> = report
+            .domains
+            .iter()
+            .map(|d| format!("{} {}", d.domain, d.outcome))
+            .collect();
+        return Err(OpsError::Partial(format!(
+            "stopped at {why}. Domains: {}",
+            summary.join(", ")
+        )));
+    }
+    Ok(report)
+}
+
+/// Polls user realm until every domain reads as `want` (Managed or Federated), or the timeout.
+pub async fn wait_for_realm(
+    s: &Session,
+    domains: &[String],
+    want: crate::login::Namespace,
+    timeout: Duration,
+    progress: &dyn Progress,
+) -> Result<(), OpsError> {
+    let deadline = std::time::Instant::now() + timeout;
+    for d in domains {
+        loop {
+            let realm = s.login.user_realm(&format!("realm-probe@{d}")).await?;
+            if realm.namespace == want {
+                progress.event(Some(d), &format!("user realm says {want:?}"));
+                break;
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(OpsError::Partial(format!(
+                    "{d}: user realm still says {:?} after {}s; the change is made and takes effect within minutes, up to an hour",
+                    realm.namespace,
+                    timeout.as_secs()
+                )));
+            }
+            progress.event(
+                Some(d),
+                &format!("user realm still says {:?}; waiting", realm.namespace),
+            );
+            tokio::time::sleep(Duration::from_secs(5).min(timeout)).await;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! Reaching AD FS farms: their federation metadata over HTTPS, wherever the locator says they answer.
+
+use url::Url;
+
+use super::{OpsError, Session};
+use crate::adfs::metadata::{self, FederationMetadata};
+
+/// The metadata URL of the farm behind a federation endpoint (`https://sts.contoso.com/...`).
+pub fn metadata_url_for(endpoint: &str) -> Option<Url> {
+    let u = Url::parse(endpoint).ok()?;
+    let host = u.host_str()?;
+    let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+    Url::parse(&format!(
+        "https://{host}{port}/FederationMetadata/2007-06/FederationMetadata.xml"
+    ))
+    .ok()
+}
+
+/// Why a farm could not be read.
+#[derive(Debug, Clone)]
+pub struct Unreachable(pub String);
+
+/// Fetches and parses a farm's federation metadata.
+pub async fn fetch_metadata(s: &Session, url: &Url) -> Result<FederationMetadata, Unreachable> {
+    if url.scheme() != "https" {
+        return Err(Unreachable(format!(
+            "{url}: only https metadata URLs are accepted"
+        )));
+    }
+    let target = s.farms.locate(url);
+    let resp = s
+        .http
+        .get(target)
+        .timeout(std::time::Duration::from_secs(20))
+        .send()
+        .await
+        .map_err(|e| Unreachable(format!("{url}: {}", crate::graph::client::error_chain(&e))))?;
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(Unreachable(format!("{url}: HTTP {status}")));
+    }
+    if resp
+        .content_length()
+        .is_some_and(|n| n > metadata::MAX_METADATA_BYTES as u64)
+    {
+        return Err(Unreachable(format!(
+            "{url}: the metadata is larger than {} bytes",
+            metadata::MAX_METADATA_BYTES
+        )));
+    }
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| Unreachable(format!("{url}: {e}")))?;
+    metadata::parse(&text).map_err(|e| Unreachable(format!("{url}: {e}")))
+}
+
+/// Metadata from a file or a URL, for `adfs inspect`.
+pub async fn load_metadata(
+    s: Option<&Session>,
+    file: Option<&std::path::Path>,
+    url: Option<&str>,
+) -> Result<FederationMetadata, OpsError> {
+    match (file, url) {
+        (Some(f), _) => {
+            let meta = std::fs::metadata(f)
+                .map_err(|e| OpsError::Input(format!("{}: {e}", f.display())))?;
+            if meta.len() > metadata::MAX_METADATA_BYTES as u64 {
+                return Err(OpsError::Input(format!(
+                    "{}: larger than {} bytes",
+                    f.display(),
+                    metadata::MAX_METADATA_BYTES
+                )));
+            }
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| OpsError::Input(format!("{}: {e}", f.display())))?;
+            metadata::parse(&text).map_err(|e| OpsError::Input(format!("{}: {e}", f.display())))
+        }
+        (None, Some(u)) => {
+            let url = Url::parse(u).map_err(|e| OpsError::Input(format!("{u}: {e}")))?;
+            let s = s.ok_or_else(|| {
+                OpsError::Input("a metadata URL needs a profile to connect with".into())
+            })?;
+            fetch_metadata(s, &url)
+                .await
+                .map_err(|e| OpsError::Refused(format!("the farm cannot be read: {}", e.0)))
+        }
+        (None, None) => Err(OpsError::Input(
+            "give --metadata-file or --metadata-url".into(),
+        )),
+    }
+}

@@ -1,0 +1,85 @@
+//! The journal: an append-only, fsync'd log of every change per tenant. An *intent* line (naming the
+//! backup and its checksum) is durable before the change; a *done* line follows the confirming read.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::OpsError;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Entry {
+    pub time: String,
+    pub operation: String,
+    pub domain: String,
+    /// `intent`, `done`, `failed` or `noop`.
+    pub phase: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    pub detail: String,
+}
+
+pub fn tenant_dir_name(tenant: &str) -> String {
+    tenant
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+pub fn path(home: &Path, tenant: &str) -> PathBuf {
+    home.join("journal")
+        .join(format!("{}.jsonl", tenant_dir_name(tenant)))
+}
+
+pub fn private_dir(dir: &Path) -> Result<(), OpsError> {
+    crate::emulator::store::private_dir(dir).map_err(|e| OpsError::file(dir, e))
+}
+
+/// Appends one entry and makes it durable before returning.
+pub fn append(home: &Path, tenant: &str, entry: &Entry) -> Result<(), OpsError> {
+    let p = path(home, tenant);
+    if let Some(dir) = p.parent() {
+        private_dir(dir)?;
+    }
+    let mut line = serde_json::to_string(entry).map_err(|e| OpsError::file(&p, e))?;
+    line.push('\n');
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(&p).map_err(|e| OpsError::file(&p, e))?;
+    f.write_all(line.as_bytes())
+        .map_err(|e| OpsError::file(&p, e))?;
+    f.sync_all().map_err(|e| OpsError::file(&p, e))
+}
+
+/// Every entry, oldest first; a torn last line (a crash mid-write) is skipped.
+pub fn read(home: &Path, tenant: &str) -> Result<Vec<Entry>, OpsError> {
+    let p = path(home, tenant);
+    let text = match std::fs::read_to_string(&p) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(OpsError::file(&p, e)),
+    };
+    Ok(text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect())
+}
+
+pub fn now() -> String {
+    crate::graph::models::graph_time(time::OffsetDateTime::now_utc())
+}

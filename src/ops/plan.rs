@@ -1,0 +1,126 @@
+//! A plan is data: the HTTP calls an operation will make, in order, and the checks it made first.
+//! `--dry-run` prints it and stops; the wizard's "Ready to configure" page shows the same.
+
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Pass,
+    Warn,
+    Fail,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub outcome: Outcome,
+    pub detail: String,
+}
+
+impl Check {
+    pub fn new(name: &str, outcome: Outcome, detail: impl Into<String>) -> Check {
+        Check {
+            name: name.to_string(),
+            outcome,
+            detail: detail.into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Step {
+    pub domain: Option<String>,
+    pub method: String,
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+    pub why: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Plan {
+    pub title: String,
+    pub tenant: String,
+    pub checks: Vec<Check>,
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    pub fn new(title: &str, tenant: &str) -> Plan {
+        Plan {
+            title: title.to_string(),
+            tenant: tenant.to_string(),
+            checks: vec![],
+            steps: vec![],
+        }
+    }
+
+    pub fn check(&mut self, name: &str, outcome: Outcome, detail: impl Into<String>) {
+        self.checks.push(Check::new(name, outcome, detail));
+    }
+
+    pub fn step(
+        &mut self,
+        domain: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        why: &str,
+    ) {
+        self.steps.push(Step {
+            domain: domain.map(str::to_string),
+            method: method.to_string(),
+            path: path.to_string(),
+            body,
+            why: why.to_string(),
+        });
+    }
+
+    pub fn failed(&self) -> Vec<&Check> {
+        self.checks
+            .iter()
+            .filter(|c| c.outcome == Outcome::Fail)
+            .collect()
+    }
+}
+
+impl std::fmt::Display for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{} — tenant {}", self.title, self.tenant)?;
+        if !self.checks.is_empty() {
+            writeln!(f, "\nChecks:")?;
+            for c in &self.checks {
+                let mark = match c.outcome {
+                    Outcome::Pass => "pass",
+                    Outcome::Warn => "WARN",
+                    Outcome::Fail => "FAIL",
+                };
+                writeln!(f, "  [{mark}] {}: {}", c.name, c.detail)?;
+            }
+        }
+        if self.steps.is_empty() {
+            writeln!(f, "\nNo change is needed.")?;
+        } else {
+            writeln!(f, "\nChanges, in order:")?;
+            for (i, s) in self.steps.iter().enumerate() {
+                writeln!(f, "  {}. {} {}  — {}", i + 1, s.method, s.path, s.why)?;
+                if let Some(b) = &s.body {
+                    let text = serde_json::to_string(b).unwrap_or_default();
+                    let shown: String = text.chars().take(300).collect();
+                    writeln!(
+                        f,
+                        "     {shown}{}",
+                        if text.chars().count() > 300 {
+                            "…"
+                        } else {
+                            ""
+                        }
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

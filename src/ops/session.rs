@@ -1,0 +1,223 @@
+//! A connected tenant: the HTTP client that trusts the right roots, the credential, the Graph and
+//! sign-in clients, where its AD FS farms answer, and where its backups and journal live.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+use super::OpsError;
+use crate::auth::credentials::{self, DevicePrompt, PasswordCredential};
+use crate::auth::profile::{AuthKind, Config, Profile, REHEARSAL};
+use crate::auth::{AuthError, SharedCredential};
+use crate::emulator::{self, Emulator};
+use crate::graph::GraphClient;
+use crate::login::LoginClient;
+
+/// Where each federation service answers: itself on the internet, a loopback port in rehearsal.
+#[derive(Clone, Debug, Default)]
+pub struct FarmLocator {
+    overrides: BTreeMap<String, Url>,
+}
+
+impl FarmLocator {
+    /// The URL to fetch for `url`: the same URL, or the rehearsal farm's address for its host.
+    pub fn locate(&self, url: &Url) -> Url {
+        let Some(host) = url.host_str() else {
+            return url.clone();
+        };
+        match self.overrides.get(&host.to_ascii_lowercase()) {
+            Some(base) => {
+                let mut u = base.clone();
+                u.set_path(url.path());
+                u.set_query(url.query());
+                u
+            }
+            None => url.clone(),
+        }
+    }
+
+    pub fn is_simulated(&self, host: &str) -> bool {
+        self.overrides.contains_key(&host.to_ascii_lowercase())
+    }
+}
+
+/// Everything an operation needs to talk to one tenant.
+pub struct Session {
+    pub profile: String,
+    pub tenant: String,
+    pub graph: GraphClient,
+    pub login: LoginClient,
+    /// For AD FS farms and anything that is not Graph.
+    pub http: reqwest::Client,
+    pub farms: FarmLocator,
+    pub home: PathBuf,
+    /// The public client id used for password sign-in tests.
+    pub test_client_id: String,
+    /// The running rehearsal tenant, when the profile is `rehearsal`.
+    pub rehearsal: Option<Emulator>,
+}
+
+/// Builds the HTTP client: TLS always verified, with an extra root when one is given.
+pub fn http_client(extra_root: Option<&Path>) -> Result<reqwest::Client, OpsError> {
+    crate::tls::install_crypto_provider();
+    let mut b = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(32)
+        .user_agent(concat!("entra-failover/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = extra_root {
+        let pem = std::fs::read(path)
+            .map_err(|e| OpsError::Input(format!("ca_file {}: {e}", path.display())))?;
+        let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
+            OpsError::Input(format!(
+                "ca_file {}: not a PEM certificate: {e}",
+                path.display()
+            ))
+        })?;
+        b = b.tls_certs_merge([cert]);
+    }
+    b.build()
+        .map_err(|e| OpsError::Input(format!("cannot build the HTTP client: {e}")))
+}
+
+/// Azure CLI's public client id, used to test user sign-ins on a real tenant.
+pub const AZURE_CLI_CLIENT: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+
+impl Session {
+    /// Connects to the profile `name` (the built-in `rehearsal` starts the simulated tenant).
+    pub async fn connect(
+        home: &Path,
+        name: &str,
+        prompt: DevicePrompt,
+    ) -> Result<Session, OpsError> {
+        if name == REHEARSAL {
+            return Session::rehearsal(home).await;
+        }
+        let config = Config::load(home)?;
+        let profile = config.get(name)?.clone();
+        Session::for_profile(home, name, &profile, prompt)
+    }
+
+    pub fn for_profile(
+        home: &Path,
+        name: &str,
+        p: &Profile,
+        prompt: DevicePrompt,
+    ) -> Result<Session, OpsError> {
+        p.check(name)?;
+        let http = http_client(p.ca_file.as_deref())?;
+        let login = LoginClient::new(http.clone(), p.login_url());
+        let env_secret = |var: &str| -> Result<SecretString, OpsError> {
+            std::env::var(var)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(SecretString::from)
+                .ok_or_else(|| {
+                    OpsError::Input(format!(
+                        "profile {name}: the environment variable {var} holds no secret"
+                    ))
+                })
+        };
+        let client_id = p.client_id.clone().unwrap_or_default();
+        let credential: SharedCredential = match p.auth {
+            AuthKind::AzureCli => Arc::new(credentials::azure_cli(Some(&p.tenant))?),
+            AuthKind::ClientSecret => {
+                let secret = env_secret(p.client_secret_env.as_deref().unwrap_or_default())?;
+                Arc::new(credentials::client_secret(
+                    &p.tenant,
+                    &client_id,
+                    &secret,
+                    &p.login_url(),
+                    http.clone(),
+                )?)
+            }
+            AuthKind::ClientCertificate => {
+                let password = match &p.certificate_password_env {
+                    Some(v) => Some(env_secret(v)?),
+                    None => None,
+                };
+                let path = p.certificate_path.clone().unwrap_or_default();
+                Arc::new(credentials::client_certificate(
+                    &p.tenant,
+                    &client_id,
+                    &path,
+                    password.as_ref(),
+                    &p.login_url(),
+                    http.clone(),
+                )?)
+            }
+            AuthKind::DeviceCode => Arc::new(credentials::DeviceCodeCredential::new(
+                login.clone(),
+                &p.tenant,
+                &client_id,
+                prompt,
+            )),
+        };
+        Ok(Session {
+            profile: name.to_string(),
+            tenant: p.tenant.clone(),
+            graph: GraphClient::new(http.clone(), p.graph_url(), credential, 8),
+            login,
+            http,
+            farms: FarmLocator::default(),
+            home: home.to_path_buf(),
+            test_client_id: if p.auth == AuthKind::DeviceCode {
+                client_id
+            } else {
+                AZURE_CLI_CLIENT.to_string()
+            },
+            rehearsal: None,
+        })
+    }
+
+    /// The rehearsal tenant, started in-process with its state under `home/rehearsal`, signed in as
+    /// its administrator.
+    pub async fn rehearsal(home: &Path) -> Result<Session, OpsError> {
+        let emu = Emulator::start(emulator::Config::new(home.join(REHEARSAL))).await?;
+        let info = emu.info().clone();
+        let http = http_client(Some(&info.ca_file))?;
+        let bad_url = |u: &str| OpsError::Input(format!("the rehearsal tenant gave a bad URL {u}"));
+        let login_url = Url::parse(&info.login_url).map_err(|_| bad_url(&info.login_url))?;
+        let graph_url = Url::parse(&info.graph_url).map_err(|_| bad_url(&info.graph_url))?;
+        let login = LoginClient::new(http.clone(), login_url);
+        let credential = Arc::new(PasswordCredential::new(
+            login.clone(),
+            &info.tenant_id,
+            &info.client_id,
+            &info.admin_upn,
+            SecretString::from(info.admin_password.clone()),
+        ));
+        let mut overrides = BTreeMap::new();
+        for (service, base) in &info.adfs {
+            overrides.insert(
+                service.to_ascii_lowercase(),
+                Url::parse(base).map_err(|_| bad_url(base))?,
+            );
+        }
+        Ok(Session {
+            profile: REHEARSAL.to_string(),
+            tenant: info.tenant_id.clone(),
+            graph: GraphClient::new(http.clone(), graph_url, credential, 8),
+            login,
+            http,
+            farms: FarmLocator { overrides },
+            home: home.to_path_buf(),
+            test_client_id: info.client_id.clone(),
+            rehearsal: Some(emu),
+        })
+    }
+
+    pub fn is_rehearsal(&self) -> bool {
+        self.rehearsal.is_some()
+    }
+}
+
+impl From<AuthError> for OpsError {
+    fn from(e: AuthError) -> Self {
+        OpsError::Auth(e)
+    }
+}

@@ -1,0 +1,273 @@
+//! `status`: the tenant at a glance — sync and password hash sync, every domain's sign-in, the
+//! federation settings' issuer and certificate, and the health of each AD FS farm.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::farm::{fetch_metadata, metadata_url_for};
+use super::{OpsError, Session};
+use crate::adfs::metadata::CertificateInfo;
+use crate::auth::claims::TokenInfo;
+use crate::graph::models::{
+    AuthenticationType, Domain, InternalDomainFederation, OnPremisesDirectorySynchronization,
+    Organization,
+};
+use secrecy::ExposeSecret;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DomainStatus {
+    pub id: String,
+    pub authentication_type: String,
+    pub is_root: bool,
+    pub is_verified: bool,
+    pub issuer_uri: Option<String>,
+    pub signing_certificate_sha1: Option<String>,
+    pub signing_certificate_expires: Option<String>,
+    pub federation_service: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FarmHealth {
+    pub service: String,
+    pub healthy: bool,
+    pub detail: String,
+    pub simulated: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    pub profile: String,
+    pub simulated: bool,
+    pub tenant_id: String,
+    pub tenant_name: String,
+    pub signed_in_as: String,
+    pub directory_sync_enabled: bool,
+    pub last_sync: Option<String>,
+    pub password_hash_sync: bool,
+    /// `None` when the beta endpoint did not say.
+    pub last_password_sync: Option<String>,
+    pub sync_id: String,
+    pub domains: Vec<DomainStatus>,
+    pub farms: Vec<FarmHealth>,
+    pub requests: u64,
+}
+
+pub async fn who(s: &Session) -> Result<TokenInfo, OpsError> {
+    let token = s.graph.credential().token().await?;
+    TokenInfo::from_jwt(token.token.expose_secret())
+        .ok_or_else(|| OpsError::Input("the access token cannot be read (not a JWT)".into()))
+}
+
+pub async fn sync_settings(s: &Session) -> Result<OnPremisesDirectorySynchronization, OpsError> {
+    let list: Vec<OnPremisesDirectorySynchronization> = s
+        .graph
+        .list("/v1.0/directory/onPremisesSynchronization")
+        .await?;
+    list.into_iter().next().ok_or_else(|| {
+        OpsError::Input("the tenant has no directory synchronization settings".into())
+    })
+}
+
+/// The last password sync (beta); `None` when beta does not answer.
+pub async fn last_password_sync(s: &Session) -> Option<String> {
+    let v: Value = s
+        .graph
+        .get("/beta/organization?$select=id,onPremisesLastPasswordSyncDateTime")
+        .await
+        .ok()?;
+    v["value"][0]["onPremisesLastPasswordSyncDateTime"]
+        .as_str()
+        .map(str::to_string)
+}
+
+pub async fn federation(
+    s: &Session,
+    domain: &str,
+) -> Result<Option<(InternalDomainFederation, Value)>, OpsError> {
+    let path = format!("/v1.0/domains/{}/federationConfiguration", encode(domain));
+    match s.graph.get::<Value>(&path).await {
+        Ok(v) => {
+            let Some(raw) = v["value"].as_array().and_then(|a| a.first()).cloned() else {
+                return Ok(None);
+            };
+            let typed = crate::graph::client::decode(&raw, &path)?;
+            Ok(Some((typed, raw)))
+        }
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn encode(segment: &str) -> String {
+    url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
+}
+
+pub fn host_of(uri: Option<&str>) -> Option<String> {
+    uri.and_then(|u| url::Url::parse(u).ok())
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+}
+
+pub async fn status(s: &Session) -> Result<Status, OpsError> {
+    let before = s.graph.requests_sent();
+    let me = who(s).await?;
+    let orgs: Vec<Organization> = s.graph.list("/v1.0/organization").await?;
+    let org = orgs.into_iter().next().unwrap_or_default();
+    let sync = sync_settings(s).await?;
+    let last_password_sync = last_password_sync(s).await;
+    let domains: Vec<Domain> = s.graph.list("/v1.0/domains").await?;
+    let mut out = vec![];
+    let mut services = BTreeMap::new();
+    for d in &domains {
+        let id = d.id.clone().unwrap_or_default();
+        let federated = d.authentication_type == Some(AuthenticationType::Federated);
+        let is_root = d.is_root != Some(false);
+        let fed = if federated && is_root {
+            federation(s, &id).await?
+        } else {
+            None
+        };
+        let cert = fed
+            .as_ref()
+            .and_then(|(f, _)| f.signing_certificate.as_deref())
+            .and_then(|c| CertificateInfo::from_base64(c).ok());
+        let service = fed
+            .as_ref()
+            .and_then(|(f, _)| host_of(f.passive_sign_in_uri.as_deref()));
+        if let (Some(svc), Some((f, _))) = (&service, &fed) {
+            services
+                .entry(svc.clone())
+                .or_insert_with(|| f.passive_sign_in_uri.clone().unwrap_or_default());
+        }
+        out.push(DomainStatus {
+            id,
+            authentication_type: d
+                .authentication_type
+                .as_ref()
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "unknown".into()),
+            is_root,
+            is_verified: d.is_verified == Some(true),
+            issuer_uri: fed.as_ref().and_then(|(f, _)| f.issuer_uri.clone()),
+            signing_certificate_sha1: cert.as_ref().map(|c| c.sha1_thumbprint.clone()),
+            signing_certificate_expires: cert.as_ref().map(|c| {
+                crate::graph::models::graph_time(crate::emulator::state::unix(c.not_after_unix))
+            }),
+            federation_service: service,
+        });
+    }
+    let mut farms = vec![];
+    for (service, endpoint) in services {
+        let simulated = s.farms.is_simulated(&service);
+        let health = match metadata_url_for(&endpoint) {
+            Some(url) => match fetch_metadata(s, &url).await {
+                Ok(m) => FarmHealth {
+                    service,
+                    healthy: true,
+                    detail: format!(
+                        "metadata answers ({} signing certificate(s))",
+                        m.signing_certificates.len()
+                    ),
+                    simulated,
+                },
+                Err(e) => FarmHealth {
+                    service,
+                    healthy: false,
+                    detail: e.0,
+                    simulated,
+                },
+            },
+            None => FarmHealth {
+                service,
+                healthy: false,
+                detail: "no sign-in URL to reach".into(),
+                simulated,
+            },
+        };
+        farms.push(health);
+    }
+    Ok(Status {
+        profile: s.profile.clone(),
+        simulated: s.is_rehearsal(),
+        tenant_id: org.id.clone().unwrap_or_else(|| s.tenant.clone()),
+        tenant_name: org.display_name.clone().unwrap_or_default(),
+        signed_in_as: me.who(),
+        directory_sync_enabled: org.on_premises_sync_enabled == Some(true),
+        last_sync: org.on_premises_last_sync_date_time.clone(),
+        password_hash_sync: sync.features.as_ref().and_then(|f| f.password_sync_enabled)
+            == Some(true),
+        last_password_sync,
+        sync_id: sync.id.unwrap_or_default(),
+        domains: out,
+        farms,
+        requests: s.graph.requests_sent() - before,
+    })
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let banner = if self.simulated {
+            " — REHEARSAL TENANT (simulated)"
+        } else {
+            ""
+        };
+        writeln!(f, "{} ({}){banner}", self.tenant_name, self.tenant_id)?;
+        writeln!(
+            f,
+            "Signed in as {} (profile {})",
+            self.signed_in_as, self.profile
+        )?;
+        writeln!(
+            f,
+            "Directory sync: {}   last sync: {}",
+            if self.directory_sync_enabled {
+                "on"
+            } else {
+                "off"
+            },
+            self.last_sync.as_deref().unwrap_or("never")
+        )?;
+        writeln!(
+            f,
+            "Password hash sync: {}   last password sync: {}",
+            if self.password_hash_sync { "on" } else { "off" },
+            self.last_password_sync.as_deref().unwrap_or("unknown")
+        )?;
+        writeln!(f)?;
+        writeln!(
+            f,
+            "{:<26} {:<10} {:<5} {:<44} SIGNING CERT (SHA-1, expires)",
+            "DOMAIN", "SIGN-IN", "ROOT", "ISSUER"
+        )?;
+        for d in &self.domains {
+            let cert = match (&d.signing_certificate_sha1, &d.signing_certificate_expires) {
+                (Some(t), Some(e)) => format!("{t}, {e}"),
+                _ => String::new(),
+            };
+            writeln!(
+                f,
+                "{:<26} {:<10} {:<5} {:<44} {}",
+                d.id,
+                d.authentication_type,
+                if d.is_root { "yes" } else { "no" },
+                d.issuer_uri.as_deref().unwrap_or(""),
+                cert
+            )?;
+        }
+        if !self.farms.is_empty() {
+            writeln!(f, "\nAD FS farms:")?;
+            for farm in &self.farms {
+                let sim = if farm.simulated { " (simulated)" } else { "" };
+                writeln!(
+                    f,
+                    "  {}{sim}: {} — {}",
+                    farm.service,
+                    if farm.healthy { "up" } else { "DOWN" },
+                    farm.detail
+                )?;
+            }
+        }
+        Ok(())
+    }
+}

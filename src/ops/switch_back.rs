@@ -1,0 +1,368 @@
+//! `switch-back`: federate a managed domain with AD FS again, restoring exactly the settings that
+//! were backed up at failover (or building them from the farm's metadata), after checking the farm.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::backup::{self, Backup};
+use super::farm::{fetch_metadata, metadata_url_for};
+use super::journal::{self, Entry};
+use super::plan::{Outcome, Plan};
+use super::status::{encode, federation, who};
+use super::{OpsError, Progress, Session};
+use crate::adfs::metadata::CertificateInfo;
+use crate::auth::claims::Task;
+
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// A backup file, or the newest backup of the domain.
+    Backup(Option<PathBuf>),
+    /// The farm's metadata URL; the issuer defaults to the metadata's entity id.
+    Metadata { url: String, issuer: Option<String> },
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub domain: String,
+    pub source: Source,
+    pub force: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub domain: String,
+    /// `federated`, `already federated with these settings`.
+    pub outcome: String,
+    pub issuer_uri: String,
+    pub from: String,
+    pub requests: u64,
+}
+
+pub struct Prepared {
+    pub plan: Plan,
+    domain: String,
+    settings: Value,
+    from: String,
+    noop: bool,
+}
+
+pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
+    let mut plan = Plan::new("Change user sign-in to federation with AD FS", &s.tenant);
+    let me = who(s).await?;
+    let missing = me.missing_for(Task::ManageFederation);
+    plan.check(
+        "permissions",
+        if missing.is_empty() {
+            Outcome::Pass
+        } else {
+            Outcome::Fail
+        },
+        if missing.is_empty() {
+            format!("{} may federate domains", me.who())
+        } else {
+            format!("{} lacks {}", me.who(), missing.join("; "))
+        },
+    );
+    let d = encode(&o.domain);
+    let domain: Value = s
+        .graph
+        .get(&format!("/v1.0/domains/{d}"))
+        .await
+        .map_err(|e| {
+            if e.is_not_found() {
+                OpsError::Input(format!("the tenant has no domain {:?}", o.domain))
+            } else {
+                e.into()
+            }
+        })?;
+    let id = domain["id"].as_str().unwrap_or(&o.domain).to_string();
+    if domain["isRoot"] == false {
+        plan.check(
+            &format!("domain {id}"),
+            Outcome::Fail,
+            "a subdomain follows its root domain: switch the root back",
+        );
+    }
+    let (settings, from) = match &o.source {
+        Source::Backup(path) => {
+            let (path, b): (PathBuf, Backup) = match path {
+                Some(p) => (p.clone(), backup::read(p)?),
+                None => backup::latest(&s.home, &s.tenant, &id)?.ok_or_else(|| {
+                    OpsError::Input(format!(
+                        "no backup of {id} in {}",
+                        backup::dir(&s.home, &s.tenant).display()
+                    ))
+                })?,
+            };
+            if !b.domain.eq_ignore_ascii_case(&id) {
+                return Err(OpsError::Input(format!(
+                    "{} is a backup of {}, not of {id}",
+                    path.display(),
+                    b.domain
+                )));
+            }
+            plan.check(
+                "backup",
+                Outcome::Pass,
+                format!(
+                    "{} taken {} (checksum verified)",
+                    path.display(),
+                    b.taken_at
+                ),
+            );
+            (b.restorable_settings(), path.display().to_string())
+        }
+        Source::Metadata { url, issuer } => {
+            let u = url::Url::parse(url).map_err(|e| OpsError::Input(format!("{url}: {e}")))?;
+            let m = fetch_metadata(s, &u).await.map_err(|e| {
+                OpsError::Refused(format!("the farm's metadata cannot be read: {}", e.0))
+            })?;
+            let host = u.host_str().unwrap_or_default();
+            let settings = json!({
+                "@odata.type": "#microsoft.graph.internalDomainFederation",
+                "displayName": m.display_name.clone().unwrap_or_else(|| host.to_string()),
+                "issuerUri": issuer.clone().unwrap_or_else(|| m.entity_id.clone()),
+                "metadataExchangeUri": m.mex_endpoint.clone().unwrap_or_else(|| format!("https://{host}/adfs/services/trust/mex")),
+                "passiveSignInUri": m.passive_endpoint.clone().unwrap_or_else(|| format!("https://{host}/adfs/ls/")),
+                "activeSignInUri": format!("https://{host}/adfs/services/trust/2005/usernamemixed"),
+                "signOutUri": format!("https://{host}/adfs/ls/?wa=wsignout1.0"),
+                "signingCertificate": m.signing_certificates[0].base64,
+                "nextSigningCertificate": m.signing_certificates.get(1).map(|c| c.base64.clone()),
+                "preferredAuthenticationProtocol": "wsFed",
+                "promptLoginBehavior": "nativeSupport",
+                "federatedIdpMfaBehavior": "acceptIfMfaDoneByFederatedIdp",
+            });
+            plan.check(
+                "metadata",
+                Outcome::Pass,
+                format!("{url}: entity {}", m.entity_id),
+            );
+            (settings, url.clone())
+        }
+    };
+    // The farm must answer and its certificate must be valid, or nobody can sign in afterwards.
+    let passive = settings["passiveSignInUri"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let fail_or_forced = if o.force {
+        Outcome::Warn
+    } else {
+        Outcome::Fail
+    };
+    let forced = if o.force {
+        " (going on: --force)"
+    } else {
+        "; --force goes on anyway"
+    };
+    match metadata_url_for(&passive) {
+        Some(url) => match fetch_metadata(s, &url).await {
+            Ok(m) => {
+                let ours = settings["signingCertificate"].as_str().unwrap_or_default();
+                let farm_has = m.signing_certificates.iter().any(|c| c.base64 == ours);
+                plan.check(
+                    "AD FS farm",
+                    if farm_has { Outcome::Pass } else { Outcome::Warn },
+                    if farm_has {
+                        format!("{} answers and signs with the certificate being restored", url.host_str().unwrap_or_default())
+                    } else {
+                        "the farm answers but signs with another certificate: reset the trust after switching back".into()
+                    },
+                );
+            }
+            Err(e) => plan.check(
+                "AD FS farm",
+                fail_or_forced,
+                format!("unreachable: {}{forced}", e.0),
+            ),
+        },
+        None => plan.check(
+            "AD FS farm",
+            fail_or_forced,
+            format!("no usable passive sign-in URL {passive:?}{forced}"),
+        ),
+    }
+    match settings["signingCertificate"]
+        .as_str()
+        .map(CertificateInfo::from_base64)
+    {
+        Some(Ok(c)) => {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            if c.not_after_unix < now {
+                plan.check(
+                    "signing certificate",
+                    fail_or_forced,
+                    format!("{} expired{forced}", c.sha1_thumbprint),
+                );
+            } else {
+                plan.check(
+                    "signing certificate",
+                    Outcome::Pass,
+                    format!(
+                        "{} valid for {} more days",
+                        c.sha1_thumbprint,
+                        (c.not_after_unix - now) / 86_400
+                    ),
+                );
+            }
+        }
+        _ => plan.check(
+            "signing certificate",
+            fail_or_forced,
+            format!("not a readable certificate{forced}"),
+        ),
+    }
+    let current = federation(s, &id).await?;
+    let mut noop = false;
+    if domain["authenticationType"] == "Federated" {
+        let same = current
+            .as_ref()
+            .is_some_and(|(_, raw)| same_settings(raw, &settings));
+        if same {
+            noop = true;
+            plan.check(
+                &format!("domain {id}"),
+                Outcome::Pass,
+                "already federated with exactly these settings",
+            );
+        } else {
+            plan.check(
+                &format!("domain {id}"),
+                Outcome::Fail,
+                "already federated with other settings; reset the trust instead of switching back",
+            );
+        }
+    }
+    if !noop {
+        plan.step(
+            Some(&id),
+            "POST",
+            &format!("/v1.0/domains/{}/federationConfiguration", encode(&id)),
+            Some(settings.clone()),
+            "federate with AD FS",
+        );
+        plan.step(
+            Some(&id),
+            "GET",
+            &format!("/v1.0/domains/{}/federationConfiguration", encode(&id)),
+            None,
+            "confirm the settings",
+        );
+    }
+    Ok(Prepared {
+        plan,
+        domain: id,
+        settings,
+        from,
+        noop,
+    })
+}
+
+/// Whether the settings Graph holds are those being restored (Graph's own fields aside).
+fn same_settings(current: &Value, wanted: &Value) -> bool {
+    let Some(w) = wanted.as_object() else {
+        return false;
+    };
+    w.iter()
+        .filter(|(k, _)| !k.starts_with('@'))
+        .all(|(k, v)| current.get(k).unwrap_or(&Value::Null) == v)
+}
+
+pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Report, OpsError> {
+    if let Some(f) = p.plan.failed().first() {
+        return Err(OpsError::Refused(format!("{}: {}", f.name, f.detail)));
+    }
+    let before = s.graph.requests_sent();
+    let issuer = p.settings["issuerUri"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    if p.noop {
+        journal::append(
+            &s.home,
+            &s.tenant,
+            &entry(
+                &p.domain,
+                "noop",
+                &p.from,
+                "already federated with these settings",
+            ),
+        )?;
+        return Ok(Report {
+            domain: p.domain,
+            outcome: "already federated with these settings".into(),
+            issuer_uri: issuer,
+            from: p.from,
+            requests: 0,
+        });
+    }
+    journal::append(
+        &s.home,
+        &s.tenant,
+        &entry(&p.domain, "intent", &p.from, "Managed -> Federated"),
+    )?;
+    progress.event(Some(&p.domain), "creating the federation settings");
+    let path = format!(
+        "/v1.0/domains/{}/federationConfiguration",
+        encode(&p.domain)
+    );
+    let result = s
+        .graph
+        .send(reqwest::Method::POST, &path, Some(&p.settings))
+        .await;
+    // After any answer, the real state decides (a failed create once left a domain federated).
+    let now = federation(s, &p.domain).await?;
+    match now {
+        Some((_, raw)) if same_settings(&raw, &p.settings) => {
+            journal::append(
+                &s.home,
+                &s.tenant,
+                &entry(
+                    &p.domain,
+                    "done",
+                    &p.from,
+                    "read back: Federated, settings as restored",
+                ),
+            )?;
+            progress.event(Some(&p.domain), "federated");
+            Ok(Report {
+                domain: p.domain,
+                outcome: "federated".into(),
+                issuer_uri: issuer,
+                from: p.from,
+                requests: s.graph.requests_sent() - before,
+            })
+        }
+        other => {
+            let why = match (result, other) {
+                (Err(e), None) => format!("{e}; the domain is still managed"),
+                (Err(e), Some(_)) => format!(
+                    "{e}; but the domain now has federation settings that differ from those sent: check it"
+                ),
+                (Ok(_), _) => {
+                    "Graph accepted the settings but reading them back shows something else".into()
+                }
+            };
+            journal::append(
+                &s.home,
+                &s.tenant,
+                &entry(&p.domain, "failed", &p.from, &why),
+            )?;
+            Err(OpsError::Partial(format!("{}: {why}", p.domain)))
+        }
+    }
+}
+
+fn entry(domain: &str, phase: &str, from: &str, detail: &str) -> Entry {
+    Entry {
+        time: journal::now(),
+        operation: "switch-back".into(),
+        domain: domain.into(),
+        phase: phase.into(),
+        backup: Some(from.to_string()),
+        sha256: None,
+        detail: detail.into(),
+    }
+}
