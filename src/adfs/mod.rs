@@ -1,3 +1,4 @@
 //! AD FS: federation metadata and the certificates in it.
 
 pub mod metadata;
+pub mod trust_script;

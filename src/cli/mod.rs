@@ -78,6 +78,10 @@ pub enum Command {
     Failover(runbook::FailoverArgs),
     /// Federate a managed domain with AD FS again, from the backup or the farm's metadata.
     SwitchBack(runbook::SwitchBackArgs),
+    /// Reset the Microsoft Entra ID trust: take the farm's certificates, write the AD FS script.
+    ResetTrust(runbook::ResetTrustArgs),
+    /// Verify federation connectivity of a federated domain (exit 1 when a check fails).
+    Verify(runbook::VerifyArgs),
     /// Where a user signs in, and whether a password sign-in works now.
     TestSignin(runbook::TestSigninArgs),
     /// AD FS: read a farm's federation metadata.
@@ -113,6 +117,8 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
             Some(Command::EnablePhs) => runbook::enable_phs(&g).await,
             Some(Command::Failover(a)) => runbook::failover(&g, a).await,
             Some(Command::SwitchBack(a)) => runbook::switch_back(&g, a).await,
+            Some(Command::ResetTrust(a)) => runbook::reset_trust(&g, a).await,
+            Some(Command::Verify(a)) => runbook::verify(&g, a).await,
             Some(Command::TestSignin(a)) => runbook::test_signin(&g, a).await,
             Some(Command::Adfs { command }) => runbook::adfs(&g, command).await,
             Some(Command::History) => runbook::history(&g).await,

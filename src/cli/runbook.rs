@@ -59,6 +59,24 @@ pub struct SwitchBackArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ResetTrustArgs {
+    #[arg(long)]
+    pub domain: String,
+    /// The farm's federation metadata, e.g. https://sts.contoso.com/FederationMetadata/2007-06/FederationMetadata.xml
+    #[arg(long)]
+    pub metadata_url: String,
+    /// Write the AD FS PowerShell script that re-creates the relying party trust here.
+    #[arg(long)]
+    pub adfs_script: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[arg(long)]
+    pub domain: String,
+}
+
+#[derive(Debug, Args)]
 pub struct TestSigninArgs {
     #[arg(long)]
     pub upn: String,
@@ -404,4 +422,60 @@ pub async fn backups(g: &Global) -> Result<u8, CliError> {
         print_text(&text)?;
     }
     Ok(0)
+}
+
+pub async fn reset_trust(g: &Global, a: ResetTrustArgs) -> Result<u8, CliError> {
+    let s = connect(g).await?;
+    let o = crate::ops::reset_trust::Options {
+        domain: a.domain.clone(),
+        metadata_url: a.metadata_url.clone(),
+        adfs_script: a.adfs_script.clone(),
+    };
+    let p = crate::ops::reset_trust::prepare(&s, &o).await?;
+    if !g.json {
+        let mut text = String::from("Certificates:\n");
+        for c in &p.certificates {
+            text.push_str(&format!(
+                "  {:<34} {}  {}\n",
+                c.role,
+                c.sha1.as_deref().unwrap_or("-"),
+                c.expires.as_deref().unwrap_or("")
+            ));
+        }
+        print_text(&text)?;
+    }
+    show_plan(g, &p.plan)?;
+    if g.dry_run {
+        return Ok(if p.plan.failed().is_empty() { 0 } else { 3 });
+    }
+    if !p.plan.steps.is_empty() && p.plan.failed().is_empty() {
+        confirm(
+            g,
+            &a.domain,
+            &format!("Update the federation settings of {}", a.domain),
+        )?;
+    }
+    let plan = p.plan.clone();
+    let r = crate::ops::reset_trust::run(&s, p, &Stderr::new()).await?;
+    let mut text = format!(
+        "\n{}: {}.",
+        r.domain,
+        if r.changed {
+            "federation settings updated from the farm"
+        } else {
+            "nothing to update"
+        }
+    );
+    if let Some(script) = &r.adfs_script {
+        text.push_str(&format!("\nAD FS script written to {script}: run it on the primary AD FS server (it backs up the relying party trust first)."));
+    }
+    text.push_str("\nNext: verify federation connectivity, then test a user's sign-in.");
+    finish(g, &plan, r, text)
+}
+
+pub async fn verify(g: &Global, a: VerifyArgs) -> Result<u8, CliError> {
+    let s = connect(g).await?;
+    let r = crate::ops::verify::run(&s, &a.domain).await?;
+    super::output::print(g, &r)?;
+    Ok(if r.passed { 0 } else { 1 })
 }

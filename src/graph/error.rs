@@ -21,9 +21,20 @@ pub struct ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: HTTP {} {}: {}", self.method, self.path, self.status, self.code, self.message)?;
+        write!(
+            f,
+            "{} {}: HTTP {} {}: {}",
+            self.method, self.path, self.status, self.code, self.message
+        )?;
         if let Some(r) = &self.request_id {
-            write!(f, " (request-id {r}{})", self.date.as_ref().map(|d| format!(", {d}")).unwrap_or_default())?;
+            write!(
+                f,
+                " (request-id {r}{})",
+                self.date
+                    .as_ref()
+                    .map(|d| format!(", {d}"))
+                    .unwrap_or_default()
+            )?;
         }
         Ok(())
     }

@@ -7,10 +7,12 @@ pub mod failover;
 pub mod farm;
 pub mod journal;
 pub mod plan;
+pub mod reset_trust;
 pub mod session;
 pub mod status;
 pub mod switch_back;
 pub mod test_signin;
+pub mod verify;
 
 use crate::auth::AuthError;
 use crate::emulator::EmulatorError;
