@@ -561,7 +561,7 @@ async fn dispatch(sh: &Arc<Shared>, request: Request<Incoming>) -> Result<Resp, 
                 request.method().clone(),
                 request.uri().path(),
                 request.uri().query().unwrap_or(""),
-                Default::default(),
+                request.headers().clone(),
                 Bytes::new(),
             );
             sh.record(log_entry(&req, 0, None));

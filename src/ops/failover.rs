@@ -42,7 +42,8 @@ pub struct Report {
 
 pub struct Prepared {
     pub plan: Plan,
-    targets: Vec<String>,
+    /// Each domain to convert, with the domain object as listed (kept in its backup).
+    targets: Vec<(String, Value)>,
 }
 
 pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
@@ -218,6 +219,15 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
             "confirm it is managed",
         );
     }
+    let targets = targets
+        .into_iter()
+        .map(|id| {
+            let object = find(&id)
+                .and_then(|d| serde_json::to_value(d).ok())
+                .unwrap_or(Value::Null);
+            (id, object)
+        })
+        .collect();
     Ok(Prepared { plan, targets })
 }
 
@@ -233,10 +243,28 @@ fn entry(domain: &str, phase: &str, backup: Option<(&str, &str)>, detail: &str) 
     }
 }
 
-async fn convert(s: &Session, id: &str, progress: &dyn Progress) -> Result<DomainResult, OpsError> {
+async fn convert(
+    s: &Session,
+    id: &str,
+    domain_object: Value,
+    progress: &dyn Progress,
+) -> Result<DomainResult, OpsError> {
     let d = encode(id);
-    let domain_object: Value = s.graph.get(&format!("/v1.0/domains/{d}")).await?;
-    if domain_object["authenticationType"] == "Managed" {
+    progress.event(Some(id), "backing up the federation settings");
+    // The backup read doubles as the state check: no settings means the domain is managed already —
+    // unless Graph still calls it federated (a failed create once left domains so).
+    let Some((_, raw)) = federation(s, id).await? else {
+        let now: Value = s.graph.get(&format!("/v1.0/domains/{d}")).await?;
+        if now["authenticationType"] == "Federated" {
+            let why = "Graph calls the domain federated but returns no federation settings: there is nothing to back up, so it is left as it is; fix it in the Entra admin center";
+            journal::append(&s.home, &s.tenant, &entry(id, "failed", None, why))?;
+            return Ok(DomainResult {
+                domain: id.into(),
+                outcome: "failed".into(),
+                backup: None,
+                detail: why.into(),
+            });
+        }
         journal::append(
             &s.home,
             &s.tenant,
@@ -248,12 +276,6 @@ async fn convert(s: &Session, id: &str, progress: &dyn Progress) -> Result<Domai
             backup: None,
             detail: String::new(),
         });
-    }
-    progress.event(Some(id), "backing up the federation settings");
-    let Some((_, raw)) = federation(s, id).await? else {
-        return Err(OpsError::Refused(format!(
-            "{id} is federated but Graph shows no federation settings to back up"
-        )));
     };
     let b = Backup::new(&s.tenant, id, domain_object, raw);
     let path = backup::write(&s.home, &b)?;
@@ -322,7 +344,8 @@ pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Re
     let before = s.graph.requests_sent();
     let mut results = vec![];
     let mut stopped = None;
-    for id in &p.targets {
+    for (id, object) in p.targets {
+        let id = &id;
         if stopped.is_some() {
             results.push(DomainResult {
                 domain: id.clone(),
@@ -332,7 +355,7 @@ pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Re
             });
             continue;
         }
-        match convert(s, id, progress).await {
+        match convert(s, id, object, progress).await {
             Ok(r) => {
                 if r.outcome == "failed" {
                     stopped = Some(format!("{id}: {}", r.detail));

@@ -24,6 +24,16 @@ pub struct FarmLocator {
 }
 
 impl FarmLocator {
+    /// A locator that sends each federation service (by host name) to a base URL.
+    pub fn with(overrides: impl IntoIterator<Item = (String, Url)>) -> FarmLocator {
+        FarmLocator {
+            overrides: overrides
+                .into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect(),
+        }
+    }
+
     /// The URL to fetch for `url`: the same URL, or the rehearsal farm's address for its host.
     pub fn locate(&self, url: &Url) -> Url {
         let Some(host) = url.host_str() else {

@@ -1,0 +1,305 @@
+//! The runbook through the real binary, as an administrator scripts it.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+pub struct Home {
+    pub dir: tempfile::TempDir,
+}
+
+impl Home {
+    pub fn new() -> Home {
+        Home {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.run_with(args, None)
+    }
+
+    pub fn run_with(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_entra-failover"))
+            .args(args)
+            .env("ENTRA_FAILOVER_HOME", self.path())
+            .env_remove("ENTRA_FAILOVER_PROFILE")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(text) = stdin {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+        } else {
+            drop(child.stdin.take());
+        }
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs a command that must succeed with `--json`, and parses its output.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.run(&all);
+        assert!(
+            out.status.success(),
+            "{args:?} failed ({:?}):\n{}\n{}",
+            out.status.code(),
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}\n{}", text(&out.stdout)))
+    }
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn domain<'a>(status: &'a Value, id: &str) -> &'a Value {
+    status["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == id)
+        .unwrap()
+}
+
+#[test]
+fn the_whole_runbook_on_the_rehearsal_tenant() {
+    let home = Home::new();
+    let info = home.json(&["rehearse", "info"]);
+    let password = info["user_password"].as_str().unwrap().to_string();
+    let users: Vec<String> = info["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap().to_string())
+        .collect();
+    let eu_user = users
+        .iter()
+        .find(|u| u.ends_with("@eu.contoso.com"))
+        .unwrap()
+        .clone();
+
+    // status
+    let st = home.json(&["status"]);
+    assert_eq!(st["simulated"], true);
+    assert_eq!(st["password_hash_sync"], false);
+    assert_eq!(
+        domain(&st, "contoso.com")["authentication_type"],
+        "Federated"
+    );
+    assert_eq!(st["farms"][0]["healthy"], true);
+
+    // A failover before password hash sync is refused (exit 3), and changes nothing.
+    let out = home.run(&["failover", "--domain", "contoso.com", "--yes"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("password hash sync"));
+
+    // enable-phs → sync cycle
+    let r = home.json(&["enable-phs", "--yes"]);
+    assert_eq!(r["result"]["changed"], true);
+    home.json(&["rehearse", "sync"]);
+
+    // The farm goes down; fail contoso.com and fabrikam.com over.
+    home.json(&["rehearse", "farm", "sts.contoso.com", "down"]);
+    let st = home.json(&["status"]);
+    assert_eq!(st["farms"][0]["healthy"], false);
+    let out = home.run(&["failover", "--domain", "eu.contoso.com", "--yes"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "a subdomain alone is refused: {}",
+        text(&out.stdout)
+    );
+    assert!(text(&out.stdout).contains("subdomain"));
+    let dry = home.json(&[
+        "failover",
+        "--domain",
+        "contoso.com",
+        "--domain",
+        "fabrikam.com",
+        "--dry-run",
+    ]);
+    assert_eq!(dry["steps"].as_array().unwrap().len(), 6);
+    let r = home.json(&[
+        "failover",
+        "--domain",
+        "contoso.com",
+        "--domain",
+        "fabrikam.com",
+        "--yes",
+        "--wait",
+    ]);
+    let results = r["result"]["domains"].as_array().unwrap();
+    assert!(results.iter().all(|d| d["outcome"] == "converted"), "{r}");
+    let st = home.json(&["status"]);
+    for d in ["contoso.com", "eu.contoso.com", "fabrikam.com"] {
+        assert_eq!(domain(&st, d)["authentication_type"], "Managed", "{d}");
+    }
+    // Running it again changes nothing.
+    let again = home.json(&["failover", "--domain", "contoso.com", "--yes"]);
+    assert!(again["plan"]["steps"].as_array().unwrap().is_empty());
+
+    // A managed user (of the subdomain that followed its root) signs in.
+    let r = home.run_with(
+        &[
+            "test-signin",
+            "--upn",
+            &eu_user,
+            "--password-stdin",
+            "--json",
+        ],
+        Some(&format!("{password}\n")),
+    );
+    assert!(r.status.success(), "{}", text(&r.stdout));
+    let v: Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(v["realm"], "Managed");
+    assert_eq!(v["password_test"]["ok"], true);
+
+    // The farm comes back; switch contoso.com back from its backup.
+    home.json(&["rehearse", "farm", "sts.contoso.com", "up"]);
+    let backups = home.json(&["backups"]);
+    assert_eq!(backups.as_array().unwrap().len(), 2);
+    let r = home.json(&[
+        "switch-back",
+        "--domain",
+        "contoso.com",
+        "--from-backup",
+        "latest",
+        "--yes",
+        "--wait",
+    ]);
+    assert_eq!(r["result"]["outcome"], "federated");
+    assert_eq!(
+        r["result"]["issuer_uri"],
+        "http://sts.contoso.com/adfs/services/trust"
+    );
+    let r = home.json(&[
+        "switch-back",
+        "--domain",
+        "fabrikam.com",
+        "--from-backup",
+        "latest",
+        "--yes",
+    ]);
+    assert_eq!(
+        r["result"]["issuer_uri"], "http://fabrikam.com/adfs/services/trust/",
+        "the per-domain issuer, byte for byte"
+    );
+
+    // verify passes.
+    let v = home.json(&["verify", "--domain", "contoso.com"]);
+    assert_eq!(v["passed"], true, "{v}");
+
+    // The farm rolls its certificate: verify fails and names the mismatch.
+    home.json(&["rehearse", "farm", "sts.contoso.com", "rollover"]);
+    home.json(&["rehearse", "farm", "sts.contoso.com", "promote"]);
+    let out = home.run(&["verify", "--domain", "contoso.com"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("[FAIL] signing certificate: mismatch"),
+        "{report}"
+    );
+
+    // reset-trust, with the AD FS script; then verify passes.
+    let script = home.path().join("reset-trust.ps1");
+    let r = home.json(&[
+        "reset-trust",
+        "--domain",
+        "contoso.com",
+        "--metadata-url",
+        "https://sts.contoso.com/FederationMetadata/2007-06/FederationMetadata.xml",
+        "--adfs-script",
+        script.to_str().unwrap(),
+        "--yes",
+    ]);
+    assert_eq!(r["result"]["changed"], true);
+    let ps = std::fs::read_to_string(&script).unwrap();
+    assert!(ps.contains("Microsoft Office 365 Identity Platform") && ps.contains("fabrikam\\.com"));
+    let v = home.json(&["verify", "--domain", "contoso.com"]);
+    assert_eq!(v["passed"], true, "{v}");
+
+    // The journal has every change, each intent followed by done.
+    let history = home.json(&["history"]);
+    let entries = history.as_array().unwrap();
+    let intents = entries.iter().filter(|e| e["phase"] == "intent").count();
+    let dones = entries.iter().filter(|e| e["phase"] == "done").count();
+    assert_eq!(intents, dones);
+    assert_eq!(intents, 1 + 2 + 2 + 1);
+}
+
+#[test]
+fn exit_codes_and_bad_input() {
+    let home = Home::new();
+    let out = home.run(&["failover", "--domain", "nowhere.example", "--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("nowhere.example"));
+    let out = home.run(&["status", "--profile", "prod"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no profile named \"prod\""));
+    std::fs::write(home.path().join("config.toml"), "[profiles.prod\n").unwrap();
+    let out = home.run(&["status", "--profile", "prod"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("config.toml"));
+    std::fs::remove_file(home.path().join("config.toml")).unwrap();
+    let out = home.run(&["test-signin", "--upn", "not-a-upn", "--no-password"]);
+    assert_eq!(out.status.code(), Some(2));
+    // Without a terminal and without --yes nothing changes.
+    home.json(&["enable-phs", "--dry-run"]);
+    let out = home.run(&["enable-phs"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--yes"));
+    assert_eq!(home.json(&["status"])["password_hash_sync"], false);
+    // A tampered backup is refused.
+    let bad = home.path().join("bad.json");
+    std::fs::write(&bad, "{\"format\": \"entra-failover/backup/1\"").unwrap();
+    let out = home.run(&[
+        "switch-back",
+        "--domain",
+        "northwind.com",
+        "--from-backup",
+        bad.to_str().unwrap(),
+        "--yes",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let out = home.run(&["adfs", "inspect", "--metadata-file", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn adfs_inspect_reads_a_real_farms_metadata() {
+    let home = Home::new();
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/adfs-federation-metadata/sts.ucar.edu.FederationMetadata.xml"
+    );
+    let v = home.json(&["adfs", "inspect", "--metadata-file", file]);
+    assert_eq!(v["entity_id"], "https://sts.ucar.edu/adfs/services/trust");
+    assert_eq!(
+        v["signing_certificates"][0]["sha1_thumbprint"],
+        "2CA67C00EBD5D4E5000AC5A814C829222FB776B6"
+    );
+    let v = home.json(&[
+        "adfs",
+        "inspect",
+        "--metadata-url",
+        "https://sts.contoso.com/FederationMetadata/2007-06/FederationMetadata.xml",
+    ]);
+    assert_eq!(v["entity_id"], "http://sts.contoso.com/adfs/services/trust");
+}

@@ -1,0 +1,393 @@
+//! The Graph and login clients against the rehearsal tenant's faults and error classes.
+
+use std::sync::Arc;
+
+use entra_failover::auth::credentials::PasswordCredential;
+use entra_failover::auth::{SharedCredential, credentials};
+use entra_failover::emulator::{Config, Emulator, Info};
+use entra_failover::graph::GraphClient;
+use entra_failover::graph::client::RetryPolicy;
+use entra_failover::graph::models::Domain;
+use entra_failover::login::LoginClient;
+use entra_failover::ops::session::{FarmLocator, http_client};
+use entra_failover::ops::{Quiet, Session, enable_phs, failover, switch_back};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use url::Url;
+
+pub struct Tenant {
+    pub emu: Emulator,
+    pub info: Info,
+    pub home: tempfile::TempDir,
+}
+
+impl Tenant {
+    pub async fn start(scenario: Option<&str>) -> Tenant {
+        let home = tempfile::tempdir().unwrap();
+        let mut cfg = Config::new(home.path().join("state"));
+        if let Some(s) = scenario {
+            let p = home.path().join("scenario.toml");
+            std::fs::write(&p, s).unwrap();
+            cfg.scenario = Some(p);
+        }
+        let emu = Emulator::start(cfg).await.unwrap();
+        let info = emu.info().clone();
+        Tenant { emu, info, home }
+    }
+
+    pub fn login(&self) -> LoginClient {
+        LoginClient::new(
+            http_client(Some(&self.info.ca_file)).unwrap(),
+            Url::parse(&self.info.login_url).unwrap(),
+        )
+    }
+
+    pub fn admin(&self) -> SharedCredential {
+        Arc::new(PasswordCredential::new(
+            self.login(),
+            &self.info.tenant_id,
+            &self.info.client_id,
+            &self.info.admin_upn,
+            SecretString::from(self.info.admin_password.clone()),
+        ))
+    }
+
+    pub fn app(&self) -> SharedCredential {
+        let http = http_client(Some(&self.info.ca_file)).unwrap();
+        Arc::new(
+            credentials::client_secret(
+                &self.info.tenant_id,
+                &self.info.client_id,
+                &SecretString::from(self.info.client_secret.clone()),
+                &Url::parse(&self.info.login_url).unwrap(),
+                http,
+            )
+            .unwrap(),
+        )
+    }
+
+    pub fn session(&self, credential: SharedCredential) -> Session {
+        let http = http_client(Some(&self.info.ca_file)).unwrap();
+        let graph = GraphClient::new(
+            http.clone(),
+            Url::parse(&self.info.graph_url).unwrap(),
+            credential,
+            8,
+        )
+        .with_retry(RetryPolicy {
+            base_backoff: std::time::Duration::from_millis(50),
+            ..RetryPolicy::default()
+        });
+        Session {
+            profile: "test".into(),
+            tenant: self.info.tenant_id.clone(),
+            graph,
+            login: self.login(),
+            http,
+            farms: FarmLocator::with(
+                self.info
+                    .adfs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Url::parse(v).unwrap())),
+            ),
+            home: self.home.path().join("home"),
+            test_client_id: self.info.client_id.clone(),
+            rehearsal: None,
+        }
+    }
+
+    pub async fn control(&self, path: &str, body: Value) -> Value {
+        let http = http_client(Some(&self.info.ca_file)).unwrap();
+        let r = http
+            .post(format!("{}{path}", self.info.control_url))
+            .bearer_auth(&self.info.control_token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().await.unwrap_or(Value::Null)
+    }
+
+    pub fn log_count(&self, method: &str, path: &str) -> usize {
+        self.emu
+            .requests()
+            .iter()
+            .filter(|e| e.method == method && e.path == path)
+            .count()
+    }
+}
+
+#[tokio::test]
+async fn throttling_and_outages_are_retried_with_retry_after() {
+    let t = Tenant::start(None).await;
+    let s = t.session(t.admin());
+    t.control("/faults", json!({"method": "GET", "path_prefix": "/v1.0/domains", "status": 429, "retry_after": "0.3", "count": 1})).await;
+    t.control(
+        "/faults",
+        json!({"method": "GET", "path_prefix": "/v1.0/domains", "status": 503, "count": 1}),
+    )
+    .await;
+    t.control(
+        "/faults",
+        json!({"method": "GET", "path_prefix": "/v1.0/domains", "status": 504, "count": 1}),
+    )
+    .await;
+    t.control(
+        "/faults",
+        json!({"method": "GET", "path_prefix": "/v1.0/domains", "kind": "reset", "count": 1}),
+    )
+    .await;
+    let start = std::time::Instant::now();
+    let domains: Vec<Domain> = s.graph.list("/v1.0/domains").await.unwrap();
+    assert_eq!(domains.len(), 5);
+    assert!(
+        start.elapsed() >= std::time::Duration::from_millis(300),
+        "Retry-After was honoured"
+    );
+    let statuses: Vec<u16> = t
+        .emu
+        .requests()
+        .iter()
+        .filter(|e| e.path == "/v1.0/domains")
+        .map(|e| e.status)
+        .collect();
+    assert_eq!(statuses, [429, 503, 504, 0, 200]);
+    // Every request carried its own client-request-id.
+    let ids: std::collections::BTreeSet<_> = t
+        .emu
+        .requests()
+        .iter()
+        .filter_map(|e| e.client_request_id.clone())
+        .collect();
+    assert!(ids.len() >= 5);
+}
+
+#[tokio::test]
+async fn a_lasting_outage_gives_up_with_graphs_error() {
+    let t = Tenant::start(None).await;
+    let s = t.session(t.admin());
+    t.control(
+        "/faults",
+        json!({"path_prefix": "/v1.0/organization", "status": 503, "retry_after": "0.01"}),
+    )
+    .await;
+    let err = s
+        .graph
+        .list::<Value>("/v1.0/organization")
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(503));
+    assert!(err.to_string().contains("request-id"), "{err}");
+    assert_eq!(
+        t.log_count("GET", "/v1.0/organization"),
+        6,
+        "bounded attempts"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refreshed_once() {
+    let t = Tenant::start(None).await;
+    let s = t.session(t.admin());
+    let _: Vec<Domain> = s.graph.list("/v1.0/domains").await.unwrap();
+    // The emulated clock moves past the token's lifetime: Graph answers 401, the client signs in again.
+    t.control("/clock", json!({"advance_s": 3600 + 400})).await;
+    let _: Vec<Domain> = s.graph.list("/v1.0/domains").await.unwrap();
+    let statuses: Vec<u16> = t
+        .emu
+        .requests()
+        .iter()
+        .filter(|e| e.path == "/v1.0/domains")
+        .map(|e| e.status)
+        .collect();
+    assert_eq!(statuses, [200, 401, 200]);
+}
+
+#[tokio::test]
+async fn missing_permissions_are_named_before_any_change() {
+    let t = Tenant::start(None).await;
+    let s = t.session(t.app());
+    let p = enable_phs::prepare(&s).await.unwrap();
+    let failed = p.plan.failed();
+    assert_eq!(failed.len(), 1);
+    assert!(
+        failed[0]
+            .detail
+            .contains("OnPremDirectorySynchronization.ReadWrite.All"),
+        "{}",
+        failed[0].detail
+    );
+    let err = enable_phs::run(&s, p, &Quiet).await.unwrap_err();
+    assert_eq!(err.exit_code(), 3);
+    assert_eq!(
+        t.log_count(
+            "PATCH",
+            &format!(
+                "/v1.0/directory/onPremisesSynchronization/{}",
+                t.emu.tenant().sync.id
+            )
+        ),
+        0
+    );
+    // Graph's own 403, when a call is made anyway, keeps its code and request id.
+    let e = s
+        .graph
+        .send(
+            reqwest::Method::PATCH,
+            &format!(
+                "/v1.0/directory/onPremisesSynchronization/{}",
+                t.emu.tenant().sync.id
+            ),
+            Some(&json!({"features": {"passwordSyncEnabled": true}})),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(403));
+    assert_eq!(e.code(), Some("Authorization_RequestDenied"));
+    // 404 is named as not found.
+    let e = s
+        .graph
+        .get::<Value>("/v1.0/domains/nowhere.example")
+        .await
+        .unwrap_err();
+    assert!(e.is_not_found());
+}
+
+#[tokio::test]
+async fn failover_backs_up_converts_and_confirms_with_the_fewest_requests() {
+    let t = Tenant::start(None).await;
+    let s = t.session(t.admin());
+    enable_phs::run(&s, enable_phs::prepare(&s).await.unwrap(), &Quiet)
+        .await
+        .unwrap();
+    t.control("/sync", json!({})).await;
+    t.control("/adfs/sts.contoso.com", json!({"state": "down"}))
+        .await;
+    let o = failover::Options {
+        domains: vec!["contoso.com".into(), "fabrikam.com".into()],
+        all_federated: false,
+        sync_window: std::time::Duration::from_secs(3 * 3600),
+        accept_unsynced: false,
+    };
+    let p = failover::prepare(&s, &o).await.unwrap();
+    assert!(p.plan.failed().is_empty(), "{}", p.plan);
+    let r = failover::run(&s, p, &Quiet).await.unwrap();
+    assert_eq!(r.domains.len(), 2);
+    // Per domain: the backup read, the change, the confirming read.
+    assert_eq!(r.requests, 6, "{r:?}");
+    let tenant = t.emu.tenant();
+    for d in ["contoso.com", "fabrikam.com"] {
+        assert!(
+            tenant.domains[tenant.domain_index(d).unwrap()]
+                .federation
+                .is_none()
+        );
+    }
+    let (path, b) = entra_failover::ops::backup::latest(&s.home, &s.tenant, "fabrikam.com")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        b.federation["issuerUri"],
+        "http://fabrikam.com/adfs/services/trust/"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::metadata(path.parent().unwrap())
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o700
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_non_retryable_error_stops_the_run_with_a_summary() {
+    let t = Tenant::start(None).await;
+    let s = t.session(t.admin());
+    enable_phs::run(&s, enable_phs::prepare(&s).await.unwrap(), &Quiet)
+        .await
+        .unwrap();
+    t.control("/sync", json!({})).await;
+    let o = failover::Options {
+        domains: vec!["contoso.com".into(), "fabrikam.com".into()],
+        all_federated: false,
+        sync_window: std::time::Duration::from_secs(3 * 3600),
+        accept_unsynced: false,
+    };
+    let p = failover::prepare(&s, &o).await.unwrap();
+    t.control("/faults", json!({"method": "PATCH", "path_prefix": "/v1.0/domains/contoso.com", "status": 400, "count": 1})).await;
+    let err = failover::run(&s, p, &Quiet).await.unwrap_err();
+    assert_eq!(err.exit_code(), 4);
+    let text = err.to_string();
+    assert!(
+        text.contains("contoso.com failed") && text.contains("fabrikam.com not started"),
+        "{text}"
+    );
+    let tenant = t.emu.tenant();
+    assert!(
+        tenant.domains[tenant.domain_index("contoso.com").unwrap()]
+            .federation
+            .is_some(),
+        "nothing half-done"
+    );
+    assert!(
+        tenant.domains[tenant.domain_index("fabrikam.com").unwrap()]
+            .federation
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn switch_back_with_a_taken_issuer_reports_graphs_409() {
+    let t = Tenant::start(None).await;
+    let s = t.session(t.admin());
+    let o = switch_back::Options {
+        domain: "northwind.com".into(),
+        source: switch_back::Source::Metadata {
+            url: "https://sts.contoso.com/FederationMetadata/2007-06/FederationMetadata.xml".into(),
+            issuer: Some("http://fabrikam.com/adfs/services/trust/".into()),
+        },
+        force: false,
+    };
+    let p = switch_back::prepare(&s, &o).await.unwrap();
+    assert!(p.plan.failed().is_empty(), "{}", p.plan);
+    let err = switch_back::run(&s, p, &Quiet).await.unwrap_err();
+    assert_eq!(err.exit_code(), 4);
+    assert!(err.to_string().contains("409"), "{err}");
+    assert!(err.to_string().contains("still managed"), "{err}");
+    // With its own issuer it federates.
+    let o = switch_back::Options {
+        source: switch_back::Source::Metadata {
+            url: "https://sts.contoso.com/FederationMetadata/2007-06/FederationMetadata.xml".into(),
+            issuer: Some("http://northwind.com/adfs/services/trust/".into()),
+        },
+        ..o
+    };
+    let r = switch_back::run(&s, switch_back::prepare(&s, &o).await.unwrap(), &Quiet)
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, "federated");
+    // A farm that is down is refused, unless forced.
+    t.control("/adfs/sts.contoso.com", json!({"state": "down"}))
+        .await;
+    let err = switch_back::prepare(
+        &s,
+        &switch_back::Options {
+            domain: "fabrikam.com".into(),
+            ..o.clone()
+        },
+    )
+    .await
+    .err()
+    .unwrap();
+    assert_eq!(err.exit_code(), 3);
+}

@@ -1,0 +1,5 @@
+//! The backend and its command line against the rehearsal tenant over real HTTPS.
+
+mod cli;
+mod clients;
+mod credentials;

@@ -1,0 +1,149 @@
+//! Wall time and HTTP requests of each runbook step on the rehearsal tenant, beside the fewest requests
+//! the job needs. One JSON line per step. `cargo bench --bench runbook`.
+
+use std::time::{Duration, Instant};
+
+use entra_failover::ops::{
+    Quiet, Session, enable_phs, failover, reset_trust, status, switch_back, test_signin, verify,
+};
+use secrecy::SecretString;
+
+fn line(step: &str, wall: Duration, requests: usize, graph: u64, fewest: &str) {
+    println!(
+        "{{\"step\":\"{step}\",\"wall_ms\":{:.1},\"http_requests\":{requests},\"graph_requests\":{graph},\"fewest\":\"{fewest}\"}}",
+        wall.as_secs_f64() * 1000.0
+    );
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let home = tempfile::tempdir().expect("temporary folder");
+    let s = Session::rehearsal(home.path()).await.expect("rehearsal");
+    let emu = s.rehearsal.as_ref().expect("emulator");
+    let info = emu.info().clone();
+    let http = entra_failover::ops::session::http_client(Some(&info.ca_file)).expect("http");
+    let control = |path: &'static str, body: serde_json::Value| {
+        let http = http.clone();
+        let (url, token) = (
+            format!("{}{path}", info.control_url),
+            info.control_token.clone(),
+        );
+        async move {
+            http.post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .expect("control");
+        }
+    };
+    let count = || emu.requests().len();
+    macro_rules! step {
+        ($name:expr, $fewest:expr, $body:expr) => {{
+            let (n0, g0, t0) = (count(), s.graph.requests_sent(), Instant::now());
+            let r = $body;
+            line(
+                $name,
+                t0.elapsed(),
+                count() - n0,
+                s.graph.requests_sent() - g0,
+                $fewest,
+            );
+            r
+        }};
+    }
+    step!(
+        "status",
+        "1 token + 6 Graph (organization, sync settings, beta organization, domains, federation of each federated root: 2) + 1 metadata per farm = 8",
+        status::status(&s).await.expect("status")
+    );
+    step!(
+        "enable-phs",
+        "1 token + 3 Graph (read settings, PATCH, read back) = 4",
+        {
+            let p = enable_phs::prepare(&s).await.expect("prepare");
+            enable_phs::run(&s, p, &Quiet).await.expect("run")
+        }
+    );
+    control("/sync", serde_json::json!({})).await;
+    control(
+        "/adfs/sts.contoso.com",
+        serde_json::json!({"state": "down"}),
+    )
+    .await;
+    let o = failover::Options {
+        domains: vec!["contoso.com".into(), "fabrikam.com".into()],
+        all_federated: false,
+        sync_window: Duration::from_secs(3 * 3600),
+        accept_unsynced: false,
+    };
+    step!(
+        "failover 2 domains",
+        "3 per domain (backup read, PATCH, confirming read) = 6, + 3 pre-flight reads (domains, sync settings, last password sync) + 1 per farm health = 10",
+        {
+            let p = failover::prepare(&s, &o).await.expect("prepare");
+            failover::run(&s, p, &Quiet).await.expect("run")
+        }
+    );
+    let upn = emu
+        .tenant()
+        .users
+        .iter()
+        .find(|u| u.upn.ends_with("@contoso.com"))
+        .map(|u| u.upn.clone())
+        .expect("user");
+    step!(
+        "test-signin",
+        "2 (user realm, token)",
+        test_signin::run(
+            &s,
+            &upn,
+            Some(&SecretString::from(info.user_password.clone()))
+        )
+        .await
+        .expect("signin")
+    );
+    control("/adfs/sts.contoso.com", serde_json::json!({"state": "up"})).await;
+    let so = switch_back::Options {
+        domain: "contoso.com".into(),
+        source: switch_back::Source::Backup(None),
+        force: false,
+    };
+    step!(
+        "switch-back",
+        "3 Graph (POST, confirming read; domain read) + 1 metadata",
+        {
+            let p = switch_back::prepare(&s, &so).await.expect("prepare");
+            switch_back::run(&s, p, &Quiet).await.expect("run")
+        }
+    );
+    step!(
+        "verify",
+        "1 Graph + metadata + user realm + sign-in page = 4",
+        verify::run(&s, "contoso.com").await.expect("verify")
+    );
+    control(
+        "/adfs/sts.contoso.com",
+        serde_json::json!({"state": "rollover"}),
+    )
+    .await;
+    control(
+        "/adfs/sts.contoso.com",
+        serde_json::json!({"state": "promote"}),
+    )
+    .await;
+    let ro = reset_trust::Options {
+        domain: "contoso.com".into(),
+        metadata_url: "https://sts.contoso.com/FederationMetadata/2007-06/FederationMetadata.xml"
+            .into(),
+        adfs_script: None,
+    };
+    step!(
+        "reset-trust",
+        "3 Graph (read settings, PATCH, read back) + 1 metadata",
+        {
+            let p = reset_trust::prepare(&s, &ro).await.expect("prepare");
+            reset_trust::run(&s, p, &Quiet).await.expect("run")
+        }
+    );
+}
