@@ -78,15 +78,15 @@ pub struct Profile {
 
 impl Profile {
     pub fn graph_url(&self) -> Url {
-        self.graph_url.clone().unwrap_or_else(|| {
-            Url::parse(self.cloud.hosts().0).unwrap_or_else(|_| unreachable_url())
-        })
+        self.graph_url
+            .clone()
+            .unwrap_or_else(|| built_in_url(self.cloud.hosts().0))
     }
 
     pub fn login_url(&self) -> Url {
-        self.login_url.clone().unwrap_or_else(|| {
-            Url::parse(self.cloud.hosts().1).unwrap_or_else(|_| unreachable_url())
-        })
+        self.login_url
+            .clone()
+            .unwrap_or_else(|| built_in_url(self.cloud.hosts().1))
     }
 
     /// Checks what the chosen sign-in needs, naming what is missing.
@@ -139,10 +139,9 @@ pub fn check_https(what: &str, u: &Url) -> Result<(), AuthError> {
     }
 }
 
-fn unreachable_url() -> Url {
-    // The cloud table holds valid URLs; this keeps the type total without a panic.
-    Url::parse("https://invalid.invalid")
-        .unwrap_or_else(|_| Url::parse("data:,").unwrap_or_else(|_| unreachable!()))
+/// One of the cloud table's URLs, which are literals known to parse.
+fn built_in_url(s: &'static str) -> Url {
+    Url::parse(s).unwrap_or_else(|e| unreachable!("built-in URL {s}: {e}"))
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

@@ -276,14 +276,30 @@ impl GraphClient {
 
     /// Every item of a collection, following `@odata.nextLink`.
     pub async fn list<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, GraphError> {
-        let mut out = vec![];
-        let mut pages = self.pages(path);
-        while let Some(page) = pages.next_page().await? {
-            for v in page {
-                out.push(decode(&v, path)?);
-            }
-        }
-        Ok(out)
+        use futures_util::TryStreamExt;
+        self.stream(path)
+            .and_then(|v| std::future::ready(decode(&v, path)))
+            .try_collect()
+            .await
+    }
+
+    /// The items of a collection as a stream: one page is requested when the last is used up.
+    pub fn stream<'a>(
+        &'a self,
+        path: &str,
+    ) -> impl futures_util::Stream<Item = Result<Value, GraphError>> + 'a {
+        use futures_util::{StreamExt, TryStreamExt, stream};
+        stream::try_unfold(self.pages(path), |mut pages| async move {
+            let page = pages.next_page().await?;
+            Ok::<_, GraphError>(page.map(|items| {
+                (
+                    stream::iter(items.into_iter().map(Ok::<Value, GraphError>)),
+                    pages,
+                )
+            }))
+        })
+        .try_flatten()
+        .boxed()
     }
 
     /// The pages of a collection, one request each.

@@ -90,3 +90,53 @@ pub async fn load_metadata(
         )),
     }
 }
+
+/// The TLS certificate a farm presents, read over a verified connection (system roots plus the
+/// session's extra root), for its expiry.
+pub async fn tls_certificate(
+    s: &Session,
+    url: &Url,
+) -> Result<crate::adfs::metadata::CertificateInfo, Unreachable> {
+    let host = url
+        .host_str()
+        .ok_or_else(|| Unreachable(format!("{url} names no host")))?
+        .to_string();
+    let target = s.farms.locate(url);
+    let addr_host = target.host_str().unwrap_or(&host).to_string();
+    let port = target.port_or_known_default().unwrap_or(443);
+    let ca = s.ca_file.clone();
+    let sni = host.clone();
+    let read = move || -> Result<crate::adfs::metadata::CertificateInfo, String> {
+        use openssl::ssl::{SslConnector, SslMethod};
+        let mut b = SslConnector::builder(SslMethod::tls()).map_err(|e| e.to_string())?;
+        b.set_default_verify_paths().map_err(|e| e.to_string())?;
+        if let Some(ca) = &ca {
+            b.set_ca_file(ca)
+                .map_err(|e| format!("{}: {e}", ca.display()))?;
+        }
+        let addrs = std::net::ToSocketAddrs::to_socket_addrs(&(addr_host.as_str(), port))
+            .map_err(|e| e.to_string())?;
+        let mut last = String::from("no address");
+        for a in addrs {
+            match std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(10)) {
+                Ok(tcp) => {
+                    let _ = tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+                    let ssl = b.build().connect(&sni, tcp).map_err(|e| e.to_string())?;
+                    let cert = ssl
+                        .ssl()
+                        .peer_certificate()
+                        .ok_or("no certificate presented")?;
+                    let der = cert.to_der().map_err(|e| e.to_string())?;
+                    return crate::adfs::metadata::CertificateInfo::from_der(&der)
+                        .map_err(|e| e.to_string());
+                }
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(last)
+    };
+    tokio::task::spawn_blocking(read)
+        .await
+        .map_err(|e| Unreachable(e.to_string()))?
+        .map_err(|e| Unreachable(format!("{host}: TLS: {e}")))
+}

@@ -65,6 +65,8 @@ pub struct Session {
     pub http: reqwest::Client,
     pub farms: FarmLocator,
     pub home: PathBuf,
+    /// An extra trusted root (a profile's `ca_file`, or the rehearsal CA).
+    pub ca_file: Option<PathBuf>,
     /// The public client id used for password sign-in tests.
     pub test_client_id: String,
     /// The running rehearsal tenant, when the profile is `rehearsal`.
@@ -175,6 +177,7 @@ impl Session {
             http,
             farms: FarmLocator::default(),
             home: home.to_path_buf(),
+            ca_file: p.ca_file.clone(),
             test_client_id: if p.auth == AuthKind::DeviceCode {
                 client_id
             } else {
@@ -216,6 +219,7 @@ impl Session {
             http,
             farms: FarmLocator { overrides },
             home: home.to_path_buf(),
+            ca_file: Some(info.ca_file.clone()),
             test_client_id: info.client_id.clone(),
             rehearsal: Some(emu),
         })

@@ -101,6 +101,32 @@ pub async fn run(s: &Session, domain: &str) -> Result<Report, OpsError> {
         }
     }
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    match super::farm::tls_certificate(s, &meta_url).await {
+        Ok(c) => {
+            let days = (c.not_after_unix - now) / 86_400;
+            let (o, d) = if c.not_after_unix < now {
+                (Outcome::Fail, format!("{host}'s TLS certificate expired"))
+            } else if days < 30 {
+                (
+                    Outcome::Warn,
+                    format!(
+                        "{host}'s TLS certificate ({}) expires in {days} days",
+                        c.subject
+                    ),
+                )
+            } else {
+                (
+                    Outcome::Pass,
+                    format!(
+                        "{host}'s TLS certificate ({}) is valid for {days} more days",
+                        c.subject
+                    ),
+                )
+            };
+            add("TLS", o, d);
+        }
+        Err(e) => add("TLS", Outcome::Fail, e.0),
+    }
     match fetch_metadata(s, &meta_url).await {
         Err(e) => add("metadata over HTTPS", Outcome::Fail, e.0),
         Ok(m) => {

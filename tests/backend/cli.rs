@@ -303,3 +303,37 @@ fn adfs_inspect_reads_a_real_farms_metadata() {
     ]);
     assert_eq!(v["entity_id"], "http://sts.contoso.com/adfs/services/trust");
 }
+
+#[test]
+fn profiles_and_rehearsal_controls() {
+    let home = Home::new();
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[profiles.contoso]\ntenant = \"contoso.onmicrosoft.com\"\nauth = \"client-secret\"\nclient_id = \"x\"\nclient_secret_env = \"CONTOSO_SECRET\"\n",
+    )
+    .unwrap();
+    let p = home.json(&["profiles"]);
+    assert_eq!(p["rehearsal"]["simulated"], true);
+    assert_eq!(p["contoso"]["auth"], "client-secret");
+    assert!(p["contoso"].get("client_secret").is_none(), "no secret in the file, so none in the output");
+    // The secret's variable is empty: named, exit 2.
+    let out = home.run(&["status", "--profile", "contoso"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("CONTOSO_SECRET"), "{}", text(&out.stderr));
+
+    // The clock moves on; a sync cycle follows by itself; reset starts over.
+    home.json(&["enable-phs", "--yes"]);
+    let before = home.json(&["status"]);
+    assert!(before["last_password_sync"].is_null());
+    let c = home.json(&["rehearse", "clock", "advance", "5m"]);
+    assert!(c["now"].is_string());
+    let after = home.json(&["status"]);
+    assert!(after["last_password_sync"].is_string(), "{after}");
+    let out = home.run(&["rehearse", "clock", "rewind", "5m"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = home.run(&["rehearse", "farm", "sts.nowhere.example", "down"]);
+    assert_ne!(out.status.code(), Some(0));
+    let out = home.run(&["rehearse", "reset"]);
+    assert!(out.status.success());
+    assert_eq!(home.json(&["status"])["password_hash_sync"], false);
+}

@@ -91,6 +91,7 @@ impl Tenant {
                     .map(|(k, v)| (k.clone(), Url::parse(v).unwrap())),
             ),
             home: self.home.path().join("home"),
+            ca_file: Some(self.info.ca_file.clone()),
             test_client_id: self.info.client_id.clone(),
             rehearsal: None,
         }
