@@ -315,11 +315,18 @@ fn profiles_and_rehearsal_controls() {
     let p = home.json(&["profiles"]);
     assert_eq!(p["rehearsal"]["simulated"], true);
     assert_eq!(p["contoso"]["auth"], "client-secret");
-    assert!(p["contoso"].get("client_secret").is_none(), "no secret in the file, so none in the output");
+    assert!(
+        p["contoso"].get("client_secret").is_none(),
+        "no secret in the file, so none in the output"
+    );
     // The secret's variable is empty: named, exit 2.
     let out = home.run(&["status", "--profile", "contoso"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("CONTOSO_SECRET"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("CONTOSO_SECRET"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // The clock moves on; a sync cycle follows by itself; reset starts over.
     home.json(&["enable-phs", "--yes"]);
