@@ -9,3 +9,4 @@ pub mod graph;
 pub mod login;
 pub mod ops;
 pub mod tls;
+pub mod wizard;

@@ -112,7 +112,8 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
     let g = cli.global;
     runtime.block_on(async move {
         match cli.command {
-            None | Some(Command::Status) => status::run(&g).await,
+            None => wizard(&g).await,
+            Some(Command::Status) => status::run(&g).await,
             Some(Command::Profiles) => status::profiles(&g),
             Some(Command::EnablePhs) => runbook::enable_phs(&g).await,
             Some(Command::Failover(a)) => runbook::failover(&g, a).await,
@@ -127,4 +128,26 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
             Some(Command::Emulator(a)) => emulator::run(a).await,
         }
     })
+}
+
+/// With no command: the wizard on a terminal; the status where there is none (a script, a pipe).
+async fn wizard(g: &Global) -> Result<u8, CliError> {
+    use std::io::IsTerminal;
+    if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) || g.json {
+        return status::run(g).await;
+    }
+    let home = home::home();
+    let config = crate::auth::profile::Config::load(&home).map_err(OpsError::from)?;
+    let mut profiles = vec![g.profile.clone()];
+    for name in std::iter::once(crate::auth::profile::REHEARSAL.to_string())
+        .chain(config.profiles.keys().cloned())
+    {
+        if !profiles.contains(&name) {
+            profiles.push(name);
+        }
+    }
+    crate::wizard::run(&home, profiles)
+        .await
+        .map_err(CliError::Output)?;
+    Ok(0)
 }

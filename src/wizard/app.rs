@@ -1,0 +1,1056 @@
+//! The wizard's state machine: `update(state, action)` changes the state and names the backend work
+//! (effects) to start. Rendering reads the state; nothing here does I/O.
+
+use std::collections::BTreeSet;
+
+use crate::ops::plan::{Outcome, Plan};
+use crate::ops::status::Status;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Page {
+    Welcome,
+    Connect,
+    Tasks,
+    ViewConfig,
+    OptionalFeatures,
+    UserSignIn,
+    Domains,
+    Preflight,
+    Ready,
+    Configuring,
+    Complete,
+    TestSignin,
+}
+
+impl Page {
+    pub fn title(self) -> &'static str {
+        match self {
+            Page::Welcome => "Welcome",
+            Page::Connect => "Connect to Microsoft Entra ID",
+            Page::Tasks => "Additional tasks",
+            Page::ViewConfig => "View current configuration",
+            Page::OptionalFeatures => "Optional features",
+            Page::UserSignIn => "User sign-in",
+            Page::Domains => "Domains",
+            Page::Preflight => "Pre-flight",
+            Page::Ready => "Ready to configure",
+            Page::Configuring => "Configuring",
+            Page::Complete => "Configuration complete",
+            Page::TestSignin => "Test sign-in",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Task {
+    ViewConfig,
+    SyncOptions,
+    ChangeSignIn,
+    ManageFederation,
+    StagedRollout,
+}
+
+impl Task {
+    pub const ALL: [Task; 5] = [
+        Task::ViewConfig,
+        Task::SyncOptions,
+        Task::ChangeSignIn,
+        Task::ManageFederation,
+        Task::StagedRollout,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Task::ViewConfig => "View current configuration",
+            Task::SyncOptions => "Customize synchronization options",
+            Task::ChangeSignIn => "Change user sign-in",
+            Task::ManageFederation => "Manage federation",
+            Task::StagedRollout => "Staged rollout of password hash sync",
+        }
+    }
+
+    /// Tasks whose pages are not built yet say so, and where to do the job meanwhile.
+    pub fn coming(self) -> Option<&'static str> {
+        match self {
+            Task::ManageFederation => {
+                Some("coming in the wizard; meanwhile: entra-failover reset-trust / verify")
+            }
+            Task::StagedRollout => Some("coming: staged rollout has no backend yet"),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignIn {
+    PasswordHashSync,
+    Federation,
+    DoNotConfigure,
+}
+
+impl SignIn {
+    pub const ALL: [SignIn; 3] = [
+        SignIn::PasswordHashSync,
+        SignIn::Federation,
+        SignIn::DoNotConfigure,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SignIn::PasswordHashSync => "Password hash synchronization",
+            SignIn::Federation => "Federation with AD FS",
+            SignIn::DoNotConfigure => "Do not configure",
+        }
+    }
+}
+
+/// An error as the error panel shows it: Graph's code, message and request id, and what it means.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ErrorPanel {
+    pub title: String,
+    pub message: String,
+    pub request_id: Option<String>,
+    pub meaning: String,
+    /// 0 Retry, 1 Skip, 2 Abort.
+    pub focus: usize,
+}
+
+/// What the backend reports back.
+#[derive(Clone, Debug)]
+pub enum BackendEvent {
+    Connected {
+        who: String,
+        missing_phs: Vec<String>,
+        missing_convert: Vec<String>,
+        status: Box<Status>,
+    },
+    Status(Box<Status>),
+    Planned(Box<Plan>),
+    Progress(String),
+    Done(Vec<String>),
+    Failed(ErrorPanel),
+    Control(String),
+    SignIn(String),
+}
+
+#[derive(Clone, Debug)]
+pub enum Action {
+    Next,
+    Previous,
+    Up,
+    Down,
+    Toggle,
+    FocusNext,
+    FocusPrev,
+    Digit(u8),
+    Input(char),
+    Backspace,
+    Help,
+    Quit,
+    Controls,
+    Backend(BackendEvent),
+}
+
+/// Rehearsal controls (F2): what the outside world would do to a real tenant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    FarmDown,
+    FarmUp,
+    Rollover,
+    Promote,
+    Sync,
+    AdvanceClock,
+}
+
+impl Control {
+    pub const ALL: [Control; 6] = [
+        Control::FarmDown,
+        Control::FarmUp,
+        Control::Rollover,
+        Control::Promote,
+        Control::Sync,
+        Control::AdvanceClock,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Control::FarmDown => "Take the AD FS farm down",
+            Control::FarmUp => "Bring the AD FS farm back",
+            Control::Rollover => "Roll the farm's token-signing certificate (list the next one)",
+            Control::Promote => "Promote the next certificate to primary",
+            Control::Sync => "Run a sync cycle now",
+            Control::AdvanceClock => "Advance the clock by 10 minutes",
+        }
+    }
+}
+
+/// Backend work the update asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    Connect { profile: String },
+    Refresh,
+    PrepareEnablePhs,
+    PrepareFailover { domains: Vec<String> },
+    Run,
+    Control(Control),
+    TestSignIn { upn: String, password: String },
+    Exit,
+}
+
+#[derive(Clone, Debug)]
+pub struct State {
+    pub page: Page,
+    pub history: Vec<Page>,
+    pub profiles: Vec<String>,
+    pub profile: String,
+    pub rehearsal: bool,
+    /// The focused row of the page.
+    pub focus: usize,
+    pub busy: Option<String>,
+    pub who: Option<String>,
+    pub missing_phs: Vec<String>,
+    pub missing_convert: Vec<String>,
+    pub status: Option<Status>,
+    pub task: Task,
+    pub phs_checked: bool,
+    pub sign_in: SignIn,
+    pub selected: BTreeSet<String>,
+    pub confirm: String,
+    pub plan: Option<Plan>,
+    pub log: Vec<String>,
+    pub summary: Vec<String>,
+    pub notice: Option<String>,
+    pub error: Option<ErrorPanel>,
+    pub help: bool,
+    pub controls: bool,
+    pub quit_asked: bool,
+    pub in_flight: bool,
+    pub upn: String,
+    pub password: String,
+    pub signin_result: Option<String>,
+}
+
+impl State {
+    pub fn new(profiles: Vec<String>) -> State {
+        let profile = profiles
+            .first()
+            .cloned()
+            .unwrap_or_else(|| crate::auth::profile::REHEARSAL.to_string());
+        State {
+            page: Page::Welcome,
+            history: vec![],
+            rehearsal: profile == crate::auth::profile::REHEARSAL,
+            profile,
+            profiles,
+            focus: 0,
+            busy: None,
+            who: None,
+            missing_phs: vec![],
+            missing_convert: vec![],
+            status: None,
+            task: Task::ViewConfig,
+            phs_checked: false,
+            sign_in: SignIn::PasswordHashSync,
+            selected: BTreeSet::new(),
+            confirm: String::new(),
+            plan: None,
+            log: vec![],
+            summary: vec![],
+            notice: None,
+            error: None,
+            help: false,
+            controls: false,
+            quit_asked: false,
+            in_flight: false,
+            upn: String::new(),
+            password: String::new(),
+            signin_result: None,
+        }
+    }
+
+    /// Federated root domains that can be converted, and the subdomains that follow them.
+    pub fn federated_roots(&self) -> Vec<String> {
+        self.status
+            .iter()
+            .flat_map(|s| s.domains.iter())
+            .filter(|d| d.is_root && d.authentication_type == "Federated")
+            .map(|d| d.id.clone())
+            .collect()
+    }
+
+    /// What must be typed on the pre-flight page: the domain names, space-separated.
+    pub fn confirm_word(&self) -> String {
+        self.selected.iter().cloned().collect::<Vec<_>>().join(" ")
+    }
+
+    pub fn confirmed(&self) -> bool {
+        let typed: BTreeSet<String> = self
+            .confirm
+            .split_whitespace()
+            .map(|s| s.to_ascii_lowercase())
+            .collect();
+        let want: BTreeSet<String> = self
+            .selected
+            .iter()
+            .map(|s| s.to_ascii_lowercase())
+            .collect();
+        !want.is_empty() && typed == want
+    }
+
+    /// Whether Next may leave the current page, and why not.
+    pub fn blocked(&self) -> Option<String> {
+        if self.busy.is_some() {
+            return Some("wait: work is in progress".into());
+        }
+        match self.page {
+            Page::Connect if self.who.is_none() => Some("not signed in yet".into()),
+            Page::Tasks => Task::ALL[self.focus.min(4)].coming().map(str::to_string),
+            Page::OptionalFeatures if self.phs_checked && !self.missing_phs.is_empty() => {
+                Some(format!("missing: {}", self.missing_phs.join("; ")))
+            }
+            Page::UserSignIn if self.sign_in == SignIn::Federation => Some(
+                "switching back in the wizard is coming; meanwhile: entra-failover switch-back"
+                    .into(),
+            ),
+            Page::UserSignIn
+                if self.sign_in == SignIn::PasswordHashSync && !self.missing_convert.is_empty() =>
+            {
+                Some(format!("missing: {}", self.missing_convert.join("; ")))
+            }
+            Page::Domains if self.selected.is_empty() => {
+                Some("select at least one federated domain".into())
+            }
+            Page::Preflight => match &self.plan {
+                None => Some("the pre-flight checks are running".into()),
+                Some(p) if !p.failed().is_empty() => {
+                    Some("a pre-flight check failed: nothing can be changed".into())
+                }
+                Some(_) if !self.confirmed() => {
+                    Some(format!("type {} to confirm", self.confirm_word()))
+                }
+                Some(_) => None,
+            },
+            Page::Ready if self.plan.is_none() => Some("the plan is being prepared".into()),
+            Page::Configuring => Some("the change is in progress".into()),
+            _ => None,
+        }
+    }
+
+    fn rows(&self) -> usize {
+        match self.page {
+            Page::Welcome => self.profiles.len().max(1),
+            Page::Tasks => Task::ALL.len(),
+            Page::UserSignIn => SignIn::ALL.len(),
+            Page::Domains => self.federated_roots().len().max(1),
+            Page::TestSignin => 2,
+            _ => 1,
+        }
+    }
+
+    fn go(&mut self, page: Page) {
+        self.history.push(self.page);
+        self.page = page;
+        self.focus = 0;
+        self.notice = None;
+    }
+
+    pub fn text_input(&self) -> bool {
+        self.page == Page::Preflight || self.page == Page::TestSignin
+    }
+}
+
+/// Applies an action; returns the backend work to start.
+pub fn update(s: &mut State, a: Action) -> Vec<Effect> {
+    if let Action::Backend(e) = a {
+        return backend(s, e);
+    }
+    if s.quit_asked {
+        return match a {
+            Action::Input('y') | Action::Next => vec![Effect::Exit],
+            _ => {
+                s.quit_asked = false;
+                vec![]
+            }
+        };
+    }
+    if s.help {
+        s.help = false;
+        return vec![];
+    }
+    if let Some(panel) = s.error.as_mut() {
+        return match a {
+            Action::FocusNext | Action::Down => {
+                panel.focus = (panel.focus + 1) % 3;
+                vec![]
+            }
+            Action::FocusPrev | Action::Up => {
+                panel.focus = (panel.focus + 2) % 3;
+                vec![]
+            }
+            Action::Next => {
+                let choice = panel.focus;
+                s.error = None;
+                match choice {
+                    0 => retry(s),
+                    1 => {
+                        // Skip: back to the task list, the tenant re-read.
+                        s.page = Page::Tasks;
+                        s.focus = 0;
+                        vec![Effect::Refresh]
+                    }
+                    _ => vec![Effect::Exit],
+                }
+            }
+            Action::Previous => {
+                s.error = None;
+                vec![]
+            }
+            Action::Quit => vec![Effect::Exit],
+            _ => vec![],
+        };
+    }
+    if s.controls {
+        return match a {
+            Action::Up => {
+                s.focus = s.focus.saturating_sub(1);
+                vec![]
+            }
+            Action::Down => {
+                s.focus = (s.focus + 1).min(Control::ALL.len() - 1);
+                vec![]
+            }
+            Action::Digit(d) if (1..=Control::ALL.len() as u8).contains(&d) => {
+                s.controls = false;
+                vec![Effect::Control(Control::ALL[d as usize - 1])]
+            }
+            Action::Next | Action::Toggle => {
+                let c = Control::ALL[s.focus.min(Control::ALL.len() - 1)];
+                s.controls = false;
+                s.focus = 0;
+                vec![Effect::Control(c)]
+            }
+            _ => {
+                s.controls = false;
+                s.focus = 0;
+                vec![]
+            }
+        };
+    }
+    match a {
+        Action::Quit => {
+            if s.in_flight {
+                s.quit_asked = true;
+                vec![]
+            } else {
+                vec![Effect::Exit]
+            }
+        }
+        Action::Help => {
+            s.help = true;
+            vec![]
+        }
+        Action::Controls if s.rehearsal && !s.in_flight => {
+            s.controls = true;
+            s.focus = 0;
+            vec![]
+        }
+        Action::Controls => {
+            s.notice = Some("Rehearsal controls exist only on the rehearsal tenant".into());
+            vec![]
+        }
+        Action::Up | Action::FocusPrev if !s.text_input() || a_is_focus(&a) => {
+            s.focus = s.focus.checked_sub(1).unwrap_or(s.rows() - 1);
+            vec![]
+        }
+        Action::Down | Action::FocusNext if !s.text_input() || a_is_focus(&a) => {
+            s.focus = (s.focus + 1) % s.rows();
+            vec![]
+        }
+        Action::Up | Action::Down | Action::FocusPrev | Action::FocusNext => vec![],
+        Action::Digit(d) if s.page == Page::Tasks && (1..=5).contains(&d) => {
+            s.focus = d as usize - 1;
+            next(s)
+        }
+        Action::Input(c) if s.text_input() => {
+            field(s).push(c);
+            vec![]
+        }
+        Action::Digit(d) if s.text_input() => {
+            field(s).push(char::from(b'0' + d));
+            vec![]
+        }
+        Action::Backspace if s.text_input() => {
+            field(s).pop();
+            vec![]
+        }
+        Action::Toggle => {
+            toggle(s);
+            vec![]
+        }
+        Action::Next => next(s),
+        Action::Previous => previous(s),
+        _ => vec![],
+    }
+}
+
+fn a_is_focus(a: &Action) -> bool {
+    matches!(a, Action::FocusNext | Action::FocusPrev)
+}
+
+/// The text field being typed into.
+fn field(s: &mut State) -> &mut String {
+    match (s.page, s.focus) {
+        (Page::TestSignin, 0) => &mut s.upn,
+        (Page::TestSignin, _) => &mut s.password,
+        _ => &mut s.confirm,
+    }
+}
+
+fn toggle(s: &mut State) {
+    match s.page {
+        Page::OptionalFeatures => s.phs_checked = !s.phs_checked,
+        Page::UserSignIn => s.sign_in = SignIn::ALL[s.focus.min(2)],
+        Page::Domains => {
+            if let Some(d) = s.federated_roots().get(s.focus) {
+                if !s.selected.remove(d) {
+                    s.selected.insert(d.clone());
+                }
+                s.confirm.clear();
+                s.plan = None;
+            }
+        }
+        Page::Welcome => {
+            if let Some(p) = s.profiles.get(s.focus) {
+                s.profile = p.clone();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn next(s: &mut State) -> Vec<Effect> {
+    if let Some(why) = s.blocked() {
+        s.notice = Some(why);
+        return vec![];
+    }
+    match s.page {
+        Page::Welcome => {
+            s.profile = s
+                .profiles
+                .get(s.focus)
+                .cloned()
+                .unwrap_or_else(|| s.profile.clone());
+            s.rehearsal = s.profile == crate::auth::profile::REHEARSAL;
+            s.go(Page::Connect);
+            s.busy = Some(format!("signing in to {}", s.profile));
+            vec![Effect::Connect {
+                profile: s.profile.clone(),
+            }]
+        }
+        Page::Connect => {
+            s.go(Page::Tasks);
+            vec![]
+        }
+        Page::Tasks => {
+            s.task = Task::ALL[s.focus.min(4)];
+            match s.task {
+                Task::ViewConfig => {
+                    s.go(Page::ViewConfig);
+                    s.busy = Some("reading the tenant".into());
+                    vec![Effect::Refresh]
+                }
+                Task::SyncOptions => {
+                    s.phs_checked = s.status.as_ref().is_some_and(|st| st.password_hash_sync);
+                    s.go(Page::OptionalFeatures);
+                    vec![]
+                }
+                Task::ChangeSignIn => {
+                    s.go(Page::UserSignIn);
+                    vec![]
+                }
+                Task::ManageFederation | Task::StagedRollout => vec![],
+            }
+        }
+        Page::ViewConfig => {
+            s.go(Page::Tasks);
+            vec![]
+        }
+        Page::OptionalFeatures => {
+            let already = s.status.as_ref().is_some_and(|st| st.password_hash_sync);
+            if !s.phs_checked || already {
+                s.notice = Some(
+                    if already {
+                        "Password hash synchronization is already on"
+                    } else {
+                        "Nothing to change"
+                    }
+                    .into(),
+                );
+                s.go(Page::Tasks);
+                return vec![];
+            }
+            s.plan = None;
+            s.go(Page::Ready);
+            s.busy = Some("preparing the plan".into());
+            vec![Effect::PrepareEnablePhs]
+        }
+        Page::UserSignIn => match s.sign_in {
+            SignIn::DoNotConfigure => {
+                s.go(Page::Tasks);
+                vec![]
+            }
+            _ => {
+                s.go(Page::Domains);
+                vec![]
+            }
+        },
+        Page::Domains => {
+            s.plan = None;
+            s.confirm.clear();
+            s.go(Page::Preflight);
+            s.busy = Some("running the pre-flight checks".into());
+            vec![Effect::PrepareFailover {
+                domains: s.selected.iter().cloned().collect(),
+            }]
+        }
+        Page::Preflight => {
+            s.go(Page::Ready);
+            vec![]
+        }
+        Page::Ready => {
+            s.log.clear();
+            s.go(Page::Configuring);
+            s.in_flight = true;
+            vec![Effect::Run]
+        }
+        Page::Configuring => vec![],
+        Page::Complete => {
+            s.history.clear();
+            s.history.push(Page::Tasks);
+            s.page = Page::TestSignin;
+            s.focus = 0;
+            vec![]
+        }
+        Page::TestSignin => {
+            if s.upn.trim().is_empty() {
+                s.notice = Some("type a user principal name".into());
+                return vec![];
+            }
+            s.signin_result = None;
+            s.busy = Some(format!("testing the sign-in of {}", s.upn.trim()));
+            vec![Effect::TestSignIn {
+                upn: s.upn.trim().to_string(),
+                password: std::mem::take(&mut s.password),
+            }]
+        }
+    }
+}
+
+fn previous(s: &mut State) -> Vec<Effect> {
+    if s.in_flight || s.page == Page::Configuring {
+        s.notice = Some("the change is in progress: it finishes first".into());
+        return vec![];
+    }
+    if s.page == Page::Complete {
+        s.page = Page::Tasks;
+        s.history.clear();
+        return vec![];
+    }
+    if let Some(p) = s.history.pop() {
+        s.page = p;
+        s.focus = 0;
+        s.notice = None;
+        s.busy = None;
+    }
+    vec![]
+}
+
+fn retry(s: &mut State) -> Vec<Effect> {
+    match s.page {
+        Page::Connect => {
+            s.busy = Some(format!("signing in to {}", s.profile));
+            vec![Effect::Connect {
+                profile: s.profile.clone(),
+            }]
+        }
+        Page::Preflight => {
+            s.busy = Some("running the pre-flight checks".into());
+            vec![Effect::PrepareFailover {
+                domains: s.selected.iter().cloned().collect(),
+            }]
+        }
+        Page::Ready if s.task == Task::SyncOptions => {
+            s.busy = Some("preparing the plan".into());
+            vec![Effect::PrepareEnablePhs]
+        }
+        Page::Configuring | Page::Ready => {
+            // Rerunning converges: domains already converted are reported as such.
+            s.page = Page::Configuring;
+            s.in_flight = true;
+            vec![Effect::Run]
+        }
+        _ => vec![Effect::Refresh],
+    }
+}
+
+fn backend(s: &mut State, e: BackendEvent) -> Vec<Effect> {
+    match e {
+        BackendEvent::Connected {
+            who,
+            missing_phs,
+            missing_convert,
+            status,
+        } => {
+            s.busy = None;
+            s.who = Some(who);
+            s.missing_phs = missing_phs;
+            s.missing_convert = missing_convert;
+            s.status = Some(*status);
+        }
+        BackendEvent::Status(st) => {
+            s.busy = None;
+            s.status = Some(*st);
+        }
+        BackendEvent::Planned(p) => {
+            s.busy = None;
+            s.plan = Some(*p);
+        }
+        BackendEvent::Progress(line) => s.log.push(line),
+        BackendEvent::Done(summary) => {
+            s.in_flight = false;
+            s.busy = None;
+            s.summary = summary;
+            if s.page == Page::Configuring {
+                s.page = Page::Complete;
+                s.focus = 0;
+            }
+            return vec![Effect::Refresh];
+        }
+        BackendEvent::Failed(panel) => {
+            s.in_flight = false;
+            s.busy = None;
+            s.error = Some(panel);
+        }
+        BackendEvent::Control(msg) => {
+            s.notice = Some(msg);
+            return vec![Effect::Refresh];
+        }
+        BackendEvent::SignIn(result) => {
+            s.busy = None;
+            s.signin_result = Some(result);
+        }
+    }
+    vec![]
+}
+
+/// The outcome marks a check shows.
+pub fn mark(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Pass => "pass",
+        Outcome::Warn => "WARN",
+        Outcome::Fail => "FAIL",
+    }
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+    use crate::ops::status::{DomainStatus, FarmHealth, Status};
+
+    pub fn status(phs: bool) -> Status {
+        let d = |id: &str, auth: &str, root: bool, issuer: Option<&str>| DomainStatus {
+            id: id.into(),
+            authentication_type: auth.into(),
+            is_root: root,
+            is_verified: true,
+            issuer_uri: issuer.map(str::to_string),
+            signing_certificate_sha1: None,
+            signing_certificate_expires: None,
+            federation_service: None,
+        };
+        Status {
+            profile: "rehearsal".into(),
+            simulated: true,
+            tenant_id: "9c5f2b1e-4d3a-4f6b-9e2c-7a1d0b8c3e55".into(),
+            tenant_name: "Contoso (rehearsal)".into(),
+            signed_in_as: "admin@contoso.onmicrosoft.com".into(),
+            directory_sync_enabled: true,
+            last_sync: Some("2026-11-25T10:00:00Z".into()),
+            password_hash_sync: phs,
+            last_password_sync: phs.then(|| "2026-11-25T10:00:00Z".into()),
+            sync_id: "s".into(),
+            domains: vec![
+                d("contoso.onmicrosoft.com", "Managed", true, None),
+                d(
+                    "contoso.com",
+                    "Federated",
+                    true,
+                    Some("http://sts.contoso.com/adfs/services/trust"),
+                ),
+                d("eu.contoso.com", "Federated", false, None),
+                d(
+                    "fabrikam.com",
+                    "Federated",
+                    true,
+                    Some("http://fabrikam.com/adfs/services/trust/"),
+                ),
+                d("northwind.com", "Managed", true, None),
+            ],
+            farms: vec![FarmHealth {
+                service: "sts.contoso.com".into(),
+                healthy: false,
+                detail: "down".into(),
+                simulated: true,
+            }],
+            requests: 0,
+        }
+    }
+
+    /// A state signed in to the rehearsal tenant, on the task list.
+    pub fn connected(phs: bool) -> State {
+        let mut s = State::new(vec!["rehearsal".into()]);
+        assert_eq!(
+            update(&mut s, Action::Next),
+            vec![Effect::Connect {
+                profile: "rehearsal".into()
+            }]
+        );
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Connected {
+                who: "admin@contoso.onmicrosoft.com".into(),
+                missing_phs: vec![],
+                missing_convert: vec![],
+                status: Box::new(status(phs)),
+            }),
+        );
+        update(&mut s, Action::Next);
+        assert_eq!(s.page, Page::Tasks);
+        s
+    }
+
+    pub fn plan(fail: bool) -> Plan {
+        let mut p = Plan::new("Change user sign-in to password hash synchronization", "t");
+        p.check("permissions", Outcome::Pass, "granted");
+        p.check(
+            "password hash sync",
+            if fail { Outcome::Fail } else { Outcome::Pass },
+            "on",
+        );
+        p.step(
+            Some("contoso.com"),
+            "PATCH",
+            "/v1.0/domains/contoso.com",
+            None,
+            "convert",
+        );
+        p
+    }
+
+    #[test]
+    fn connect_waits_for_the_sign_in() {
+        let mut s = State::new(vec!["rehearsal".into(), "prod".into()]);
+        update(&mut s, Action::Down);
+        assert_eq!(
+            update(&mut s, Action::Next),
+            vec![Effect::Connect {
+                profile: "prod".into()
+            }]
+        );
+        assert!(!s.rehearsal);
+        assert_eq!(s.page, Page::Connect);
+        assert!(update(&mut s, Action::Next).is_empty());
+        assert_eq!(s.page, Page::Connect, "no Next before signing in");
+        update(&mut s, Action::Previous);
+        assert_eq!(s.page, Page::Welcome);
+    }
+
+    #[test]
+    fn the_failover_flow_needs_a_selection_a_clean_preflight_and_the_typed_name() {
+        let mut s = connected(true);
+        update(&mut s, Action::Digit(3));
+        assert_eq!(s.page, Page::UserSignIn);
+        update(&mut s, Action::Next);
+        assert_eq!(s.page, Page::Domains);
+        assert!(update(&mut s, Action::Next).is_empty(), "nothing selected");
+        assert_eq!(s.page, Page::Domains);
+        update(&mut s, Action::Toggle);
+        assert_eq!(s.selected.iter().collect::<Vec<_>>(), ["contoso.com"]);
+        assert_eq!(
+            update(&mut s, Action::Next),
+            vec![Effect::PrepareFailover {
+                domains: vec!["contoso.com".into()]
+            }]
+        );
+        assert_eq!(s.page, Page::Preflight);
+        assert!(
+            update(&mut s, Action::Next).is_empty(),
+            "checks still running"
+        );
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Planned(Box::new(plan(false)))),
+        );
+        for c in "contoso.co".chars() {
+            update(&mut s, Action::Input(c));
+        }
+        update(&mut s, Action::Next);
+        assert_eq!(s.page, Page::Preflight, "not yet typed in full");
+        update(&mut s, Action::Input('m'));
+        update(&mut s, Action::Next);
+        assert_eq!(s.page, Page::Ready);
+        assert_eq!(update(&mut s, Action::Next), vec![Effect::Run]);
+        assert_eq!(s.page, Page::Configuring);
+        assert!(s.in_flight);
+        // Quitting while a change is in flight asks first; Previous does not cut it short.
+        assert!(update(&mut s, Action::Quit).is_empty());
+        assert!(s.quit_asked);
+        update(&mut s, Action::Input('n'));
+        assert!(!s.quit_asked);
+        update(&mut s, Action::Previous);
+        assert_eq!(s.page, Page::Configuring);
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Progress("contoso.com: converted".into())),
+        );
+        assert_eq!(
+            update(
+                &mut s,
+                Action::Backend(BackendEvent::Done(vec!["contoso.com: converted".into()]))
+            ),
+            vec![Effect::Refresh]
+        );
+        assert_eq!(s.page, Page::Complete);
+        update(&mut s, Action::Next);
+        assert_eq!(s.page, Page::TestSignin);
+        update(&mut s, Action::Previous);
+        assert_eq!(s.page, Page::Tasks);
+    }
+
+    #[test]
+    fn a_failed_preflight_blocks_next() {
+        let mut s = connected(false);
+        update(&mut s, Action::Digit(3));
+        update(&mut s, Action::Next);
+        update(&mut s, Action::Toggle);
+        update(&mut s, Action::Next);
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Planned(Box::new(plan(true)))),
+        );
+        for c in "contoso.com".chars() {
+            update(&mut s, Action::Input(c));
+        }
+        update(&mut s, Action::Next);
+        assert_eq!(s.page, Page::Preflight);
+        assert!(
+            s.notice
+                .as_deref()
+                .unwrap_or_default()
+                .contains("pre-flight check failed")
+        );
+    }
+
+    #[test]
+    fn a_missing_permission_blocks_next() {
+        let mut s = connected(false);
+        s.missing_phs =
+            vec!["application permission OnPremDirectorySynchronization.ReadWrite.All".into()];
+        update(&mut s, Action::Digit(2));
+        assert_eq!(s.page, Page::OptionalFeatures);
+        update(&mut s, Action::Toggle);
+        assert!(update(&mut s, Action::Next).is_empty());
+        assert_eq!(s.page, Page::OptionalFeatures);
+        assert!(
+            s.notice
+                .as_deref()
+                .unwrap_or_default()
+                .contains("OnPremDirectorySynchronization")
+        );
+        s.missing_phs.clear();
+        assert_eq!(update(&mut s, Action::Next), vec![Effect::PrepareEnablePhs]);
+        assert_eq!(s.page, Page::Ready);
+    }
+
+    #[test]
+    fn previous_from_every_page_goes_back() {
+        let mut s = connected(false);
+        for (digit, page) in [
+            (1, Page::ViewConfig),
+            (2, Page::OptionalFeatures),
+            (3, Page::UserSignIn),
+        ] {
+            update(&mut s, Action::Digit(digit));
+            assert_eq!(s.page, page);
+            update(&mut s, Action::Previous);
+            assert_eq!(s.page, Page::Tasks, "from {page:?}");
+        }
+        update(&mut s, Action::Digit(3));
+        update(&mut s, Action::Next);
+        update(&mut s, Action::Previous);
+        assert_eq!(s.page, Page::UserSignIn);
+        // Tasks that are not built yet say so and stay.
+        update(&mut s, Action::Previous);
+        update(&mut s, Action::Digit(4));
+        assert_eq!(s.page, Page::Tasks);
+        assert!(s.notice.as_deref().unwrap_or_default().contains("coming"));
+        update(&mut s, Action::Digit(5));
+        assert_eq!(s.page, Page::Tasks);
+    }
+
+    #[test]
+    fn errors_offer_retry_skip_abort() {
+        let mut s = connected(true);
+        update(&mut s, Action::Digit(2));
+        s.phs_checked = true;
+        if let Some(st) = s.status.as_mut() {
+            st.password_hash_sync = false;
+        }
+        update(&mut s, Action::Next);
+        let panel = ErrorPanel {
+            title: "x".into(),
+            message: "m".into(),
+            request_id: Some("r".into()),
+            meaning: "k".into(),
+            focus: 0,
+        };
+        update(&mut s, Action::Backend(BackendEvent::Failed(panel.clone())));
+        assert_eq!(
+            update(&mut s, Action::Next),
+            vec![Effect::PrepareEnablePhs],
+            "Retry"
+        );
+        update(&mut s, Action::Backend(BackendEvent::Failed(panel.clone())));
+        update(&mut s, Action::FocusNext);
+        assert_eq!(update(&mut s, Action::Next), vec![Effect::Refresh], "Skip");
+        assert_eq!(s.page, Page::Tasks);
+        update(&mut s, Action::Backend(BackendEvent::Failed(panel)));
+        update(&mut s, Action::FocusPrev);
+        assert_eq!(update(&mut s, Action::Next), vec![Effect::Exit], "Abort");
+    }
+
+    #[test]
+    fn rehearsal_controls_and_help() {
+        let mut s = connected(true);
+        update(&mut s, Action::Controls);
+        assert!(s.controls);
+        assert_eq!(
+            update(&mut s, Action::Digit(1)),
+            vec![Effect::Control(Control::FarmDown)]
+        );
+        assert!(!s.controls);
+        update(&mut s, Action::Help);
+        assert!(s.help);
+        update(&mut s, Action::Next);
+        assert!(!s.help);
+        assert_eq!(
+            s.page,
+            Page::Tasks,
+            "a key that closes help does nothing else"
+        );
+        s.rehearsal = false;
+        update(&mut s, Action::Controls);
+        assert!(!s.controls);
+        assert_eq!(update(&mut s, Action::Quit), vec![Effect::Exit]);
+    }
+}

@@ -1,0 +1,73 @@
+use ratatui::text::Line;
+
+use super::checkbox;
+use crate::wizard::app::State;
+use crate::wizard::theme::Theme;
+
+pub fn view(s: &State, _t: &Theme) -> Vec<Line<'static>> {
+    let Some(st) = &s.status else {
+        return vec![Line::from("Reading the tenant…")];
+    };
+    let mut lines = vec![
+        Line::from(format!("Tenant: {} ({})", st.tenant_name, st.tenant_id)),
+        Line::from(format!(
+            "Password hash sync: {}   last password sync: {}",
+            if st.password_hash_sync { "on" } else { "off" },
+            st.last_password_sync.as_deref().unwrap_or("unknown")
+        )),
+        Line::from(""),
+        Line::from(format!("{:<28} {:<10} {}", "DOMAIN", "SIGN-IN", "ISSUER")),
+    ];
+    for d in &st.domains {
+        let name = if d.is_root {
+            d.id.clone()
+        } else {
+            format!("{} (sub)", d.id)
+        };
+        lines.push(Line::from(format!(
+            "{:<28} {:<10} {}",
+            name,
+            d.authentication_type,
+            d.issuer_uri.as_deref().unwrap_or("")
+        )));
+    }
+    if !st.farms.is_empty() {
+        lines.push(Line::from(""));
+        for f in &st.farms {
+            lines.push(Line::from(format!(
+                "AD FS {}: {}",
+                f.service,
+                if f.healthy { "up" } else { "DOWN" }
+            )));
+        }
+    }
+    lines
+}
+
+pub fn optional_features(s: &State, t: &Theme) -> Vec<Line<'static>> {
+    let on = s.status.as_ref().is_some_and(|st| st.password_hash_sync);
+    let mut lines = vec![
+        Line::from("Select optional features:"),
+        Line::from(""),
+        super::row(
+            true,
+            format!("{} Password hash synchronization", checkbox(s.phs_checked)),
+            t,
+        ),
+        Line::from(
+            "    Copies password hashes to Microsoft Entra ID so that users can sign in if AD FS fails.",
+        ),
+        Line::from(format!("    Now: {}", if on { "on" } else { "off" })),
+        Line::from(""),
+        Line::from("  [ ] Password writeback (unchanged)"),
+        Line::from("  [ ] Group writeback (unchanged)"),
+    ];
+    if !s.missing_phs.is_empty() {
+        lines.push(Line::from(""));
+        lines.push(Line::from(format!(
+            "Missing to turn it on: {}",
+            s.missing_phs.join("; ")
+        )));
+    }
+    lines
+}

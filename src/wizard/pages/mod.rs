@@ -1,0 +1,50 @@
+//! One renderer per page; each reads the state and draws into the body area.
+
+mod config;
+mod run;
+mod signin;
+mod start;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::app::{Page, State};
+use super::theme::Theme;
+
+pub fn render(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
+    let lines = match s.page {
+        Page::Welcome => start::welcome(s, t),
+        Page::Connect => start::connect(s, t),
+        Page::Tasks => start::tasks(s, t),
+        Page::ViewConfig => config::view(s, t),
+        Page::OptionalFeatures => config::optional_features(s, t),
+        Page::UserSignIn => signin::user_sign_in(s, t),
+        Page::Domains => signin::domains(s, t),
+        Page::Preflight => signin::preflight(s, t),
+        Page::TestSignin => signin::test_signin(s, t),
+        Page::Ready => run::ready(s, t),
+        Page::Configuring => run::configuring(s, t),
+        Page::Complete => run::complete(s, t),
+    };
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}
+
+/// A selectable row: `>` marks focus, so it reads without colour.
+pub fn row(focused: bool, text: String, t: &Theme) -> Line<'static> {
+    let marker = if focused { "> " } else { "  " };
+    Line::from(Span::styled(
+        format!("{marker}{text}"),
+        if focused { t.focus } else { Style::default() },
+    ))
+}
+
+pub fn checkbox(on: bool) -> &'static str {
+    if on { "[x]" } else { "[ ]" }
+}
+
+pub fn radio(on: bool) -> &'static str {
+    if on { "(•)" } else { "( )" }
+}

@@ -1,0 +1,37 @@
+use ratatui::text::Line;
+
+use crate::wizard::app::State;
+use crate::wizard::theme::Theme;
+
+pub fn ready(s: &State, _t: &Theme) -> Vec<Line<'static>> {
+    match &s.plan {
+        None => vec![Line::from("Preparing the plan…")],
+        Some(p) => {
+            let mut lines = vec![
+                Line::from(
+                    "Ready to configure. These are the exact changes, as --dry-run prints them:",
+                ),
+                Line::from(""),
+            ];
+            lines.extend(p.to_string().lines().map(|l| Line::from(l.to_string())));
+            lines
+        }
+    }
+}
+
+pub fn configuring(s: &State, _t: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::from("Configuring…"), Line::from("")];
+    let start = s.log.len().saturating_sub(14);
+    lines.extend(s.log[start..].iter().map(|l| Line::from(l.clone())));
+    lines
+}
+
+pub fn complete(s: &State, _t: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::from("Configuration complete."), Line::from("")];
+    lines.extend(s.summary.iter().map(|l| Line::from(l.clone())));
+    lines.push(Line::from(""));
+    lines.push(Line::from(
+        "Next: sign-in changes take effect within minutes, up to 60; then test a user's sign-in.",
+    ));
+    lines
+}

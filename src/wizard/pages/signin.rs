@@ -1,0 +1,116 @@
+use ratatui::text::{Line, Span};
+
+use super::{checkbox, radio, row};
+use crate::wizard::app::{SignIn, State, mark};
+use crate::wizard::theme::Theme;
+
+pub fn user_sign_in(s: &State, t: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::from("Select the sign-in method:"), Line::from("")];
+    for (i, m) in SignIn::ALL.iter().enumerate() {
+        lines.push(row(
+            i == s.focus,
+            format!("{} {}", radio(*m == s.sign_in), m.label()),
+            t,
+        ));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(format!(
+        "{} Do not convert user accounts",
+        checkbox(true)
+    )));
+    lines.push(Line::from(
+        "    User accounts stay as they are; only the domains' sign-in changes.",
+    ));
+    lines.push(Line::from(format!(
+        "{} Enable single sign-on (unchanged)",
+        checkbox(true)
+    )));
+    lines
+}
+
+pub fn domains(s: &State, t: &Theme) -> Vec<Line<'static>> {
+    let roots = s.federated_roots();
+    let mut lines = vec![
+        Line::from("Federated domains to convert to password hash sync:"),
+        Line::from(""),
+    ];
+    if roots.is_empty() {
+        lines.push(Line::from("No federated domain: nothing to convert."));
+    }
+    for (i, d) in roots.iter().enumerate() {
+        lines.push(row(
+            i == s.focus,
+            format!("{} {d}", checkbox(s.selected.contains(d))),
+            t,
+        ));
+        if let Some(st) = &s.status {
+            for sub in st
+                .domains
+                .iter()
+                .filter(|x| !x.is_root && x.id.ends_with(&format!(".{d}")))
+            {
+                lines.push(Line::from(format!("      {} follows {d}", sub.id)));
+            }
+        }
+    }
+    lines
+}
+
+pub fn preflight(s: &State, t: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![];
+    match &s.plan {
+        None => lines.push(Line::from("Running the pre-flight checks…")),
+        Some(p) => {
+            lines.push(Line::from("A backup of each selected domain's federation settings is written before anything changes."));
+            lines.push(Line::from(""));
+            for c in &p.checks {
+                let style = match c.outcome {
+                    crate::ops::plan::Outcome::Pass => t.good,
+                    crate::ops::plan::Outcome::Warn => t.warn,
+                    crate::ops::plan::Outcome::Fail => t.bad,
+                };
+                lines.push(Line::from(vec![
+                    Span::styled(format!("[{}] ", mark(c.outcome)), style),
+                    Span::raw(format!("{}: {}", c.name, c.detail)),
+                ]));
+            }
+            lines.push(Line::from(""));
+            lines.push(Line::from(format!("Type {} to confirm:", s.confirm_word())));
+            lines.push(Line::from(format!("> {}_", s.confirm)));
+        }
+    }
+    lines
+}
+
+pub fn test_signin(s: &State, t: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![
+        Line::from("Test a user's sign-in: where it goes, and (for a managed user) the password."),
+        Line::from("The password is never stored or logged."),
+        Line::from(""),
+        row(
+            s.focus == 0,
+            format!(
+                "User principal name: {}{}",
+                s.upn,
+                if s.focus == 0 { "_" } else { "" }
+            ),
+            t,
+        ),
+        row(
+            s.focus == 1,
+            format!(
+                "Password:            {}{}",
+                "*".repeat(s.password.chars().count()),
+                if s.focus == 1 { "_" } else { "" }
+            ),
+            t,
+        ),
+        Line::from(""),
+    ];
+    if let Some(r) = &s.signin_result {
+        for l in r.lines() {
+            lines.push(Line::from(l.to_string()));
+        }
+    }
+    lines
+}

@@ -1,0 +1,73 @@
+use ratatui::text::{Line, Span};
+
+use super::row;
+use crate::wizard::app::{State, Task};
+use crate::wizard::theme::Theme;
+
+pub fn welcome(s: &State, t: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![
+        Line::from(
+            "Move sign-in for federated domains from AD FS to password hash sync, prove users can",
+        ),
+        Line::from("sign in, and switch back later. Choose the tenant to configure:"),
+        Line::from(""),
+    ];
+    for (i, p) in s.profiles.iter().enumerate() {
+        let label = if p == crate::auth::profile::REHEARSAL {
+            "rehearsal tenant (simulated, no account needed)".to_string()
+        } else {
+            format!("profile {p}")
+        };
+        lines.push(row(i == s.focus, label, t));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled("Enter: Configure", t.dim)));
+    lines
+}
+
+pub fn connect(s: &State, t: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![
+        Line::from(format!("Profile: {}", s.profile)),
+        Line::from(""),
+    ];
+    match &s.who {
+        None => lines.push(Line::from("Signing in…")),
+        Some(who) => {
+            lines.push(Line::from(format!("Signed in as {who}")));
+            lines.push(Line::from(""));
+            lines.push(Line::from("Permissions for each task:"));
+            let show = |name: &str, missing: &[String]| {
+                if missing.is_empty() {
+                    Line::from(vec![
+                        Span::raw(format!("  {name}: ")),
+                        Span::styled("granted", t.good),
+                    ])
+                } else {
+                    Line::from(vec![
+                        Span::raw(format!("  {name}: ")),
+                        Span::styled(format!("missing {}", missing.join("; ")), t.bad),
+                    ])
+                }
+            };
+            lines.push(show("Turn on password hash sync", &s.missing_phs));
+            lines.push(show("Change user sign-in", &s.missing_convert));
+        }
+    }
+    lines
+}
+
+pub fn tasks(s: &State, t: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::from("Select a task:"), Line::from("")];
+    for (i, task) in Task::ALL.iter().enumerate() {
+        let coming = task
+            .coming()
+            .map(|c| format!("  ({c})"))
+            .unwrap_or_default();
+        lines.push(row(
+            i == s.focus,
+            format!("{}. {}{coming}", i + 1, task.label()),
+            t,
+        ));
+    }
+    lines
+}

@@ -1,0 +1,329 @@
+//! Rendering: a pure function of the state. Every page gets the title bar, its body, the
+//! Previous/Next bar and a help line; overlays (help, errors, rehearsal controls, quit) sit on top.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use super::app::{Control, Page, State};
+use super::pages;
+use super::theme::Theme;
+
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+
+pub fn render(s: &State, f: &mut Frame, theme: &Theme) {
+    let area = f.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let msg = format!(
+            "terminal too small: {}x{} (needs {MIN_WIDTH}x{MIN_HEIGHT}). Enlarge it, or press q to quit.",
+            area.width, area.height
+        );
+        f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), area);
+        return;
+    }
+    let [title, body, nav, help] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(1),
+        Constraint::Length(2),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    title_bar(s, f, title, theme);
+    let inner = Block::default().borders(Borders::NONE).inner(body);
+    pages::render(s, f, inner, theme);
+    nav_bar(s, f, nav, theme);
+    f.render_widget(Paragraph::new(help_line(s)).style(theme.dim), help);
+    if s.controls {
+        controls(s, f, area, theme);
+    }
+    if let Some(e) = &s.error {
+        let lines = vec![
+            Line::from(Span::styled(e.title.clone(), theme.bad)),
+            Line::from(""),
+            Line::from(e.message.clone()),
+            Line::from(format!(
+                "request-id: {}",
+                e.request_id.as_deref().unwrap_or("-")
+            )),
+            Line::from(""),
+            Line::from(format!("What it means: {}", e.meaning)),
+            Line::from(""),
+            Line::from(
+                ["Retry", "Skip", "Abort"]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| {
+                        let text = format!(" {}[{b}] ", if i == e.focus { ">" } else { " " });
+                        Span::styled(
+                            text,
+                            if i == e.focus {
+                                theme.focus
+                            } else {
+                                Style::default()
+                            },
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+        ];
+        popup(f, area, "Error", lines, theme);
+    }
+    if s.help {
+        let lines = [
+            "Enter      Next / activate",
+            "Esc        Previous",
+            "Tab        next field   Shift-Tab  previous field",
+            "Up/Down    move         Space      toggle or choose",
+            "1-5        pick a task on Additional tasks",
+            "F2         rehearsal controls (rehearsal tenant only)",
+            "?          this help    q / Ctrl-C quit",
+            "",
+            "Any key closes this help.",
+        ]
+        .into_iter()
+        .map(Line::from)
+        .collect();
+        popup(f, area, "Help", lines, theme);
+    }
+    if s.quit_asked {
+        let lines = vec![
+            Line::from("A change is in flight. It will finish and be journaled first."),
+            Line::from("Quit when it is done? Press y to quit, any other key to stay."),
+        ];
+        popup(f, area, "Quit?", lines, theme);
+    }
+}
+
+fn title_bar(s: &State, f: &mut Frame, area: Rect, theme: &Theme) {
+    let tenant = s
+        .status
+        .as_ref()
+        .map(|st| format!("{} ", st.tenant_name))
+        .unwrap_or_default();
+    // The rehearsal label comes first, so that no terminal width can cut it off.
+    let mut spans = vec![];
+    if s.rehearsal {
+        spans.push(Span::styled("REHEARSAL TENANT (simulated)", theme.warn));
+        spans.push(Span::raw(" | "));
+    }
+    spans.push(Span::styled("entra-failover", theme.title));
+    spans.push(Span::raw(format!(" | {tenant}| profile {}", s.profile)));
+    let lines = vec![
+        Line::from(spans),
+        Line::from(Span::styled(s.page.title(), theme.heading)),
+    ];
+    f.render_widget(Paragraph::new(lines), area);
+}
+
+fn nav_bar(s: &State, f: &mut Frame, area: Rect, theme: &Theme) {
+    let next = match s.page {
+        Page::Ready => "Configure",
+        Page::Complete => "Test sign-in",
+        Page::TestSignin => "Test",
+        _ => "Next",
+    };
+    let status = match (&s.busy, &s.notice, s.blocked()) {
+        (Some(b), _, _) => format!("… {b}"),
+        (None, Some(n), _) => n.clone(),
+        _ => String::new(),
+    };
+    let enabled = s.blocked().is_none();
+    let lines = vec![
+        Line::from(Span::styled(status, theme.dim)),
+        Line::from(vec![
+            Span::raw("[Esc] Previous   "),
+            Span::styled(
+                format!("[Enter] {next}{}", if enabled { "" } else { " (not yet)" }),
+                if enabled { theme.focus } else { theme.dim },
+            ),
+        ]),
+    ];
+    f.render_widget(Paragraph::new(lines), area);
+}
+
+fn help_line(s: &State) -> String {
+    let mut keys = String::from("Enter next  Esc back  Tab move  Space toggle  ? help  q quit");
+    if s.rehearsal {
+        keys.push_str("  F2 controls");
+    }
+    keys
+}
+
+fn controls(s: &State, f: &mut Frame, area: Rect, theme: &Theme) {
+    let mut lines = vec![
+        Line::from("What the outside world does to the rehearsal tenant:"),
+        Line::from(""),
+    ];
+    for (i, c) in Control::ALL.iter().enumerate() {
+        let focused = i == s.focus;
+        lines.push(Line::from(Span::styled(
+            format!(
+                "{} {}. {}",
+                if focused { ">" } else { " " },
+                i + 1,
+                c.label()
+            ),
+            if focused {
+                theme.focus
+            } else {
+                Style::default()
+            },
+        )));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(
+        "Enter or a digit runs it; any other key closes.",
+    ));
+    popup(f, area, "Rehearsal controls (simulated)", lines, theme);
+}
+
+fn popup(f: &mut Frame, area: Rect, title: &str, lines: Vec<Line>, theme: &Theme) {
+    let w = area.width.saturating_sub(8).min(76);
+    // Height for the wrapped text: each line takes as many rows as its width needs.
+    let inner = usize::from(w.saturating_sub(2)).max(1);
+    let rows: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    let h = (rows as u16 + 2).min(area.height.saturating_sub(2));
+    let r = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    };
+    f.render_widget(Clear, r);
+    let block = Block::default().borders(Borders::ALL).title(Span::styled(
+        format!(" {title} "),
+        theme.heading.add_modifier(Modifier::BOLD),
+    ));
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        r,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use super::*;
+    use crate::wizard::app::tests::{connected, plan};
+    use crate::wizard::app::{Action, BackendEvent, ErrorPanel, update};
+
+    fn draw(s: &State, w: u16, h: u16) -> String {
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| render(s, f, &Theme::mono())).unwrap();
+        t.backend().to_string()
+    }
+
+    fn snap(name: &str, s: &State) {
+        insta::assert_snapshot!(name, draw(s, 80, 24));
+    }
+
+    #[test]
+    fn every_page_at_80x24() {
+        let mut s = State::new(vec!["rehearsal".into(), "contoso".into()]);
+        snap("welcome", &s);
+        update(&mut s, Action::Next);
+        snap("connect_signing_in", &s);
+        let mut s = connected(false);
+        s.history = vec![];
+        s.page = Page::Connect;
+        snap("connect", &s);
+        s.page = Page::Tasks;
+        snap("tasks", &s);
+        update(&mut s, Action::Digit(1));
+        s.busy = None;
+        snap("view_config", &s);
+        update(&mut s, Action::Previous);
+        update(&mut s, Action::Digit(2));
+        update(&mut s, Action::Toggle);
+        snap("optional_features", &s);
+        update(&mut s, Action::Previous);
+        update(&mut s, Action::Digit(3));
+        snap("user_sign_in", &s);
+        update(&mut s, Action::Next);
+        update(&mut s, Action::Toggle);
+        snap("domains", &s);
+        update(&mut s, Action::Next);
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Planned(Box::new(plan(false)))),
+        );
+        for c in "contoso".chars() {
+            update(&mut s, Action::Input(c));
+        }
+        snap("preflight", &s);
+        for c in ".com".chars() {
+            update(&mut s, Action::Input(c));
+        }
+        update(&mut s, Action::Next);
+        snap("ready", &s);
+        update(&mut s, Action::Next);
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Progress(
+                "contoso.com: backing up the federation settings".into(),
+            )),
+        );
+        snap("configuring", &s);
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Done(vec!["contoso.com: converted".into()])),
+        );
+        snap("complete", &s);
+        update(&mut s, Action::Next);
+        for c in "adele.vance@contoso.com".chars() {
+            update(&mut s, Action::Input(c));
+        }
+        update(&mut s, Action::FocusNext);
+        for c in "secret".chars() {
+            update(&mut s, Action::Input(c));
+        }
+        snap("test_signin", &s);
+    }
+
+    #[test]
+    fn overlays_and_a_small_terminal() {
+        let mut s = connected(true);
+        update(&mut s, Action::Help);
+        snap("help", &s);
+        update(&mut s, Action::Next);
+        update(&mut s, Action::Controls);
+        snap("rehearsal_controls", &s);
+        update(&mut s, Action::Previous);
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Failed(ErrorPanel {
+                title: "Configuring failed".into(),
+                message: "PATCH /v1.0/domains/contoso.com: HTTP 403 Authorization_RequestDenied: Insufficient privileges to complete the operation.".into(),
+                request_id: Some("00000000-1111-2222-3333-444444444444".into()),
+                meaning: "a permission or directory role is missing for this change".into(),
+                focus: 0,
+            })),
+        );
+        snap("error_panel", &s);
+        insta::assert_snapshot!("too_small", draw(&s, 60, 20));
+        // Resizing to anything, even 1x1, draws without a panic.
+        for (w, h) in [(1, 1), (79, 24), (80, 23), (200, 60)] {
+            draw(&s, w, h);
+        }
+    }
+
+    #[test]
+    fn the_password_is_never_drawn() {
+        let mut s = connected(true);
+        s.page = Page::TestSignin;
+        s.focus = 1;
+        for c in "Canary-Passw0rd".chars() {
+            update(&mut s, Action::Input(c));
+        }
+        let screen = draw(&s, 80, 24);
+        assert!(!screen.contains("Canary"), "{screen}");
+        assert!(screen.contains("***************"));
+    }
+}
