@@ -1,0 +1,215 @@
+//! The real binary in a real terminal (tmux): keys in, screen out, as an administrator uses it.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    session: String,
+}
+
+fn tmux_available() -> bool {
+    let ok = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok && std::env::var_os("CI").is_some() {
+        panic!("tmux is needed for the end-to-end wizard tests: .ci/run installs it");
+    }
+    ok
+}
+
+impl Tmux {
+    fn start(home: &Path, name: &str) -> Tmux {
+        let session = format!("ef-{name}-{}", std::process::id());
+        let cmd = format!(
+            "ENTRA_FAILOVER_HOME='{}' NO_COLOR=1 '{}'",
+            home.display(),
+            env!("CARGO_BIN_EXE_entra-failover")
+        );
+        let st = Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &session,
+                "-x",
+                "80",
+                "-y",
+                "24",
+                &cmd,
+            ])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        Tmux { session }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let st = Command::new("tmux")
+                .args(["send-keys", "-t", &self.session, k])
+                .status()
+                .unwrap();
+            assert!(st.success());
+            std::thread::sleep(Duration::from_millis(80));
+        }
+    }
+
+    fn type_text(&self, text: &str) {
+        let st = Command::new("tmux")
+            .args(["send-keys", "-t", &self.session, "-l", text])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.session])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn wait_for(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let s = self.screen();
+            if s.contains(text) {
+                return s;
+            }
+            if Instant::now() > deadline {
+                panic!("waited 30 s for {text:?}; the screen shows:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn alive(&self) -> bool {
+        Command::new("tmux")
+            .args(["has-session", "-t", &self.session])
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
+    }
+}
+
+fn tenant_file(home: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(home.join("rehearsal/tenant.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn failover_in_the_wizard_then_status_agrees() {
+    if !tmux_available() {
+        eprintln!("tmux is not installed: skipped");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let t = Tmux::start(home.path(), "failover");
+    let s = t.wait_for("Choose the tenant to configure");
+    assert!(s.starts_with("REHEARSAL TENANT (simulated)"), "{s}");
+    t.keys(&["Enter"]);
+    t.wait_for("Signed in as admin@contoso.onmicrosoft.com");
+    // Customize synchronization options: password hash sync on.
+    t.keys(&["Enter", "2", "Space", "Enter"]);
+    t.wait_for("Changes, in order:");
+    t.keys(&["Enter"]);
+    t.wait_for("Password hash synchronization: on");
+    // Rehearsal controls: a sync cycle, then the farm goes down.
+    t.keys(&["Escape", "F2", "5"]);
+    t.wait_for("A sync cycle ran");
+    t.keys(&["F2", "1"]);
+    t.wait_for("is down (simulated)");
+    // Change user sign-in → password hash sync → contoso.com.
+    t.keys(&["3", "Enter", "Space", "Enter"]);
+    t.wait_for("Type contoso.com to confirm");
+    t.keys(&["Enter"]);
+    t.wait_for("type contoso.com to confirm");
+    t.type_text("contoso.com");
+    t.keys(&["Enter"]);
+    t.wait_for("Ready to configure. These are the exact changes");
+    t.keys(&["Enter"]);
+    t.wait_for("contoso.com: converted");
+    // Test sign-in of a managed user.
+    let tenant = tenant_file(home.path());
+    let password = tenant["secrets"]["user_password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let upn = tenant["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["upn"].as_str().unwrap())
+        .find(|u| u.ends_with("@contoso.com"))
+        .unwrap()
+        .to_string();
+    t.keys(&["Enter"]);
+    t.wait_for("User principal name:");
+    t.type_text(&upn);
+    t.keys(&["Tab"]);
+    t.type_text(&password);
+    t.keys(&["Enter"]);
+    let s = t.wait_for("Password test: OK");
+    assert!(!s.contains(&password), "the password is never shown");
+    t.keys(&["Escape", "q"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while t.alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!t.alive(), "q quits");
+
+    // The command line agrees with what the screens said.
+    let out = Command::new(env!("CARGO_BIN_EXE_entra-failover"))
+        .args(["status", "--json"])
+        .env("ENTRA_FAILOVER_HOME", home.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let st: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(st["password_hash_sync"], true);
+    let d = |id: &str| {
+        st["domains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["id"] == id)
+            .unwrap()["authentication_type"]
+            .clone()
+    };
+    assert_eq!(d("contoso.com"), "Managed");
+    assert_eq!(d("eu.contoso.com"), "Managed");
+    assert_eq!(d("fabrikam.com"), "Federated");
+    // Nothing was printed into the terminal by logging: the log went to its file.
+    assert!(home.path().join("logs/wizard.log").exists());
+}
+
+#[test]
+fn too_small_then_resized() {
+    if !tmux_available() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let t = Tmux::start(home.path(), "resize");
+    t.wait_for("Choose the tenant");
+    let st = Command::new("tmux")
+        .args(["resize-window", "-t", &t.session, "-x", "60", "-y", "20"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    t.wait_for("terminal too small");
+    Command::new("tmux")
+        .args(["resize-window", "-t", &t.session, "-x", "80", "-y", "24"])
+        .status()
+        .unwrap();
+    t.wait_for("Choose the tenant");
+    t.keys(&["q"]);
+}
