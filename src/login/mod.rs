@@ -127,6 +127,17 @@ impl LoginClient {
         &self.base
     }
 
+    /// Sends a request; a non-200 answer becomes the AADSTS (or HTTP) error it carries.
+    async fn send(&self, rb: reqwest::RequestBuilder, url: &Url) -> Result<String, LoginError> {
+        let resp = rb.send().await.map_err(|e| unreachable(url, e))?;
+        let status = resp.status().as_u16();
+        let body = resp.text().await.map_err(|e| unreachable(url, e))?;
+        if status != 200 {
+            return Err(error_from(status, &body));
+        }
+        Ok(body)
+    }
+
     fn url(&self, path: &str) -> Result<Url, LoginError> {
         self.base
             .join(path)
@@ -137,17 +148,7 @@ impl LoginClient {
     pub async fn user_realm(&self, upn: &str) -> Result<Realm, LoginError> {
         let encoded: String = url::form_urlencoded::byte_serialize(upn.as_bytes()).collect();
         let url = self.url(&format!("/common/userrealm/{encoded}?api-version=2.1"))?;
-        let resp = self
-            .http
-            .get(url.clone())
-            .send()
-            .await
-            .map_err(|e| unreachable(&url, e))?;
-        let status = resp.status().as_u16();
-        let body = resp.text().await.map_err(|e| unreachable(&url, e))?;
-        if status != 200 {
-            return Err(error_from(status, &body));
-        }
+        let body = self.send(self.http.get(url.clone()), &url).await?;
         let v: serde_json::Value =
             serde_json::from_str(&body).map_err(|e| LoginError::Decode(e.to_string()))?;
         let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
@@ -170,18 +171,9 @@ impl LoginClient {
         form: &[(&str, &str)],
     ) -> Result<TokenResponse, LoginError> {
         let url = self.url(&format!("/{tenant}/oauth2/v2.0/token"))?;
-        let resp = self
-            .http
-            .post(url.clone())
-            .form(form)
-            .send()
-            .await
-            .map_err(|e| unreachable(&url, e))?;
-        let status = resp.status().as_u16();
-        let body = resp.text().await.map_err(|e| unreachable(&url, e))?;
-        if status != 200 {
-            return Err(error_from(status, &body));
-        }
+        let body = self
+            .send(self.http.post(url.clone()).form(form), &url)
+            .await?;
         let raw: RawToken =
             serde_json::from_str(&body).map_err(|e| LoginError::Decode(e.to_string()))?;
         Ok(TokenResponse {
@@ -238,18 +230,14 @@ impl LoginClient {
         scope: &str,
     ) -> Result<DeviceCode, LoginError> {
         let url = self.url(&format!("/{tenant}/oauth2/v2.0/devicecode"))?;
-        let resp = self
-            .http
-            .post(url.clone())
-            .form(&[("client_id", client_id), ("scope", scope)])
-            .send()
-            .await
-            .map_err(|e| unreachable(&url, e))?;
-        let status = resp.status().as_u16();
-        let body = resp.text().await.map_err(|e| unreachable(&url, e))?;
-        if status != 200 {
-            return Err(error_from(status, &body));
-        }
+        let body = self
+            .send(
+                self.http
+                    .post(url.clone())
+                    .form(&[("client_id", client_id), ("scope", scope)]),
+                &url,
+            )
+            .await?;
         serde_json::from_str(&body).map_err(|e| LoginError::Decode(e.to_string()))
     }
 

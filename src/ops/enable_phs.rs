@@ -27,20 +27,11 @@ pub struct Report {
 pub async fn prepare(s: &Session) -> Result<Prepared, OpsError> {
     let mut plan = Plan::new("Turn on password hash synchronization", &s.tenant);
     let me = who(s).await?;
-    let missing = me.missing_for(Task::EnablePasswordHashSync);
-    if missing.is_empty() {
-        plan.check(
-            "permissions",
-            Outcome::Pass,
-            format!("{} may change the sync settings", me.who()),
-        );
-    } else {
-        plan.check(
-            "permissions",
-            Outcome::Fail,
-            format!("{} lacks {}", me.who(), missing.join("; ")),
-        );
-    }
+    plan.permissions(
+        &me,
+        Task::EnablePasswordHashSync,
+        "change the sync settings",
+    );
     let sync = sync_settings(s).await?;
     let sync_id = sync.id.clone().unwrap_or_default();
     let already = sync.features.as_ref().and_then(|f| f.password_sync_enabled) == Some(true);

@@ -52,20 +52,7 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
         &s.tenant,
     );
     let me = who(s).await?;
-    let missing = me.missing_for(Task::ConvertDomains);
-    if missing.is_empty() {
-        plan.check(
-            "permissions",
-            Outcome::Pass,
-            format!("{} may convert domains", me.who()),
-        );
-    } else {
-        plan.check(
-            "permissions",
-            Outcome::Fail,
-            format!("{} lacks {}", me.who(), missing.join("; ")),
-        );
-    }
+    plan.permissions(&me, Task::ConvertDomains, "convert domains");
     let domains: Vec<Domain> = s.graph.list("/v1.0/domains").await?;
     let find = |name: &str| {
         domains.iter().find(|d| {

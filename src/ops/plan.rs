@@ -12,6 +12,17 @@ pub enum Outcome {
     Fail,
 }
 
+impl Outcome {
+    /// The mark a check shows, readable without colour.
+    pub fn mark(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Warn => "WARN",
+            Outcome::Fail => "FAIL",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Check {
     pub name: String,
@@ -78,11 +89,46 @@ impl Plan {
         });
     }
 
+    /// The first check of every plan: whether the signed-in identity may do `task`, naming what lacks.
+    pub fn permissions(
+        &mut self,
+        me: &crate::auth::claims::TokenInfo,
+        task: crate::auth::claims::Task,
+        may: &str,
+    ) {
+        let missing = me.missing_for(task);
+        if missing.is_empty() {
+            self.check(
+                "permissions",
+                Outcome::Pass,
+                format!("{} may {may}", me.who()),
+            );
+        } else {
+            self.check(
+                "permissions",
+                Outcome::Fail,
+                format!("{} lacks {}", me.who(), missing.join("; ")),
+            );
+        }
+    }
+
     pub fn failed(&self) -> Vec<&Check> {
         self.checks
             .iter()
             .filter(|c| c.outcome == Outcome::Fail)
             .collect()
+    }
+}
+
+impl std::fmt::Display for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "[{}] {}: {}",
+            self.outcome.mark(),
+            self.name,
+            self.detail
+        )
     }
 }
 
@@ -92,12 +138,7 @@ impl std::fmt::Display for Plan {
         if !self.checks.is_empty() {
             writeln!(f, "\nChecks:")?;
             for c in &self.checks {
-                let mark = match c.outcome {
-                    Outcome::Pass => "pass",
-                    Outcome::Warn => "WARN",
-                    Outcome::Fail => "FAIL",
-                };
-                writeln!(f, "  [{mark}] {}: {}", c.name, c.detail)?;
+                writeln!(f, "  {c}")?;
             }
         }
         if self.steps.is_empty() {

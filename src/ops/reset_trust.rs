@@ -66,20 +66,7 @@ fn row(role: &str, b64: Option<&str>) -> CertRow {
 pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
     let mut plan = Plan::new("Reset the Microsoft Entra ID trust", &s.tenant);
     let me = who(s).await?;
-    let missing = me.missing_for(Task::ManageFederation);
-    plan.check(
-        "permissions",
-        if missing.is_empty() {
-            Outcome::Pass
-        } else {
-            Outcome::Fail
-        },
-        if missing.is_empty() {
-            format!("{} may update federation settings", me.who())
-        } else {
-            format!("{} lacks {}", me.who(), missing.join("; "))
-        },
-    );
+    plan.permissions(&me, Task::ManageFederation, "update federation settings");
     let Some((fed, raw)) = federation(s, &o.domain).await? else {
         return Err(OpsError::Refused(format!(
             "{} is not federated: switch it back first",

@@ -51,20 +51,7 @@ pub struct Prepared {
 pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
     let mut plan = Plan::new("Change user sign-in to federation with AD FS", &s.tenant);
     let me = who(s).await?;
-    let missing = me.missing_for(Task::ManageFederation);
-    plan.check(
-        "permissions",
-        if missing.is_empty() {
-            Outcome::Pass
-        } else {
-            Outcome::Fail
-        },
-        if missing.is_empty() {
-            format!("{} may federate domains", me.who())
-        } else {
-            format!("{} lacks {}", me.who(), missing.join("; "))
-        },
-    );
+    plan.permissions(&me, Task::ManageFederation, "federate domains");
     let d = encode(&o.domain);
     let domain: Value = s
         .graph

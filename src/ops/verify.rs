@@ -22,12 +22,7 @@ impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "Verify federation connectivity — {}", self.domain)?;
         for c in &self.checks {
-            let mark = match c.outcome {
-                Outcome::Pass => "pass",
-                Outcome::Warn => "WARN",
-                Outcome::Fail => "FAIL",
-            };
-            writeln!(f, "  [{mark}] {}: {}", c.name, c.detail)?;
+            writeln!(f, "  {c}")?;
         }
         write!(
             f,

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::ops::plan::{Outcome, Plan};
+use crate::ops::plan::Plan;
 use crate::ops::status::Status;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -743,18 +743,10 @@ fn backend(s: &mut State, e: BackendEvent) -> Vec<Effect> {
     vec![]
 }
 
-/// The outcome marks a check shows.
-pub fn mark(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Pass => "pass",
-        Outcome::Warn => "WARN",
-        Outcome::Fail => "FAIL",
-    }
-}
-
 #[cfg(test)]
 pub mod tests {
     use super::*;
+    use crate::ops::plan::Outcome;
     use crate::ops::status::{DomainStatus, FarmHealth, Status};
 
     pub fn status(phs: bool) -> Status {

@@ -1,7 +1,7 @@
 use ratatui::text::{Line, Span};
 
 use super::{checkbox, radio, row};
-use crate::wizard::app::{SignIn, State, mark};
+use crate::wizard::app::{SignIn, State};
 use crate::wizard::theme::Theme;
 
 pub fn user_sign_in(s: &State, t: &Theme) -> Vec<Line<'static>> {
@@ -70,7 +70,7 @@ pub fn preflight(s: &State, t: &Theme) -> Vec<Line<'static>> {
                     crate::ops::plan::Outcome::Fail => t.bad,
                 };
                 lines.push(Line::from(vec![
-                    Span::styled(format!("[{}] ", mark(c.outcome)), style),
+                    Span::styled(format!("[{}] ", c.outcome.mark()), style),
                     Span::raw(format!("{}: {}", c.name, c.detail)),
                 ]));
             }
