@@ -102,12 +102,38 @@ impl Drop for Tmux {
     }
 }
 
+fn wizard_status(home: &Path) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_entra-failover"))
+        .args(["status", "--json"])
+        .env("ENTRA_FAILOVER_HOME", home)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn domain_type(st: &serde_json::Value, id: &str) -> String {
+    st["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == id)
+        .unwrap()["authentication_type"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 fn tenant_file(home: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(home.join("rehearsal/tenant.json")).unwrap()).unwrap()
 }
 
 #[test]
-fn failover_in_the_wizard_then_status_agrees() {
+fn failover_and_switch_back_in_the_wizard_then_status_agrees() {
     if !tmux_available() {
         eprintln!("tmux is not installed: skipped");
         return;
@@ -160,6 +186,26 @@ fn failover_in_the_wizard_then_status_agrees() {
     t.keys(&["Enter"]);
     let s = t.wait_for("Password test: OK");
     assert!(!s.contains(&password), "the password is never shown");
+    let converted = wizard_status(home.path());
+    assert_eq!(domain_type(&converted, "contoso.com"), "Managed");
+
+    // The farm comes back: switch contoso.com back from its backup, then verify.
+    t.keys(&["Escape", "F2", "2"]);
+    t.wait_for("is back (simulated)");
+    t.keys(&["3", "Down", "Space", "Enter"]);
+    t.wait_for("Enter reads the farm's metadata");
+    t.keys(&["Enter"]);
+    t.wait_for("The farm answers");
+    t.keys(&["Enter"]);
+    t.wait_for("backup taken");
+    t.keys(&["Enter"]);
+    t.wait_for("an exact restore");
+    t.keys(&["Enter"]);
+    t.wait_for("Changes, in order:");
+    t.keys(&["Enter"]);
+    t.wait_for("contoso.com: federated");
+    t.keys(&["Enter"]);
+    t.wait_for("All checks passed.");
     t.keys(&["Escape", "q"]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while t.alive() && Instant::now() < deadline {
@@ -168,26 +214,25 @@ fn failover_in_the_wizard_then_status_agrees() {
     assert!(!t.alive(), "q quits");
 
     // The command line agrees with what the screens said.
-    let out = Command::new(env!("CARGO_BIN_EXE_entra-failover"))
-        .args(["status", "--json"])
+    let st = wizard_status(home.path());
+    assert_eq!(st["password_hash_sync"], true);
+    assert_eq!(domain_type(&st, "contoso.com"), "Federated");
+    assert_eq!(domain_type(&st, "eu.contoso.com"), "Federated");
+    assert_eq!(domain_type(&st, "fabrikam.com"), "Federated");
+    let history = Command::new(env!("CARGO_BIN_EXE_entra-failover"))
+        .args(["history", "--json"])
         .env("ENTRA_FAILOVER_HOME", home.path())
         .output()
         .unwrap();
-    assert!(out.status.success());
-    let st: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(st["password_hash_sync"], true);
-    let d = |id: &str| {
-        st["domains"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["id"] == id)
-            .unwrap()["authentication_type"]
-            .clone()
-    };
-    assert_eq!(d("contoso.com"), "Managed");
-    assert_eq!(d("eu.contoso.com"), "Managed");
-    assert_eq!(d("fabrikam.com"), "Federated");
+    let entries: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    let ops: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["phase"] == "done")
+        .map(|e| e["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(ops, ["enable-phs", "failover", "switch-back"]);
     // Nothing was printed into the terminal by logging: the log went to its file.
     assert!(home.path().join("logs/wizard.log").exists());
 }

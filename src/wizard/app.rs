@@ -20,6 +20,13 @@ pub enum Page {
     Configuring,
     Complete,
     TestSignin,
+    AdfsFarm,
+    EntraDomain,
+    SettingsSource,
+    ManageFederation,
+    TrustDomain,
+    Certificates,
+    Verify,
 }
 
 impl Page {
@@ -37,6 +44,13 @@ impl Page {
             Page::Configuring => "Configuring",
             Page::Complete => "Configuration complete",
             Page::TestSignin => "Test sign-in",
+            Page::AdfsFarm => "AD FS farm",
+            Page::EntraDomain => "Microsoft Entra domain",
+            Page::SettingsSource => "Federation settings",
+            Page::ManageFederation => "Manage federation",
+            Page::TrustDomain => "Federated domain",
+            Page::Certificates => "Certificates",
+            Page::Verify => "Verify federation connectivity",
         }
     }
 }
@@ -72,9 +86,6 @@ impl Task {
     /// Tasks whose pages are not built yet say so, and where to do the job meanwhile.
     pub fn coming(self) -> Option<&'static str> {
         match self {
-            Task::ManageFederation => {
-                Some("coming in the wizard; meanwhile: entra-failover reset-trust / verify")
-            }
             Task::StagedRollout => Some("coming: staged rollout has no backend yet"),
             _ => None,
         }
@@ -104,6 +115,40 @@ impl SignIn {
     }
 }
 
+/// Which job the pages serve: it decides the domain lists and where Complete leads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    Sync,
+    Failover,
+    SwitchBack,
+    ResetTrust,
+    VerifyOnly,
+}
+
+/// The jobs of Manage federation.
+pub const FEDERATION_JOBS: [&str; 3] = [
+    "Reset Microsoft Entra ID trust",
+    "Verify federation connectivity",
+    "Test sign-in",
+];
+
+/// A farm as its metadata describes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FarmInfo {
+    pub service: String,
+    pub entity_id: String,
+    /// `SHA-1 thumbprint, expiry` of each token-signing certificate.
+    pub certificates: Vec<String>,
+}
+
+/// A backup the switch-back can restore.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackupInfo {
+    pub domain: String,
+    pub taken_at: String,
+    pub path: String,
+}
+
 /// An error as the error panel shows it: Graph's code, message and request id, and what it means.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ErrorPanel {
@@ -131,6 +176,13 @@ pub enum BackendEvent {
     Failed(ErrorPanel),
     Control(String),
     SignIn(String),
+    Backups(Vec<BackupInfo>),
+    Farm(Result<FarmInfo, String>),
+    Certificates(Vec<String>),
+    Verified {
+        lines: Vec<String>,
+        passed: bool,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -187,13 +239,35 @@ impl Control {
 /// Backend work the update asks for.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
-    Connect { profile: String },
+    Connect {
+        profile: String,
+    },
     Refresh,
     PrepareEnablePhs,
-    PrepareFailover { domains: Vec<String> },
+    PrepareFailover {
+        domains: Vec<String>,
+    },
     Run,
     Control(Control),
-    TestSignIn { upn: String, password: String },
+    TestSignIn {
+        upn: String,
+        password: String,
+    },
+    LoadBackups,
+    LoadFarm {
+        service: String,
+    },
+    PrepareSwitchBack {
+        domain: String,
+        from_backup: bool,
+        service: String,
+    },
+    PrepareResetTrust {
+        domain: String,
+    },
+    Verify {
+        domain: String,
+    },
     Exit,
 }
 
@@ -228,6 +302,16 @@ pub struct State {
     pub upn: String,
     pub password: String,
     pub signin_result: Option<String>,
+    pub flow: Flow,
+    pub farm_service: String,
+    pub farm: Option<FarmInfo>,
+    pub farm_error: Option<String>,
+    pub backups: Vec<BackupInfo>,
+    /// The domain a switch-back, trust reset or verification is about.
+    pub target: Option<String>,
+    pub from_backup: bool,
+    pub certificates: Vec<String>,
+    pub verify: Option<(Vec<String>, bool)>,
 }
 
 impl State {
@@ -265,6 +349,15 @@ impl State {
             upn: String::new(),
             password: String::new(),
             signin_result: None,
+            flow: Flow::Sync,
+            farm_service: String::new(),
+            farm: None,
+            farm_error: None,
+            backups: vec![],
+            target: None,
+            from_backup: true,
+            certificates: vec![],
+            verify: None,
         }
     }
 
@@ -276,6 +369,28 @@ impl State {
             .filter(|d| d.is_root && d.authentication_type == "Federated")
             .map(|d| d.id.clone())
             .collect()
+    }
+
+    /// Managed root domains that can be federated again (not the initial domain).
+    pub fn managed_roots(&self) -> Vec<String> {
+        self.status
+            .iter()
+            .flat_map(|s| s.domains.iter())
+            .filter(|d| {
+                d.is_root
+                    && d.authentication_type == "Managed"
+                    && !d.id.ends_with(".onmicrosoft.com")
+            })
+            .map(|d| d.id.clone())
+            .collect()
+    }
+
+    /// The newest backup of a domain.
+    pub fn backup_of(&self, domain: &str) -> Option<&BackupInfo> {
+        self.backups
+            .iter()
+            .filter(|b| b.domain.eq_ignore_ascii_case(domain))
+            .max_by(|a, b| a.taken_at.cmp(&b.taken_at))
     }
 
     /// What must be typed on the pre-flight page: the domain names, space-separated.
@@ -305,15 +420,38 @@ impl State {
         match self.page {
             Page::Connect if self.who.is_none() => Some("not signed in yet".into()),
             Page::Tasks => Task::ALL[self.focus.min(4)].coming().map(str::to_string),
+            Page::AdfsFarm if self.farm_service.trim().is_empty() => {
+                Some("type the federation service name".into())
+            }
+            Page::EntraDomain if self.managed_roots().is_empty() => {
+                Some("no managed domain to federate".into())
+            }
+            Page::TrustDomain if self.federated_roots().is_empty() => {
+                Some("no federated domain".into())
+            }
+            Page::SettingsSource
+                if self.from_backup
+                    && self
+                        .target
+                        .as_deref()
+                        .and_then(|d| self.backup_of(d))
+                        .is_none() =>
+            {
+                Some("there is no backup of this domain: choose the farm's metadata".into())
+            }
+            Page::Ready if self.plan.as_ref().is_some_and(|p| !p.failed().is_empty()) => {
+                Some("a check failed: nothing can be changed".into())
+            }
+            Page::Certificates if self.plan.is_none() => Some("reading the certificates".into()),
+            Page::Certificates if self.plan.as_ref().is_some_and(|p| !p.failed().is_empty()) => {
+                Some("a check failed: nothing can be changed".into())
+            }
+            Page::Verify if self.verify.is_none() => Some("the checks are running".into()),
             Page::OptionalFeatures if self.phs_checked && !self.missing_phs.is_empty() => {
                 Some(format!("missing: {}", self.missing_phs.join("; ")))
             }
-            Page::UserSignIn if self.sign_in == SignIn::Federation => Some(
-                "switching back in the wizard is coming; meanwhile: entra-failover switch-back"
-                    .into(),
-            ),
             Page::UserSignIn
-                if self.sign_in == SignIn::PasswordHashSync && !self.missing_convert.is_empty() =>
+                if self.sign_in != SignIn::DoNotConfigure && !self.missing_convert.is_empty() =>
             {
                 Some(format!("missing: {}", self.missing_convert.join("; ")))
             }
@@ -343,6 +481,10 @@ impl State {
             Page::UserSignIn => SignIn::ALL.len(),
             Page::Domains => self.federated_roots().len().max(1),
             Page::TestSignin => 2,
+            Page::EntraDomain => self.managed_roots().len().max(1),
+            Page::TrustDomain => self.federated_roots().len().max(1),
+            Page::SettingsSource => 2,
+            Page::ManageFederation => FEDERATION_JOBS.len(),
             _ => 1,
         }
     }
@@ -355,7 +497,10 @@ impl State {
     }
 
     pub fn text_input(&self) -> bool {
-        self.page == Page::Preflight || self.page == Page::TestSignin
+        matches!(
+            self.page,
+            Page::Preflight | Page::TestSignin | Page::AdfsFarm
+        )
     }
 }
 
@@ -502,6 +647,7 @@ fn field(s: &mut State) -> &mut String {
     match (s.page, s.focus) {
         (Page::TestSignin, 0) => &mut s.upn,
         (Page::TestSignin, _) => &mut s.password,
+        (Page::AdfsFarm, _) => &mut s.farm_service,
         _ => &mut s.confirm,
     }
 }
@@ -510,6 +656,7 @@ fn toggle(s: &mut State) {
     match s.page {
         Page::OptionalFeatures => s.phs_checked = !s.phs_checked,
         Page::UserSignIn => s.sign_in = SignIn::ALL[s.focus.min(2)],
+        Page::SettingsSource => s.from_backup = s.focus == 0,
         Page::Domains => {
             if let Some(d) = s.federated_roots().get(s.focus) {
                 if !s.selected.remove(d) {
@@ -568,7 +715,11 @@ fn next(s: &mut State) -> Vec<Effect> {
                     s.go(Page::UserSignIn);
                     vec![]
                 }
-                Task::ManageFederation | Task::StagedRollout => vec![],
+                Task::ManageFederation => {
+                    s.go(Page::ManageFederation);
+                    vec![]
+                }
+                Task::StagedRollout => vec![],
             }
         }
         Page::ViewConfig => {
@@ -576,6 +727,7 @@ fn next(s: &mut State) -> Vec<Effect> {
             vec![]
         }
         Page::OptionalFeatures => {
+            s.flow = Flow::Sync;
             let already = s.status.as_ref().is_some_and(|st| st.password_hash_sync);
             if !s.phs_checked || already {
                 s.notice = Some(
@@ -599,11 +751,102 @@ fn next(s: &mut State) -> Vec<Effect> {
                 s.go(Page::Tasks);
                 vec![]
             }
-            _ => {
+            SignIn::PasswordHashSync => {
+                s.flow = Flow::Failover;
                 s.go(Page::Domains);
                 vec![]
             }
+            SignIn::Federation => {
+                s.flow = Flow::SwitchBack;
+                if s.farm_service.is_empty() {
+                    s.farm_service = s
+                        .status
+                        .iter()
+                        .flat_map(|st| st.farms.iter())
+                        .map(|f| f.service.clone())
+                        .next()
+                        .unwrap_or_default();
+                }
+                s.farm = None;
+                s.farm_error = None;
+                s.go(Page::AdfsFarm);
+                vec![Effect::LoadBackups]
+            }
         },
+        Page::AdfsFarm => {
+            let service = s.farm_service.trim().to_ascii_lowercase();
+            if s.farm.as_ref().is_some_and(|f| f.service == service) {
+                s.go(Page::EntraDomain);
+                return vec![];
+            }
+            s.farm = None;
+            s.farm_error = None;
+            s.busy = Some(format!("reading the federation metadata of {service}"));
+            vec![Effect::LoadFarm { service }]
+        }
+        Page::EntraDomain => {
+            let roots = s.managed_roots();
+            s.target = roots
+                .get(s.focus.min(roots.len().saturating_sub(1)))
+                .cloned();
+            s.from_backup = s.target.as_deref().and_then(|d| s.backup_of(d)).is_some();
+            s.go(Page::SettingsSource);
+            s.focus = if s.from_backup { 0 } else { 1 };
+            vec![]
+        }
+        Page::SettingsSource => {
+            let domain = s.target.clone().unwrap_or_default();
+            s.plan = None;
+            s.go(Page::Ready);
+            s.busy = Some("preparing the plan".into());
+            vec![Effect::PrepareSwitchBack {
+                domain,
+                from_backup: s.from_backup,
+                service: s.farm_service.trim().to_ascii_lowercase(),
+            }]
+        }
+        Page::ManageFederation => match s.focus {
+            0 | 1 => {
+                s.flow = if s.focus == 0 {
+                    Flow::ResetTrust
+                } else {
+                    Flow::VerifyOnly
+                };
+                s.go(Page::TrustDomain);
+                vec![]
+            }
+            _ => {
+                s.go(Page::TestSignin);
+                vec![]
+            }
+        },
+        Page::TrustDomain => {
+            let roots = s.federated_roots();
+            let domain = roots
+                .get(s.focus.min(roots.len().saturating_sub(1)))
+                .cloned()
+                .unwrap_or_default();
+            s.target = Some(domain.clone());
+            if s.flow == Flow::VerifyOnly {
+                s.verify = None;
+                s.go(Page::Verify);
+                s.busy = Some(format!("verifying {domain}"));
+                return vec![Effect::Verify { domain }];
+            }
+            s.plan = None;
+            s.certificates.clear();
+            s.go(Page::Certificates);
+            s.busy = Some("reading the farm's certificates".into());
+            vec![Effect::PrepareResetTrust { domain }]
+        }
+        Page::Certificates => {
+            s.go(Page::Ready);
+            vec![]
+        }
+        Page::Verify => {
+            s.go(Page::TestSignin);
+            vec![]
+        }
         Page::Domains => {
             s.plan = None;
             s.confirm.clear();
@@ -627,8 +870,15 @@ fn next(s: &mut State) -> Vec<Effect> {
         Page::Complete => {
             s.history.clear();
             s.history.push(Page::Tasks);
-            s.page = Page::TestSignin;
             s.focus = 0;
+            if matches!(s.flow, Flow::SwitchBack | Flow::ResetTrust) {
+                let domain = s.target.clone().unwrap_or_default();
+                s.verify = None;
+                s.page = Page::Verify;
+                s.busy = Some(format!("verifying {domain}"));
+                return vec![Effect::Verify { domain }];
+            }
+            s.page = Page::TestSignin;
             vec![]
         }
         Page::TestSignin => {
@@ -677,6 +927,26 @@ fn retry(s: &mut State) -> Vec<Effect> {
             s.busy = Some("running the pre-flight checks".into());
             vec![Effect::PrepareFailover {
                 domains: s.selected.iter().cloned().collect(),
+            }]
+        }
+        Page::Ready if s.flow == Flow::SwitchBack && s.plan.is_none() => {
+            s.busy = Some("preparing the plan".into());
+            vec![Effect::PrepareSwitchBack {
+                domain: s.target.clone().unwrap_or_default(),
+                from_backup: s.from_backup,
+                service: s.farm_service.trim().to_ascii_lowercase(),
+            }]
+        }
+        Page::Certificates => {
+            s.busy = Some("reading the farm's certificates".into());
+            vec![Effect::PrepareResetTrust {
+                domain: s.target.clone().unwrap_or_default(),
+            }]
+        }
+        Page::Verify => {
+            s.busy = Some("verifying".into());
+            vec![Effect::Verify {
+                domain: s.target.clone().unwrap_or_default(),
             }]
         }
         Page::Ready if s.task == Task::SyncOptions => {
@@ -738,6 +1008,22 @@ fn backend(s: &mut State, e: BackendEvent) -> Vec<Effect> {
         BackendEvent::SignIn(result) => {
             s.busy = None;
             s.signin_result = Some(result);
+        }
+        BackendEvent::Backups(b) => s.backups = b,
+        BackendEvent::Farm(result) => {
+            s.busy = None;
+            match result {
+                Ok(f) => {
+                    s.farm = Some(f);
+                    s.farm_error = None;
+                }
+                Err(e) => s.farm_error = Some(e),
+            }
+        }
+        BackendEvent::Certificates(rows) => s.certificates = rows,
+        BackendEvent::Verified { lines, passed } => {
+            s.busy = None;
+            s.verify = Some((lines, passed));
         }
     }
     vec![]
@@ -981,13 +1267,197 @@ pub mod tests {
         update(&mut s, Action::Next);
         update(&mut s, Action::Previous);
         assert_eq!(s.page, Page::UserSignIn);
-        // Tasks that are not built yet say so and stay.
+        // Manage federation has its own page; staged rollout says it is coming and stays.
         update(&mut s, Action::Previous);
         update(&mut s, Action::Digit(4));
-        assert_eq!(s.page, Page::Tasks);
-        assert!(s.notice.as_deref().unwrap_or_default().contains("coming"));
+        assert_eq!(s.page, Page::ManageFederation);
+        update(&mut s, Action::Previous);
         update(&mut s, Action::Digit(5));
         assert_eq!(s.page, Page::Tasks);
+        assert!(s.notice.as_deref().unwrap_or_default().contains("coming"));
+    }
+
+    #[test]
+    fn switching_back_reads_the_farm_then_restores_the_backup_then_verifies() {
+        let mut s = connected(true);
+        // contoso.com was failed over: it is managed, with a backup.
+        if let Some(st) = s.status.as_mut() {
+            st.domains[1].authentication_type = "Managed".into();
+            st.domains[1].issuer_uri = None;
+        }
+        update(&mut s, Action::Digit(3));
+        update(&mut s, Action::Down);
+        update(&mut s, Action::Toggle);
+        assert_eq!(s.sign_in, SignIn::Federation);
+        assert_eq!(update(&mut s, Action::Next), vec![Effect::LoadBackups]);
+        assert_eq!(s.page, Page::AdfsFarm);
+        assert_eq!(
+            s.farm_service, "sts.contoso.com",
+            "the known farm is offered"
+        );
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Backups(vec![BackupInfo {
+                domain: "contoso.com".into(),
+                taken_at: "2026-11-25T10:00:00Z".into(),
+                path: "/b/contoso.com.json".into(),
+            }])),
+        );
+        assert_eq!(
+            update(&mut s, Action::Next),
+            vec![Effect::LoadFarm {
+                service: "sts.contoso.com".into()
+            }]
+        );
+        assert_eq!(s.page, Page::AdfsFarm, "the farm is read before going on");
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Farm(Err("connection refused".into()))),
+        );
+        assert!(s.farm_error.is_some());
+        assert_eq!(
+            update(&mut s, Action::Next),
+            vec![Effect::LoadFarm {
+                service: "sts.contoso.com".into()
+            }],
+            "Next tries again"
+        );
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Farm(Ok(FarmInfo {
+                service: "sts.contoso.com".into(),
+                entity_id: "http://sts.contoso.com/adfs/services/trust".into(),
+                certificates: vec!["AB, expires 2027".into()],
+            }))),
+        );
+        update(&mut s, Action::Next);
+        assert_eq!(s.page, Page::EntraDomain);
+        assert_eq!(s.managed_roots(), ["contoso.com", "northwind.com"]);
+        update(&mut s, Action::Next);
+        assert_eq!(s.page, Page::SettingsSource);
+        assert!(s.from_backup, "the backup is the default when there is one");
+        assert_eq!(
+            update(&mut s, Action::Next),
+            vec![Effect::PrepareSwitchBack {
+                domain: "contoso.com".into(),
+                from_backup: true,
+                service: "sts.contoso.com".into()
+            }]
+        );
+        assert_eq!(s.page, Page::Ready);
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Planned(Box::new(plan(true)))),
+        );
+        assert!(
+            update(&mut s, Action::Next).is_empty(),
+            "a failed check blocks Configure"
+        );
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Planned(Box::new(plan(false)))),
+        );
+        assert_eq!(update(&mut s, Action::Next), vec![Effect::Run]);
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Done(vec!["contoso.com: federated".into()])),
+        );
+        assert_eq!(
+            update(&mut s, Action::Next),
+            vec![Effect::Verify {
+                domain: "contoso.com".into()
+            }]
+        );
+        assert_eq!(s.page, Page::Verify);
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Verified {
+                lines: vec!["[pass] user realm: Federated".into()],
+                passed: true,
+            }),
+        );
+        update(&mut s, Action::Next);
+        assert_eq!(s.page, Page::TestSignin);
+    }
+
+    #[test]
+    fn northwind_has_no_backup_so_the_metadata_is_the_source() {
+        let mut s = connected(true);
+        s.page = Page::SettingsSource;
+        s.target = Some("northwind.com".into());
+        s.from_backup = true;
+        assert!(update(&mut s, Action::Next).is_empty());
+        assert!(
+            s.notice
+                .as_deref()
+                .unwrap_or_default()
+                .contains("no backup")
+        );
+        s.focus = 1;
+        update(&mut s, Action::Toggle);
+        assert!(!s.from_backup);
+        assert!(matches!(
+            update(&mut s, Action::Next).as_slice(),
+            [Effect::PrepareSwitchBack {
+                from_backup: false,
+                ..
+            }]
+        ));
+    }
+
+    #[test]
+    fn resetting_the_trust_shows_the_certificates_then_verifies() {
+        let mut s = connected(true);
+        update(&mut s, Action::Digit(4));
+        update(&mut s, Action::Next);
+        assert_eq!(s.page, Page::TrustDomain);
+        update(&mut s, Action::Down);
+        assert_eq!(
+            update(&mut s, Action::Next),
+            vec![Effect::PrepareResetTrust {
+                domain: "fabrikam.com".into()
+            }]
+        );
+        assert_eq!(s.page, Page::Certificates);
+        assert!(
+            update(&mut s, Action::Next).is_empty(),
+            "certificates not read yet"
+        );
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Certificates(vec![
+                "AD FS: primary  CD".into(),
+            ])),
+        );
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Planned(Box::new(plan(false)))),
+        );
+        update(&mut s, Action::Next);
+        assert_eq!(s.page, Page::Ready);
+        update(&mut s, Action::Next);
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Done(vec!["fabrikam.com: updated".into()])),
+        );
+        assert_eq!(
+            update(&mut s, Action::Next),
+            vec![Effect::Verify {
+                domain: "fabrikam.com".into()
+            }]
+        );
+        // Verify alone, from Manage federation.
+        let mut s = connected(true);
+        update(&mut s, Action::Digit(4));
+        update(&mut s, Action::Down);
+        update(&mut s, Action::Next);
+        assert_eq!(
+            update(&mut s, Action::Next),
+            vec![Effect::Verify {
+                domain: "contoso.com".into()
+            }]
+        );
+        assert_eq!(s.page, Page::Verify);
     }
 
     #[test]

@@ -6,9 +6,12 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
-use super::app::{BackendEvent, Control, Effect, ErrorPanel, Task};
+use super::app::{BackendEvent, BackupInfo, Control, Effect, ErrorPanel, FarmInfo, Task};
 use crate::auth::claims::Task as Permission;
-use crate::ops::{OpsError, Progress, Session, enable_phs, failover, status, test_signin};
+use crate::ops::{
+    OpsError, Progress, Session, backup, enable_phs, failover, farm, reset_trust, status,
+    switch_back, test_signin, verify,
+};
 
 struct ToChannel(UnboundedSender<BackendEvent>);
 
@@ -26,6 +29,8 @@ enum Pending {
     None,
     EnablePhs(enable_phs::Prepared),
     Failover(failover::Prepared),
+    SwitchBack(switch_back::Prepared),
+    ResetTrust(Box<reset_trust::Prepared>),
 }
 
 /// Turns an error into the panel: what happened, the request id, and what it means.
@@ -191,6 +196,33 @@ async fn handle(
                 }
                 Err(e) => send(BackendEvent::Failed(panel("Configuring failed", &e))),
             },
+            Pending::SwitchBack(p) => match switch_back::run(s, p, progress).await {
+                Ok(r) => send(BackendEvent::Done(vec![
+                    format!("{}: {} (issuer {})", r.domain, r.outcome, r.issuer_uri),
+                    format!("From: {}", r.from),
+                    "Journal: entra-failover history".into(),
+                ])),
+                Err(e) => send(BackendEvent::Failed(panel("Configuring failed", &e))),
+            },
+            Pending::ResetTrust(p) => match reset_trust::run(s, *p, progress).await {
+                Ok(r) => {
+                    let mut lines = vec![format!(
+                        "{}: {}",
+                        r.domain,
+                        if r.changed {
+                            "federation settings updated from the farm"
+                        } else {
+                            "nothing to update"
+                        }
+                    )];
+                    if let Some(script) = r.adfs_script {
+                        lines.push(format!("AD FS script: {script}"));
+                        lines.push("Run it on the primary AD FS server; it backs up the relying party trust first.".into());
+                    }
+                    send(BackendEvent::Done(lines));
+                }
+                Err(e) => send(BackendEvent::Failed(panel("Configuring failed", &e))),
+            },
             Pending::None => send(BackendEvent::Failed(panel(
                 "Nothing to run",
                 &OpsError::Input("prepare the change first".into()),
@@ -229,6 +261,83 @@ async fn handle(
             };
             send(BackendEvent::SignIn(text));
         }
+        Effect::LoadBackups => {
+            let mut rows = vec![];
+            for path in backup::list(&s.home, &s.tenant).unwrap_or_default() {
+                if let Ok(b) = backup::read(&path) {
+                    rows.push(BackupInfo {
+                        domain: b.domain,
+                        taken_at: b.taken_at,
+                        path: path.display().to_string(),
+                    });
+                }
+            }
+            send(BackendEvent::Backups(rows));
+        }
+        Effect::LoadFarm { service } => send(BackendEvent::Farm(load_farm(s, &service).await)),
+        Effect::PrepareSwitchBack {
+            domain,
+            from_backup,
+            service,
+        } => {
+            *current = Task::ChangeSignIn;
+            let source = if from_backup {
+                switch_back::Source::Backup(None)
+            } else {
+                match metadata_source(s, &service, &domain).await {
+                    Ok(src) => src,
+                    Err(e) => {
+                        send(BackendEvent::Failed(panel("Preparing failed", &e)));
+                        return;
+                    }
+                }
+            };
+            let o = switch_back::Options {
+                domain,
+                source,
+                force: false,
+            };
+            match switch_back::prepare(s, &o).await {
+                Ok(p) => {
+                    send(BackendEvent::Planned(Box::new(p.plan.clone())));
+                    *pending = Pending::SwitchBack(p);
+                }
+                Err(e) => send(BackendEvent::Failed(panel("Preparing failed", &e))),
+            }
+        }
+        Effect::PrepareResetTrust { domain } => {
+            *current = Task::ManageFederation;
+            match prepare_reset(s, &domain).await {
+                Ok(p) => {
+                    let rows = p
+                        .certificates
+                        .iter()
+                        .map(|c| {
+                            format!(
+                                "{:<34} {}  {}",
+                                c.role,
+                                c.sha1.as_deref().unwrap_or("-"),
+                                c.expires.as_deref().unwrap_or("")
+                            )
+                        })
+                        .collect();
+                    send(BackendEvent::Certificates(rows));
+                    send(BackendEvent::Planned(Box::new(p.plan.clone())));
+                    *pending = Pending::ResetTrust(Box::new(p));
+                }
+                Err(e) => send(BackendEvent::Failed(panel(
+                    "Reading the certificates failed",
+                    &e,
+                ))),
+            }
+        }
+        Effect::Verify { domain } => match verify::run(s, &domain).await {
+            Ok(r) => send(BackendEvent::Verified {
+                lines: r.checks.iter().map(|c| c.to_string()).collect(),
+                passed: r.passed,
+            }),
+            Err(e) => send(BackendEvent::Failed(panel("Verification failed", &e))),
+        },
         Effect::Connect { .. } | Effect::Exit => {}
     }
 }
@@ -295,4 +404,89 @@ async fn control(s: &Session, c: Control) -> String {
         Ok(()) => done,
         Err(e) => format!("Rehearsal control failed: {e}"),
     }
+}
+
+fn metadata_url(service: &str) -> Result<url::Url, OpsError> {
+    let ok = !service.is_empty()
+        && service.len() <= 253
+        && service
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    if !ok {
+        return Err(OpsError::Input(format!(
+            "{service:?} is not a federation service name (such as sts.contoso.com)"
+        )));
+    }
+    url::Url::parse(&format!(
+        "https://{service}/FederationMetadata/2007-06/FederationMetadata.xml"
+    ))
+    .map_err(|e| OpsError::Input(format!("{service}: {e}")))
+}
+
+async fn load_farm(s: &Session, service: &str) -> Result<FarmInfo, String> {
+    let url = metadata_url(service).map_err(|e| e.to_string())?;
+    let m = farm::fetch_metadata(s, &url).await.map_err(|e| e.0)?;
+    Ok(FarmInfo {
+        service: service.to_string(),
+        entity_id: m.entity_id,
+        certificates: m
+            .signing_certificates
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}, expires {}",
+                    c.sha1_thumbprint,
+                    crate::graph::models::graph_time(crate::emulator::state::unix(
+                        c.not_after_unix
+                    ))
+                )
+            })
+            .collect(),
+    })
+}
+
+/// The farm's metadata as the source; a farm that already federates another domain under its own
+/// identifier gets a per-domain issuer, as multi-domain federation needs.
+async fn metadata_source(
+    s: &Session,
+    service: &str,
+    domain: &str,
+) -> Result<switch_back::Source, OpsError> {
+    let url = metadata_url(service)?;
+    let m = farm::fetch_metadata(s, &url)
+        .await
+        .map_err(|e| OpsError::Refused(e.0))?;
+    let st = status::status(s).await?;
+    let taken = st
+        .domains
+        .iter()
+        .any(|d| d.issuer_uri.as_deref() == Some(m.entity_id.as_str()));
+    Ok(switch_back::Source::Metadata {
+        url: url.to_string(),
+        issuer: taken.then(|| format!("http://{domain}/adfs/services/trust/")),
+    })
+}
+
+async fn prepare_reset(s: &Session, domain: &str) -> Result<reset_trust::Prepared, OpsError> {
+    let Some((fed, _)) = status::federation(s, domain).await? else {
+        return Err(OpsError::Refused(format!("{domain} is not federated")));
+    };
+    let url = fed
+        .passive_sign_in_uri
+        .as_deref()
+        .and_then(farm::metadata_url_for)
+        .ok_or_else(|| {
+            OpsError::Input(format!("{domain}: its federation settings name no farm"))
+        })?;
+    let dir = s.home.join("scripts");
+    crate::ops::journal::private_dir(&dir)?;
+    let o = reset_trust::Options {
+        domain: domain.to_string(),
+        metadata_url: url.to_string(),
+        adfs_script: Some(dir.join(format!(
+            "reset-trust-{}.ps1",
+            crate::ops::journal::tenant_dir_name(domain)
+        ))),
+    };
+    reset_trust::prepare(s, &o).await
 }

@@ -7,7 +7,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use super::app::{Control, Page, State};
+use super::app::{Control, Flow, Page, State};
 use super::pages;
 use super::theme::Theme;
 
@@ -121,7 +121,9 @@ fn title_bar(s: &State, f: &mut Frame, area: Rect, theme: &Theme) {
 fn nav_bar(s: &State, f: &mut Frame, area: Rect, theme: &Theme) {
     let next = match s.page {
         Page::Ready => "Configure",
+        Page::Complete if matches!(s.flow, Flow::SwitchBack | Flow::ResetTrust) => "Verify",
         Page::Complete => "Test sign-in",
+        Page::AdfsFarm if s.farm.is_none() => "Read metadata",
         Page::TestSignin => "Test",
         _ => "Next",
     };
@@ -285,6 +287,75 @@ mod tests {
             update(&mut s, Action::Input(c));
         }
         snap("test_signin", &s);
+    }
+
+    #[test]
+    fn federation_pages_at_80x24() {
+        use crate::wizard::app::{BackupInfo, FarmInfo};
+        let mut s = connected(true);
+        if let Some(st) = s.status.as_mut() {
+            st.domains[1].authentication_type = "Managed".into();
+        }
+        update(&mut s, Action::Digit(3));
+        update(&mut s, Action::Down);
+        update(&mut s, Action::Toggle);
+        update(&mut s, Action::Next);
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Backups(vec![BackupInfo {
+                domain: "contoso.com".into(),
+                taken_at: "2026-11-25T10:00:00Z".into(),
+                path: "/b/contoso.com.json".into(),
+            }])),
+        );
+        snap("adfs_farm", &s);
+        update(&mut s, Action::Next);
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Farm(Ok(FarmInfo {
+                service: "sts.contoso.com".into(),
+                entity_id: "http://sts.contoso.com/adfs/services/trust".into(),
+                certificates: vec![
+                    "6A4CFCC457D55D64FB647D64308575B3EA6E9F6F, expires 2027-10-26T15:46:37Z".into(),
+                ],
+            }))),
+        );
+        snap("adfs_farm_read", &s);
+        update(&mut s, Action::Next);
+        snap("entra_domain", &s);
+        update(&mut s, Action::Next);
+        snap("settings_source", &s);
+        let mut s = connected(true);
+        update(&mut s, Action::Digit(4));
+        snap("manage_federation", &s);
+        update(&mut s, Action::Next);
+        snap("trust_domain", &s);
+        update(&mut s, Action::Next);
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Certificates(vec![
+                "Microsoft Entra ID: signing        6A4CFCC457D55D64FB647D64308575B3EA6E9F6F  2027-10-26".into(),
+                "AD FS: primary                     7C19AB8BEF6526C796F1777890817144048E8C75  2027-11-25".into(),
+            ])),
+        );
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Planned(Box::new(plan(false)))),
+        );
+        snap("certificates", &s);
+        s.page = Page::Verify;
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Verified {
+                lines: vec![
+                    "[pass] federation settings: issuer http://sts.contoso.com/adfs/services/trust"
+                        .into(),
+                    "[FAIL] signing certificate: mismatch".into(),
+                ],
+                passed: false,
+            }),
+        );
+        snap("verify", &s);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! One renderer per page; each reads the state and draws into the body area.
 
 mod config;
+mod federation;
 mod run;
 mod signin;
 mod start;
@@ -28,6 +29,13 @@ pub fn render(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
         Page::Ready => run::ready(s, t),
         Page::Configuring => run::configuring(s, t),
         Page::Complete => run::complete(s, t),
+        Page::AdfsFarm => federation::adfs_farm(s, t),
+        Page::EntraDomain => federation::entra_domain(s, t),
+        Page::SettingsSource => federation::settings_source(s, t),
+        Page::ManageFederation => federation::manage(s, t),
+        Page::TrustDomain => federation::trust_domain(s, t),
+        Page::Certificates => federation::certificates(s, t),
+        Page::Verify => federation::verify(s, t),
     };
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
 }

@@ -1,0 +1,166 @@
+//! The pages of switching back to federation and of Manage federation.
+
+use ratatui::text::{Line, Span};
+
+use super::{radio, row};
+use crate::wizard::app::{FEDERATION_JOBS, State};
+use crate::wizard::theme::Theme;
+
+pub fn adfs_farm(s: &State, t: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![
+        Line::from(
+            "The AD FS farm to federate with. Its federation metadata is read over HTTPS and its",
+        ),
+        Line::from("token-signing certificates are shown before anything changes."),
+        Line::from(""),
+        Line::from(format!("Federation service name: {}_", s.farm_service)),
+        Line::from(""),
+    ];
+    match (&s.farm, &s.farm_error) {
+        (Some(f), _) => {
+            lines.push(Line::from(format!("Identifier: {}", f.entity_id)));
+            for (i, c) in f.certificates.iter().enumerate() {
+                lines.push(Line::from(format!(
+                    "{} signing certificate: {c}",
+                    if i == 0 { "Primary" } else { "Next" }
+                )));
+            }
+            lines.push(Line::from(""));
+            lines.push(Line::from(Span::styled(
+                "The farm answers. Enter: Next",
+                t.good,
+            )));
+        }
+        (None, Some(e)) => {
+            lines.push(Line::from(Span::styled(
+                format!("The farm cannot be read: {e}"),
+                t.bad,
+            )));
+        }
+        (None, None) => lines.push(Line::from(Span::styled(
+            "Enter reads the farm's metadata.",
+            t.dim,
+        ))),
+    }
+    lines
+}
+
+pub fn entra_domain(s: &State, t: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![
+        Line::from("The managed domain to federate with AD FS:"),
+        Line::from(""),
+    ];
+    let roots = s.managed_roots();
+    if roots.is_empty() {
+        lines.push(Line::from("No managed domain."));
+    }
+    for (i, d) in roots.iter().enumerate() {
+        let backup = s
+            .backup_of(d)
+            .map(|b| format!("  (backup taken {})", b.taken_at))
+            .unwrap_or_default();
+        lines.push(row(i == s.focus, format!("{d}{backup}"), t));
+    }
+    lines
+}
+
+pub fn settings_source(s: &State, t: &Theme) -> Vec<Line<'static>> {
+    let domain = s.target.clone().unwrap_or_default();
+    let backup = s.backup_of(&domain);
+    let mut lines = vec![
+        Line::from(format!(
+            "Where the federation settings of {domain} come from:"
+        )),
+        Line::from(""),
+    ];
+    let label = match backup {
+        Some(b) => format!(
+            "{} The backup taken at failover, {} (an exact restore)",
+            radio(s.from_backup),
+            b.taken_at
+        ),
+        None => format!(
+            "{} The backup taken at failover (there is none for {domain})",
+            radio(s.from_backup)
+        ),
+    };
+    lines.push(row(s.focus == 0, label, t));
+    lines.push(row(
+        s.focus == 1,
+        format!(
+            "{} The farm's federation metadata ({})",
+            radio(!s.from_backup),
+            s.farm_service
+        ),
+        t,
+    ));
+    lines.push(Line::from(""));
+    lines.push(Line::from(
+        "The backup restores the settings byte for byte, the issuer included.",
+    ));
+    lines
+}
+
+pub fn manage(s: &State, t: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::from("Select a federation task:"), Line::from("")];
+    for (i, job) in FEDERATION_JOBS.iter().enumerate() {
+        lines.push(row(i == s.focus, job.to_string(), t));
+    }
+    lines
+}
+
+pub fn trust_domain(s: &State, t: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::from("The federated domain:"), Line::from("")];
+    let roots = s.federated_roots();
+    if roots.is_empty() {
+        lines.push(Line::from("No federated domain."));
+    }
+    for (i, d) in roots.iter().enumerate() {
+        lines.push(row(i == s.focus, d.clone(), t));
+    }
+    lines
+}
+
+pub fn certificates(s: &State, t: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![
+        Line::from("Microsoft Entra ID's certificates beside the farm's:"),
+        Line::from(""),
+    ];
+    if s.certificates.is_empty() {
+        lines.push(Line::from("Reading the farm's metadata…"));
+    }
+    lines.extend(s.certificates.iter().map(|c| Line::from(c.clone())));
+    if let Some(p) = &s.plan {
+        lines.push(Line::from(""));
+        for c in &p.checks {
+            let style = match c.outcome {
+                crate::ops::plan::Outcome::Pass => t.good,
+                crate::ops::plan::Outcome::Warn => t.warn,
+                crate::ops::plan::Outcome::Fail => t.bad,
+            };
+            lines.push(Line::from(Span::styled(c.to_string(), style)));
+        }
+    }
+    lines
+}
+
+pub fn verify(s: &State, t: &Theme) -> Vec<Line<'static>> {
+    let domain = s.target.clone().unwrap_or_default();
+    let mut lines = vec![
+        Line::from(format!("Verify federation connectivity of {domain}:")),
+        Line::from(""),
+    ];
+    match &s.verify {
+        None => lines.push(Line::from("Checking…")),
+        Some((checks, passed)) => {
+            lines.extend(checks.iter().map(|c| Line::from(c.clone())));
+            lines.push(Line::from(""));
+            lines.push(if *passed {
+                Line::from(Span::styled("All checks passed.", t.good))
+            } else {
+                Line::from(Span::styled("Some checks failed.", t.bad))
+            });
+        }
+    }
+    lines
+}
