@@ -258,3 +258,57 @@ fn too_small_then_resized() {
     t.wait_for("Choose the tenant");
     t.keys(&["q"]);
 }
+
+#[test]
+fn a_panic_leaves_the_terminal_restored() {
+    if !tmux_available() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let session = format!("ef-panic-{}", std::process::id());
+    // After the wizard panics, the same shell reports the terminal's modes.
+    let cmd = format!(
+        "RUST_BACKTRACE=0 ENTRA_FAILOVER_HOME='{}' ENTRA_FAILOVER_CRASH_DRILL=1 '{}'; echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '; echo MODES-DONE; sleep 30",
+        home.path().display(),
+        env!("CARGO_BIN_EXE_entra-failover")
+    );
+    let st = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &session,
+            "-x",
+            "100",
+            "-y",
+            "30",
+            &cmd,
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let t = Tmux { session };
+    let screen = t.wait_for("MODES-DONE");
+    assert!(
+        screen.contains("crash drill"),
+        "the panic message is shown: {screen}"
+    );
+    assert!(!screen.contains("EXIT=0"), "{screen}");
+    assert!(
+        screen.contains("icanon") && !screen.contains("-icanon"),
+        "raw mode is off again: {screen}"
+    );
+    assert!(
+        screen.contains("echo") && !screen.contains("-echo "),
+        "echo is on again: {screen}"
+    );
+    let alt = Command::new("tmux")
+        .args(["display-message", "-p", "-t", &t.session, "#{alternate_on}"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&alt.stdout).trim(),
+        "0",
+        "the main screen is back"
+    );
+}

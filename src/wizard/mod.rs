@@ -52,9 +52,16 @@ pub async fn run(home: &Path, profiles: Vec<String>) -> std::io::Result<()> {
     let mut terminal = ratatui::init();
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_millis(250));
+    // A crash drill: the panic hook that ratatui::init installed must restore the terminal first.
+    let drill = std::env::var_os("ENTRA_FAILOVER_CRASH_DRILL").is_some();
     let result = loop {
         if let Err(e) = terminal.draw(|f| ui::render(&state, f, &theme)) {
             break Err(e);
+        }
+        if drill {
+            panic!(
+                "crash drill (ENTRA_FAILOVER_CRASH_DRILL): the terminal must be restored before this message"
+            );
         }
         let action = tokio::select! {
             k = keys.next() => match k {
