@@ -386,6 +386,34 @@ mod tests {
     }
 
     #[test]
+    fn long_lists_scroll_with_the_focus() {
+        use crate::ops::status::DomainStatus;
+        let mut s = connected(true);
+        if let Some(st) = s.status.as_mut() {
+            for i in 0..60 {
+                st.domains.push(DomainStatus {
+                    id: format!("d{i}.example"),
+                    authentication_type: "Federated".into(),
+                    is_root: true,
+                    is_verified: true,
+                    issuer_uri: None,
+                    signing_certificate_sha1: None,
+                    signing_certificate_expires: None,
+                    federation_service: None,
+                });
+            }
+        }
+        s.page = Page::Domains;
+        s.focus = 50;
+        let screen = draw(&s, 80, 24);
+        assert!(screen.contains("> [ ] d48.example"), "{screen}");
+        assert!(
+            !screen.contains("contoso.com"),
+            "the top of the list scrolled away"
+        );
+    }
+
+    #[test]
     fn the_password_is_never_drawn() {
         let mut s = connected(true);
         s.page = Page::TestSignin;

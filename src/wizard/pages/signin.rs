@@ -37,20 +37,28 @@ pub fn domains(s: &State, t: &Theme) -> Vec<Line<'static>> {
     if roots.is_empty() {
         lines.push(Line::from("No federated domain: nothing to convert."));
     }
+    // Subdomains by root, found once rather than once per root.
+    let mut subs: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    for d in s
+        .status
+        .iter()
+        .flat_map(|st| st.domains.iter())
+        .filter(|d| !d.is_root)
+    {
+        if let Some((_, parent)) = d.id.split_once('.') {
+            subs.entry(parent.to_ascii_lowercase())
+                .or_default()
+                .push(d.id.clone());
+        }
+    }
     for (i, d) in roots.iter().enumerate() {
         lines.push(row(
             i == s.focus,
             format!("{} {d}", checkbox(s.selected.contains(d))),
             t,
         ));
-        if let Some(st) = &s.status {
-            for sub in st
-                .domains
-                .iter()
-                .filter(|x| !x.is_root && x.id.ends_with(&format!(".{d}")))
-            {
-                lines.push(Line::from(format!("      {} follows {d}", sub.id)));
-            }
+        for sub in subs.get(&d.to_ascii_lowercase()).into_iter().flatten() {
+            lines.push(Line::from(format!("      {sub} follows {d}")));
         }
     }
     lines
