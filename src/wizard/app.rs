@@ -489,6 +489,19 @@ impl State {
         }
     }
 
+    /// Pages of text (plans, reports, logs) scroll with Up/Down instead of moving a focus.
+    pub fn scrolls(&self) -> bool {
+        matches!(
+            self.page,
+            Page::ViewConfig
+                | Page::Ready
+                | Page::Complete
+                | Page::Certificates
+                | Page::Verify
+                | Page::Preflight
+        )
+    }
+
     fn go(&mut self, page: Page) {
         self.history.push(self.page);
         self.page = page;
@@ -601,6 +614,14 @@ pub fn update(s: &mut State, a: Action) -> Vec<Effect> {
         }
         Action::Controls => {
             s.notice = Some("Rehearsal controls exist only on the rehearsal tenant".into());
+            vec![]
+        }
+        Action::Up if s.scrolls() => {
+            s.focus = s.focus.saturating_sub(1);
+            vec![]
+        }
+        Action::Down if s.scrolls() => {
+            s.focus = (s.focus + 1).min(10_000);
             vec![]
         }
         Action::Up | Action::FocusPrev if !s.text_input() || a_is_focus(&a) => {
@@ -1458,6 +1479,59 @@ pub mod tests {
             }]
         );
         assert_eq!(s.page, Page::Verify);
+    }
+
+    #[test]
+    fn previous_leaves_every_page_but_a_change_in_flight() {
+        let all = [
+            Page::Connect,
+            Page::Tasks,
+            Page::ViewConfig,
+            Page::OptionalFeatures,
+            Page::UserSignIn,
+            Page::Domains,
+            Page::Preflight,
+            Page::Ready,
+            Page::TestSignin,
+            Page::AdfsFarm,
+            Page::EntraDomain,
+            Page::SettingsSource,
+            Page::ManageFederation,
+            Page::TrustDomain,
+            Page::Certificates,
+            Page::Verify,
+        ];
+        for page in all {
+            let mut s = connected(true);
+            s.history = vec![Page::Welcome, Page::Tasks];
+            s.page = page;
+            update(&mut s, Action::Previous);
+            assert_eq!(s.page, Page::Tasks, "Previous from {page:?}");
+        }
+        let mut s = connected(true);
+        s.page = Page::Complete;
+        update(&mut s, Action::Previous);
+        assert_eq!(s.page, Page::Tasks, "Complete goes back to the tasks");
+        let mut s = connected(true);
+        s.page = Page::Configuring;
+        s.in_flight = true;
+        update(&mut s, Action::Previous);
+        assert_eq!(
+            s.page,
+            Page::Configuring,
+            "a change in flight is never left half-way"
+        );
+    }
+
+    #[test]
+    fn text_pages_scroll() {
+        let mut s = connected(true);
+        s.page = Page::Ready;
+        update(&mut s, Action::Up);
+        assert_eq!(s.focus, 0);
+        update(&mut s, Action::Down);
+        update(&mut s, Action::Down);
+        assert_eq!(s.focus, 2);
     }
 
     #[test]

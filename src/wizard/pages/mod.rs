@@ -38,23 +38,30 @@ pub fn render(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
         Page::Verify => federation::verify(s, t),
     };
     f.render_widget(
-        Paragraph::new(visible(lines, area.height)).wrap(Wrap { trim: false }),
+        Paragraph::new(visible(lines, area.height, s.scrolls().then_some(s.focus)))
+            .wrap(Wrap { trim: false }),
         area,
     );
 }
 
 /// The lines that fit, scrolled so that the focused row (`> `) stays on screen: long lists (thousands of
-/// domains) scroll with the focus, and only what shows is laid out.
-fn visible(lines: Vec<Line<'static>>, height: u16) -> Vec<Line<'static>> {
+/// domains) scroll with the focus, and only what shows is laid out. Pages of text scroll by `scroll`.
+fn visible(lines: Vec<Line<'static>>, height: u16, scroll: Option<usize>) -> Vec<Line<'static>> {
     let height = usize::from(height).max(1);
     if lines.len() <= height {
         return lines;
     }
-    let focus = lines
-        .iter()
-        .position(|l| l.spans.first().is_some_and(|s| s.content.starts_with("> ")))
-        .unwrap_or(0);
-    let start = focus.saturating_sub(height / 2).min(lines.len() - height);
+    let start = match scroll {
+        Some(top) => top,
+        None => {
+            let focus = lines
+                .iter()
+                .position(|l| l.spans.first().is_some_and(|s| s.content.starts_with("> ")))
+                .unwrap_or(0);
+            focus.saturating_sub(height / 2)
+        }
+    }
+    .min(lines.len() - height);
     lines.into_iter().skip(start).take(height).collect()
 }
 
