@@ -297,21 +297,8 @@ fn token(sh: &Shared, t: &mut Tenant, req: &Req, tenant: &str) -> Resp {
             "The request body must contain the following parameter: 'client_id'.",
         );
     };
-    let known_client =
-        client_id.eq_ignore_ascii_case(&t.app.client_id) || client_id == AZURE_CLI_CLIENT;
-    if !known_client {
-        return err(
-            sh,
-            req,
-            StatusCode::BAD_REQUEST,
-            "unauthorized_client",
-            700016,
-            &format!(
-                "Application with identifier '{}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.",
-                client_id.chars().take(100).collect::<String>(),
-                t.display_name
-            ),
-        );
+    if let Err(r) = known_client(sh, t, req, &client_id) {
+        return r;
     }
     let now = t.now().unix_timestamp();
     match grant {
@@ -333,6 +320,25 @@ fn token(sh: &Shared, t: &mut Tenant, req: &Req, tenant: &str) -> Resp {
             ),
         ),
     }
+}
+
+/// The rehearsal app and Azure CLI are the clients this tenant knows; others get AADSTS700016.
+fn known_client(sh: &Shared, t: &Tenant, req: &Req, client_id: &str) -> Result<(), Resp> {
+    if client_id.eq_ignore_ascii_case(&t.app.client_id) || client_id == AZURE_CLI_CLIENT {
+        return Ok(());
+    }
+    Err(err(
+        sh,
+        req,
+        StatusCode::BAD_REQUEST,
+        "unauthorized_client",
+        700016,
+        &format!(
+            "Application with identifier '{}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.",
+            client_id.chars().take(100).collect::<String>(),
+            t.display_name
+        ),
+    ))
 }
 
 fn client_credentials(
@@ -779,19 +785,8 @@ fn device_code(sh: &Shared, t: &Tenant, req: &Req, tenant: &str) -> Resp {
     }
     let form = req.form();
     let client_id = field(&form, "client_id").unwrap_or_default();
-    if !client_id.eq_ignore_ascii_case(&t.app.client_id) && client_id != AZURE_CLI_CLIENT {
-        return err(
-            sh,
-            req,
-            StatusCode::BAD_REQUEST,
-            "unauthorized_client",
-            700016,
-            &format!(
-                "Application with identifier '{}' was not found in the directory '{}'.",
-                client_id.chars().take(100).collect::<String>(),
-                t.display_name
-            ),
-        );
+    if let Err(r) = known_client(sh, t, req, client_id) {
+        return r;
     }
     let Some(scope) = field(&form, "scope") else {
         return err(

@@ -22,6 +22,15 @@ impl Theme {
         }
     }
 
+    /// The style of a check's outcome.
+    pub fn outcome(&self, o: crate::ops::plan::Outcome) -> Style {
+        match o {
+            crate::ops::plan::Outcome::Pass => self.good,
+            crate::ops::plan::Outcome::Warn => self.warn,
+            crate::ops::plan::Outcome::Fail => self.bad,
+        }
+    }
+
     pub fn mono() -> Theme {
         let plain = Style::default();
         Theme {

@@ -133,11 +133,7 @@ pub fn certificates(s: &State, t: &Theme) -> Vec<Line<'static>> {
     if let Some(p) = &s.plan {
         lines.push(Line::from(""));
         for c in &p.checks {
-            let style = match c.outcome {
-                crate::ops::plan::Outcome::Pass => t.good,
-                crate::ops::plan::Outcome::Warn => t.warn,
-                crate::ops::plan::Outcome::Fail => t.bad,
-            };
+            let style = t.outcome(c.outcome);
             lines.push(Line::from(Span::styled(c.to_string(), style)));
         }
     }

@@ -72,11 +72,7 @@ pub fn preflight(s: &State, t: &Theme) -> Vec<Line<'static>> {
             lines.push(Line::from("A backup of each selected domain's federation settings is written before anything changes."));
             lines.push(Line::from(""));
             for c in &p.checks {
-                let style = match c.outcome {
-                    crate::ops::plan::Outcome::Pass => t.good,
-                    crate::ops::plan::Outcome::Warn => t.warn,
-                    crate::ops::plan::Outcome::Fail => t.bad,
-                };
+                let style = t.outcome(c.outcome);
                 lines.push(Line::from(vec![
                     Span::styled(format!("[{}] ", c.outcome.mark()), style),
                     Span::raw(format!("{}: {}", c.name, c.detail)),
