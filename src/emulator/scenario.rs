@@ -62,6 +62,8 @@ pub struct AppSpec {
     pub roles: Vec<String>,
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// A fixed client secret (otherwise one is made up per state folder).
+    pub client_secret: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -69,6 +71,8 @@ pub struct AppSpec {
 pub struct SyncSpec {
     #[serde(default)]
     pub password_hash_sync: bool,
+    /// A fixed on-premises password for the synchronized users (otherwise made up per state folder).
+    pub user_password: Option<String>,
     #[serde(default = "default_cycle")]
     pub cycle_minutes: u32,
 }
@@ -239,6 +243,7 @@ impl Scenario {
         let app = self.app.ok_or_else(|| missing("app"))?;
         let sync = self.sync.unwrap_or(SyncSpec {
             password_hash_sync: false,
+            user_password: None,
             cycle_minutes: 2,
         });
         let limits = self.limits.unwrap_or_else(|| Limits {

@@ -469,9 +469,17 @@ impl Tenant {
             created,
             clock_offset_s: 0,
             secrets: Secrets {
-                client_secret: format!("rehearsal~{}", secret(32)),
+                client_secret: s
+                    .app
+                    .client_secret
+                    .clone()
+                    .unwrap_or_else(|| format!("rehearsal~{}", secret(32))),
                 admin_password: users[0].cloud_password.clone().unwrap_or_default(),
-                user_password: format!("Onprem-{}", secret(12)),
+                user_password: s
+                    .sync
+                    .user_password
+                    .clone()
+                    .unwrap_or_else(|| format!("Onprem-{}", secret(12))),
                 control_token: secret(40),
             },
             token_key: SigningCert::generate("entra-failover rehearsal STS", now - 86_400, 3650)?,

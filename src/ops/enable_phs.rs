@@ -61,6 +61,7 @@ pub async fn prepare(s: &Session) -> Result<Prepared, OpsError> {
 }
 
 pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Report, OpsError> {
+    let _lock = super::lock::acquire(&s.home, &s.tenant)?;
     if let Some(f) = p.plan.failed().first() {
         return Err(OpsError::Refused(format!("{}: {}", f.name, f.detail)));
     }

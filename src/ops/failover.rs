@@ -325,6 +325,7 @@ async fn convert(
 }
 
 pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Report, OpsError> {
+    let _lock = super::lock::acquire(&s.home, &s.tenant)?;
     if let Some(f) = p.plan.failed().first() {
         return Err(OpsError::Refused(format!("{}: {}", f.name, f.detail)));
     }

@@ -6,6 +6,7 @@ pub mod enable_phs;
 pub mod failover;
 pub mod farm;
 pub mod journal;
+pub mod lock;
 pub mod plan;
 pub mod reset_trust;
 pub mod session;

@@ -344,3 +344,202 @@ fn profiles_and_rehearsal_controls() {
     assert!(out.status.success());
     assert_eq!(home.json(&["status"])["password_hash_sync"], false);
 }
+
+#[test]
+fn a_second_instance_is_refused_naming_the_holder() {
+    let home = Home::new();
+    let info = home.json(&["rehearse", "info"]);
+    let tenant = info["tenant_id"].as_str().unwrap();
+    home.json(&["enable-phs", "--dry-run"]);
+    let held = entra_failover::ops::lock::acquire(home.path(), tenant).unwrap();
+    let out = home.run(&["enable-phs", "--yes"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&format!("PID {}", std::process::id())),
+        "{}",
+        text(&out.stderr)
+    );
+    drop(held);
+    home.json(&["enable-phs", "--yes"]);
+}
+
+/// Every file under a folder, recursively.
+fn files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn secrets_never_reach_files_logs_or_output() {
+    const SECRET: &str = "CANARY-S3CRET-7f3a9c2e";
+    const PASSWORD: &str = "CANARY-PASSW0RD-91b24d";
+    // The tenant keeps its state apart from the tool's home: a tenant holds its own secrets, as Entra does.
+    let tenant_dir = tempfile::tempdir().unwrap();
+    let scenario = tenant_dir.path().join("canary.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "[app]\ndisplay_name = \"canary app\"\nclient_id = \"5e0c1f7a-3b9d-4c2e-8a6f-1d2b3c4d5e6f\"\nclient_secret = \"{SECRET}\"\nroles = [\"Domain-InternalFederation.ReadWrite.All\", \"Domain.Read.All\", \"Organization.Read.All\", \"OnPremDirectorySynchronization.ReadWrite.All\", \"User.Read.All\"]\n[sync]\nuser_password = \"{PASSWORD}\"\n"
+        ),
+    )
+    .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut cfg = entra_failover::emulator::Config::new(tenant_dir.path().join("state"));
+    cfg.scenario = Some(scenario);
+    let emu = rt
+        .block_on(entra_failover::emulator::Emulator::start(cfg))
+        .unwrap();
+    let info = emu.info().clone();
+    assert_eq!(info.client_secret, SECRET);
+    let http = entra_failover::ops::session::http_client(Some(&info.ca_file)).unwrap();
+    let control = |path: &str, body: Value| {
+        let r = rt
+            .block_on(async {
+                http.post(format!("{}{path}", info.control_url))
+                    .bearer_auth(&info.control_token)
+                    .json(&body)
+                    .send()
+                    .await
+            })
+            .unwrap();
+        assert!(r.status().is_success(), "{path}");
+    };
+
+    let home = Home::new();
+    std::fs::write(
+        home.path().join("config.toml"),
+        format!(
+            "[profiles.canary]\ntenant = \"{}\"\nauth = \"client-secret\"\nclient_id = \"{}\"\nclient_secret_env = \"CANARY_SECRET\"\ngraph_url = \"{}\"\nlogin_url = \"{}\"\nca_file = \"{}\"\n",
+            info.tenant_id,
+            info.client_id,
+            info.graph_url,
+            info.login_url,
+            info.ca_file.display()
+        ),
+    )
+    .unwrap();
+    let user = emu
+        .tenant()
+        .users
+        .iter()
+        .find(|u| u.upn.ends_with("@contoso.com"))
+        .unwrap()
+        .upn
+        .clone();
+    let mut outputs = String::new();
+    let mut run = |args: &[&str], stdin: Option<&str>, ok: bool| {
+        let mut all = args.to_vec();
+        all.extend(["--profile", "canary"]);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_entra-failover"));
+        cmd.args(&all)
+            .env("ENTRA_FAILOVER_HOME", home.path())
+            .env("CANARY_SECRET", SECRET)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        {
+            use std::io::Write;
+            let mut input = child.stdin.take().unwrap();
+            if let Some(t) = stdin {
+                input.write_all(t.as_bytes()).unwrap();
+            }
+        }
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.success(),
+            ok,
+            "{all:?}: {}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        outputs.push_str(&text(&out.stdout));
+        outputs.push_str(&text(&out.stderr));
+    };
+    run(&["status", "--json"], None, true);
+    run(&["enable-phs", "--yes"], None, true);
+    control("/sync", serde_json::json!({}));
+    control(
+        "/adfs/sts.contoso.com",
+        serde_json::json!({"state": "down"}),
+    );
+    run(
+        &[
+            "failover",
+            "--domain",
+            "contoso.com",
+            "--domain",
+            "fabrikam.com",
+            "--yes",
+        ],
+        None,
+        true,
+    );
+    run(
+        &["test-signin", "--upn", &user, "--password-stdin"],
+        Some(&format!("{PASSWORD}\n")),
+        true,
+    );
+    run(
+        &["test-signin", "--upn", &user, "--password-stdin", "--json"],
+        Some("not-the-password\n"),
+        false,
+    );
+    control("/adfs/sts.contoso.com", serde_json::json!({"state": "up"}));
+    run(
+        &[
+            "switch-back",
+            "--domain",
+            "contoso.com",
+            "--from-backup",
+            "latest",
+            "--yes",
+            "--force",
+        ],
+        None,
+        true,
+    );
+    // A real profile reaches farms through DNS, and sts.contoso.com resolves nowhere here: switch-back goes
+    // on with --force and verify fails on DNS (its report is searched for the canaries all the same).
+    run(&["verify", "--domain", "contoso.com"], None, false);
+    run(&["history", "--json"], None, true);
+    run(&["backups"], None, true);
+    // A wrong secret: the error must not echo it either.
+    let out = Command::new(env!("CARGO_BIN_EXE_entra-failover"))
+        .args(["status", "--profile", "canary"])
+        .env("ENTRA_FAILOVER_HOME", home.path())
+        .env("CANARY_SECRET", "CANARY-WRONG-SECRET-0000")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    outputs.push_str(&text(&out.stderr));
+    assert!(!text(&out.stderr).contains("CANARY-WRONG-SECRET-0000"));
+
+    for canary in [SECRET, PASSWORD] {
+        assert!(!outputs.contains(canary), "{canary} reached stdout/stderr");
+        for f in files(home.path()) {
+            let bytes = std::fs::read(&f).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(canary),
+                "{canary} reached {}",
+                f.display()
+            );
+        }
+    }
+    // The canaries were really used: the app signed in with the secret, the user with the password.
+    assert!(outputs.contains("Password test: OK"), "{outputs}");
+    assert!(
+        files(home.path())
+            .iter()
+            .any(|f| f.to_string_lossy().contains("backups"))
+    );
+    emu.stop();
+}
