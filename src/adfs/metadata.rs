@@ -10,6 +10,41 @@ use serde::Serialize;
 /// The largest metadata document accepted; real ones are 50–100 KB.
 pub const MAX_METADATA_BYTES: usize = 5 * 1024 * 1024;
 const MAX_NODES: u32 = 200_000;
+/// Real metadata nests about ten elements deep; the XML parser recurses, so depth is checked first.
+pub const MAX_DEPTH: usize = 128;
+
+/// The deepest element nesting, by a quick scan of the tags (comments, CDATA and declarations skipped).
+pub fn nesting_depth(xml: &str) -> usize {
+    let b = xml.as_bytes();
+    let (mut depth, mut max, mut i) = (0usize, 0usize, 0usize);
+    while i < b.len() {
+        if b[i] != b'<' {
+            i += 1;
+            continue;
+        }
+        let rest = &xml[i..];
+        let skip_to = |end: &str| rest.find(end).map(|p| i + p + end.len()).unwrap_or(b.len());
+        if rest.starts_with("<!--") {
+            i = skip_to("-->");
+        } else if rest.starts_with("<![CDATA[") {
+            i = skip_to("]]>");
+        } else if rest.starts_with("<?") || rest.starts_with("<!") {
+            i = skip_to(">");
+        } else if rest.starts_with("</") {
+            depth = depth.saturating_sub(1);
+            i = skip_to(">");
+        } else {
+            let end = skip_to(">");
+            let self_closing = end >= 2 && b[end - 2] == b'/';
+            if !self_closing {
+                depth += 1;
+                max = max.max(depth);
+            }
+            i = end;
+        }
+    }
+    max
+}
 
 const MD_NS: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
 const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
@@ -20,6 +55,8 @@ const WSA_NS: &str = "http://www.w3.org/2005/08/addressing";
 pub enum MetadataError {
     #[error("the metadata is {0} bytes; at most {MAX_METADATA_BYTES} are accepted")]
     TooLarge(usize),
+    #[error("the metadata nests elements more than {MAX_DEPTH} deep; no federation metadata does")]
+    TooDeep,
     #[error("the metadata is not well-formed XML: {0}")]
     Xml(String),
     #[error("the metadata's root is <{0}>, not a SAML 2.0 <EntityDescriptor>")]
@@ -111,6 +148,9 @@ pub fn parse(xml: &str) -> Result<FederationMetadata, MetadataError> {
         return Err(MetadataError::TooLarge(xml.len()));
     }
     let xml = xml.trim_start_matches('\u{feff}');
+    if nesting_depth(xml) > MAX_DEPTH {
+        return Err(MetadataError::TooDeep);
+    }
     let options = roxmltree::ParsingOptions {
         allow_dtd: false,
         nodes_limit: MAX_NODES,

@@ -160,7 +160,12 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(e) => return Err(AuthError::Config(format!("{}: {e}", path.display()))),
         };
-        let config: Config = toml::from_str(&text)
+        Config::parse(&text, &path)
+    }
+
+    /// Parses and checks the text of a config file (`path` names it in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<Config, AuthError> {
+        let config: Config = toml::from_str(text)
             .map_err(|e| AuthError::Config(format!("{}: {e}", path.display())))?;
         if config.profiles.contains_key(REHEARSAL) {
             return Err(AuthError::Config(format!(

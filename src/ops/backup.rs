@@ -127,7 +127,12 @@ pub fn read(path: &Path) -> Result<Backup, OpsError> {
     }
     let bytes = std::fs::read(path)
         .map_err(|e| OpsError::Input(format!("backup {}: {e}", path.display())))?;
-    let b: Backup = serde_json::from_slice(&bytes).map_err(|e| {
+    parse(&bytes, path)
+}
+
+/// Parses and checks the bytes of a backup file (`path` names it in errors).
+pub fn parse(bytes: &[u8], path: &Path) -> Result<Backup, OpsError> {
+    let b: Backup = serde_json::from_slice(bytes).map_err(|e| {
         OpsError::Input(format!(
             "backup {} is damaged or not a backup: {e}",
             path.display()
