@@ -294,6 +294,9 @@ fn username_mixed(t: &Tenant, service: &str, farm: &FarmRec, req: &Req) -> Resp 
     let Ok(text_body) = std::str::from_utf8(&req.body) else {
         return soap_fault(req, "ID3137: The request message is not valid XML.");
     };
+    if crate::adfs::metadata::nesting_depth(text_body) > crate::adfs::metadata::MAX_DEPTH {
+        return soap_fault(req, "ID3137: The request message nests too deeply.");
+    }
     let options = roxmltree::ParsingOptions {
         allow_dtd: false,
         ..Default::default()

@@ -213,6 +213,15 @@ async fn ws_trust_username_mixed_signs_federated_users_in() {
     assert!(a.text.contains("ID3242"));
     let a = send("<not xml".into()).await;
     assert_eq!(a.status, 500);
+    // Deep nesting is refused before the XML parser sees it; the farm keeps answering.
+    let a = send(format!(
+        "{}{}",
+        "<a>".repeat(200_000),
+        "</a>".repeat(200_000)
+    ))
+    .await;
+    assert_eq!(a.status, 500);
+    assert!(a.text.contains("nests too deeply"));
     let mex = rig
         .raw(rig.http.get(farm_url(&rig, "/adfs/services/trust/mex")))
         .await;
