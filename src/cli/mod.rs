@@ -89,6 +89,8 @@ pub enum Command {
         #[command(subcommand)]
         command: runbook::AdfsCommand,
     },
+    /// Finish the changes an interrupted run left (reconciled against the tenant's real state).
+    Resume,
     /// The journal of changes made to the tenant.
     History,
     /// The backups of federation settings.
@@ -122,6 +124,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
             Some(Command::Verify(a)) => runbook::verify(&g, a).await,
             Some(Command::TestSignin(a)) => runbook::test_signin(&g, a).await,
             Some(Command::Adfs { command }) => runbook::adfs(&g, command).await,
+            Some(Command::Resume) => runbook::resume(&g).await,
             Some(Command::History) => runbook::history(&g).await,
             Some(Command::Backups) => runbook::backups(&g).await,
             Some(Command::Rehearse { command }) => rehearse::run(&g, command).await,

@@ -479,3 +479,47 @@ pub async fn verify(g: &Global, a: VerifyArgs) -> Result<u8, CliError> {
     super::output::print(g, &r)?;
     Ok(if r.passed { 0 } else { 1 })
 }
+
+pub async fn resume(g: &Global) -> Result<u8, CliError> {
+    let s = connect(g).await?;
+    let pending = crate::ops::resume::pending(&journal::read(&s.home, &s.tenant)?);
+    if pending.is_empty() {
+        if g.json {
+            print_json(&crate::ops::resume::Report { items: vec![] })?;
+        } else {
+            print_text("Nothing was interrupted: every change in the journal has its outcome.")?;
+        }
+        return Ok(0);
+    }
+    if !g.json {
+        let mut text = String::from(
+            "Interrupted changes, to be reconciled against the tenant's real state:\n",
+        );
+        for e in &pending {
+            text.push_str(&format!(
+                "  {} {} (started {})\n",
+                e.operation, e.domain, e.time
+            ));
+        }
+        print_text(&text)?;
+    }
+    if g.dry_run {
+        return Ok(0);
+    }
+    confirm(g, "yes", "Finish these changes")?;
+    let r = crate::ops::resume::run(&s, &Stderr::new()).await?;
+    let needs_you = r.items.iter().any(|i| i.outcome == "needs you");
+    if g.json {
+        print_json(&r)?;
+    } else {
+        let mut text = String::new();
+        for i in &r.items {
+            text.push_str(&format!(
+                "{} {}: {} — {}\n",
+                i.operation, i.domain, i.outcome, i.detail
+            ));
+        }
+        print_text(&text)?;
+    }
+    Ok(if needs_you { 4 } else { 0 })
+}

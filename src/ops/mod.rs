@@ -9,6 +9,7 @@ pub mod journal;
 pub mod lock;
 pub mod plan;
 pub mod reset_trust;
+pub mod resume;
 pub mod session;
 pub mod status;
 pub mod switch_back;

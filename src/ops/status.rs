@@ -51,6 +51,8 @@ pub struct Status {
     pub sync_id: String,
     pub domains: Vec<DomainStatus>,
     pub farms: Vec<FarmHealth>,
+    /// Changes an interrupted run left without an outcome (`entra-failover resume` finishes them).
+    pub interrupted: Vec<String>,
     pub requests: u64,
 }
 
@@ -201,6 +203,10 @@ pub async fn status(s: &Session) -> Result<Status, OpsError> {
         sync_id: sync.id.unwrap_or_default(),
         domains: out,
         farms,
+        interrupted: super::resume::pending(&super::journal::read(&s.home, &s.tenant)?)
+            .into_iter()
+            .map(|e| format!("{} {} (started {})", e.operation, e.domain, e.time))
+            .collect(),
         requests: s.graph.requests_sent() - before,
     })
 }
@@ -254,6 +260,12 @@ impl std::fmt::Display for Status {
                 d.issuer_uri.as_deref().unwrap_or(""),
                 cert
             )?;
+        }
+        if !self.interrupted.is_empty() {
+            writeln!(f, "\nInterrupted changes (run `entra-failover resume`):")?;
+            for i in &self.interrupted {
+                writeln!(f, "  {i}")?;
+            }
         }
         if !self.farms.is_empty() {
             writeln!(f, "\nAD FS farms:")?;

@@ -1101,6 +1101,7 @@ pub mod tests {
                 detail: "down".into(),
                 simulated: true,
             }],
+            interrupted: vec![],
             requests: 0,
         }
     }

@@ -392,3 +392,82 @@ async fn switch_back_with_a_taken_issuer_reports_graphs_409() {
     .unwrap();
     assert_eq!(err.exit_code(), 3);
 }
+
+#[tokio::test]
+async fn resume_finishes_interrupted_changes_against_the_real_state() {
+    use entra_failover::ops::backup::{self, Backup};
+    use entra_failover::ops::journal::{self, Entry};
+    use entra_failover::ops::{resume, status};
+    let t = Tenant::start(None).await;
+    let s = t.session(t.admin());
+    let intent = |domain: &str, backup: Option<String>| Entry {
+        time: journal::now(),
+        operation: "failover".into(),
+        domain: domain.into(),
+        phase: "intent".into(),
+        backup,
+        sha256: None,
+        detail: "Federated -> Managed".into(),
+    };
+    // Interrupted before the change: the backup and the intent are on disk, the PATCH never went out.
+    let (_, raw) = status::federation(&s, "contoso.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let object: Value = s.graph.get("/v1.0/domains/contoso.com").await.unwrap();
+    let path = backup::write(&s.home, &Backup::new(&s.tenant, "contoso.com", object, raw)).unwrap();
+    journal::append(
+        &s.home,
+        &s.tenant,
+        &intent("contoso.com", Some(path.display().to_string())),
+    )
+    .unwrap();
+    // Interrupted after the change: fabrikam.com was converted, the done line never written.
+    journal::append(&s.home, &s.tenant, &intent("fabrikam.com", None)).unwrap();
+    s.graph
+        .send(
+            reqwest::Method::PATCH,
+            "/v1.0/domains/fabrikam.com",
+            Some(&json!({"authenticationType": "Managed"})),
+        )
+        .await
+        .unwrap();
+
+    let st = status::status(&s).await.unwrap();
+    assert_eq!(
+        st.interrupted.len(),
+        2,
+        "status reports the interrupted changes meanwhile"
+    );
+    let r = resume::run(&s, &Quiet).await.unwrap();
+    let got: Vec<(String, String)> = r
+        .items
+        .iter()
+        .map(|i| (i.domain.clone(), i.outcome.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("contoso.com".to_string(), "finished".to_string()),
+            ("fabrikam.com".to_string(), "already done".to_string())
+        ]
+    );
+    assert_eq!(
+        t.log_count("PATCH", "/v1.0/domains/fabrikam.com"),
+        1,
+        "a change that was made is not made twice"
+    );
+    assert_eq!(t.log_count("PATCH", "/v1.0/domains/contoso.com"), 1);
+    let tenant = t.emu.tenant();
+    assert!(
+        tenant.domains[tenant.domain_index("contoso.com").unwrap()]
+            .federation
+            .is_none()
+    );
+    assert!(
+        resume::pending(&journal::read(&s.home, &s.tenant).unwrap()).is_empty(),
+        "no dangling intent"
+    );
+    // Resuming again has nothing to do.
+    assert!(resume::run(&s, &Quiet).await.unwrap().items.is_empty());
+}

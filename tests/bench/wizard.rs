@@ -40,6 +40,7 @@ fn status(n: usize) -> Status {
         sync_id: "s".into(),
         domains,
         farms: vec![],
+        interrupted: vec![],
         requests: 0,
     }
 }
