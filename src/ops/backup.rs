@@ -182,7 +182,16 @@ pub fn latest(
     domain: &str,
 ) -> Result<Option<(PathBuf, Backup)>, OpsError> {
     let mut best: Option<(PathBuf, Backup)> = None;
-    for p in list(home, tenant)? {
+    // Files are named after their domain: read only this domain's.
+    let prefix = format!("{}.", tenant_dir_name(domain));
+    let mine = list(home, tenant)?.into_iter().filter(|p| {
+        p.file_name().is_some_and(|n| {
+            n.to_string_lossy()
+                .to_ascii_lowercase()
+                .starts_with(&prefix.to_ascii_lowercase())
+        })
+    });
+    for p in mine {
         if let Ok(b) = read(&p)
             && b.domain.eq_ignore_ascii_case(domain)
             && best

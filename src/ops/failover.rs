@@ -264,8 +264,14 @@ async fn convert(
             detail: String::new(),
         });
     };
-    let b = Backup::new(&s.tenant, id, domain_object, raw);
-    let path = backup::write(&s.home, &b)?;
+    // A rerun after an interruption finds these very settings backed up already: one backup, not two.
+    let (path, b) = match backup::latest(&s.home, &s.tenant, id)? {
+        Some((path, b)) if b.federation == raw => (path, b),
+        _ => {
+            let b = Backup::new(&s.tenant, id, domain_object, raw);
+            (backup::write(&s.home, &b)?, b)
+        }
+    };
     let path_text = path.display().to_string();
     journal::append(
         &s.home,

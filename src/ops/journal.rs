@@ -1,7 +1,7 @@
 //! The journal: an append-only, fsync'd log of every change per tenant. An *intent* line (naming the
 //! backup and its checksum) is durable before the change; a *done* line follows the confirming read.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -61,6 +61,10 @@ pub fn append(home: &Path, tenant: &str, entry: &Entry) -> Result<(), OpsError> 
         options.mode(0o600);
     }
     let mut f = options.open(&p).map_err(|e| OpsError::file(&p, e))?;
+    // A line torn by a crash mid-write must not swallow this one: start on a line of its own.
+    if last_byte(&p).is_some_and(|b| b != b'\n') {
+        line.insert(0, '\n');
+    }
     f.write_all(line.as_bytes())
         .map_err(|e| OpsError::file(&p, e))?;
     f.sync_all().map_err(|e| OpsError::file(&p, e))
@@ -82,4 +86,44 @@ pub fn read(home: &Path, tenant: &str) -> Result<Vec<Entry>, OpsError> {
 
 pub fn now() -> String {
     crate::graph::models::graph_time(time::OffsetDateTime::now_utc())
+}
+
+/// The last byte of a file, read without reading the rest.
+fn last_byte(p: &Path) -> Option<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = File::open(p).ok()?;
+    f.seek(SeekFrom::End(-1)).ok()?;
+    let mut b = [0u8; 1];
+    f.read_exact(&mut b).ok()?;
+    Some(b[0])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_last_line_does_not_swallow_the_next_entry() {
+        let home = tempfile::tempdir().unwrap();
+        let e = |phase: &str| Entry {
+            time: now(),
+            operation: "failover".into(),
+            domain: "a.com".into(),
+            phase: phase.into(),
+            backup: None,
+            sha256: None,
+            detail: String::new(),
+        };
+        append(home.path(), "t", &e("intent")).unwrap();
+        let p = path(home.path(), "t");
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(b"{\"time\":\"2026").unwrap();
+        append(home.path(), "t", &e("done")).unwrap();
+        let read_back: Vec<String> = read(home.path(), "t")
+            .unwrap()
+            .into_iter()
+            .map(|e| e.phase)
+            .collect();
+        assert_eq!(read_back, ["intent", "done"]);
+    }
 }
