@@ -21,6 +21,15 @@ fn sdk_options(authority: &Url, http: reqwest::Client) -> ClientOptions {
     custom.authority_host = authority.as_str().trim_end_matches('/').to_string();
     ClientOptions {
         transport: Some(Transport::new(Arc::new(http))),
+        // A sign-in that fails (a TLS error, a wrong secret) should say so in seconds, not a minute.
+        retry: azure_core::http::RetryOptions::exponential(
+            azure_core::http::ExponentialRetryOptions {
+                max_retries: 2,
+                initial_delay: time::Duration::milliseconds(300),
+                max_total_elapsed: time::Duration::seconds(10),
+                max_delay: time::Duration::seconds(3),
+            },
+        ),
         cloud: Some(Arc::new(CloudConfiguration::from(custom))),
         ..Default::default()
     }

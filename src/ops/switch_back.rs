@@ -215,10 +215,17 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
                 "already federated with exactly these settings",
             );
         } else {
+            let diff = current
+                .as_ref()
+                .map(|(_, raw)| differences(raw, &settings))
+                .unwrap_or_default();
             plan.check(
                 &format!("domain {id}"),
                 Outcome::Fail,
-                "already federated with other settings; reset the trust instead of switching back",
+                format!(
+                    "already federated with other settings ({}); reset the trust instead of switching back",
+                    diff.join("; ")
+                ),
             );
         }
     }
@@ -245,6 +252,35 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
         from,
         noop,
     })
+}
+
+/// What differs between the settings Graph holds and those being restored, property by property.
+fn differences(current: &Value, wanted: &Value) -> Vec<String> {
+    let Some(w) = wanted.as_object() else {
+        return vec![];
+    };
+    let show = |v: &Value| {
+        let t = match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        if t.chars().count() > 80 {
+            format!("{}…", t.chars().take(80).collect::<String>())
+        } else {
+            t
+        }
+    };
+    w.iter()
+        .filter(|(k, _)| !k.starts_with('@'))
+        .filter(|(k, v)| current.get(*k).unwrap_or(&Value::Null) != *v)
+        .map(|(k, v)| {
+            format!(
+                "{k}: {} now, {} in the source",
+                show(current.get(k).unwrap_or(&Value::Null)),
+                show(v)
+            )
+        })
+        .collect()
 }
 
 /// Whether the settings Graph holds are those being restored (Graph's own fields aside).

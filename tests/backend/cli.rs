@@ -543,3 +543,49 @@ fn secrets_never_reach_files_logs_or_output() {
     );
     emu.stop();
 }
+
+#[test]
+fn tls_is_always_verified_and_plain_http_refused() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tenant_dir = tempfile::tempdir().unwrap();
+    let emu = rt
+        .block_on(entra_failover::emulator::Emulator::start(
+            entra_failover::emulator::Config::new(tenant_dir.path()),
+        ))
+        .unwrap();
+    let info = emu.info().clone();
+    let home = Home::new();
+    // No ca_file: the rehearsal CA is not trusted, and the error says why.
+    std::fs::write(
+        home.path().join("config.toml"),
+        format!(
+            "[profiles.noca]\ntenant = \"{}\"\nauth = \"client-secret\"\nclient_id = \"{}\"\nclient_secret_env = \"S\"\ngraph_url = \"{}\"\nlogin_url = \"{}\"\n",
+            info.tenant_id, info.client_id, info.graph_url, info.login_url
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_entra-failover"))
+        .args(["status", "--profile", "noca"])
+        .env("ENTRA_FAILOVER_HOME", home.path())
+        .env("S", &info.client_secret)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    assert!(!err.contains(&info.client_secret));
+    // A plain-http profile makes the config refused, naming why.
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[profiles.plain]\ntenant = \"t\"\nauth = \"azure-cli\"\ngraph_url = \"http://graph.example.com\"\n",
+    )
+    .unwrap();
+    let out = home.run(&["profiles"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("only https"),
+        "{}",
+        text(&out.stderr)
+    );
+    emu.stop();
+}

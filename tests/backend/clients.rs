@@ -471,3 +471,200 @@ async fn resume_finishes_interrupted_changes_against_the_real_state() {
     // Resuming again has nothing to do.
     assert!(resume::run(&s, &Quiet).await.unwrap().items.is_empty());
 }
+
+#[tokio::test]
+async fn switch_back_to_other_settings_is_refused_showing_the_difference() {
+    let t = Tenant::start(None).await;
+    let s = t.session(t.admin());
+    let o = switch_back::Options {
+        domain: "fabrikam.com".into(),
+        source: switch_back::Source::Metadata {
+            url: "https://sts.contoso.com/FederationMetadata/2007-06/FederationMetadata.xml".into(),
+            issuer: Some("http://other.example/adfs/services/trust/".into()),
+        },
+        force: false,
+    };
+    let p = switch_back::prepare(&s, &o).await.unwrap();
+    let failed = p.plan.failed();
+    assert_eq!(failed.len(), 1);
+    assert!(failed[0].detail.contains("issuerUri: http://fabrikam.com/adfs/services/trust/ now, http://other.example/adfs/services/trust/ in the source"), "{}", failed[0].detail);
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_clients_get_correct_answers() {
+    let t = Tenant::start(None).await;
+    let s = t.session(t.app());
+    // One token, then 200 clients at once, each with its own connections.
+    let token = s.graph.credential().token().await.unwrap();
+    let mut tasks = vec![];
+    for i in 0..200 {
+        let http = http_client(Some(&t.info.ca_file)).unwrap();
+        let url = format!(
+            "{}/v1.0/domains/{}",
+            t.info.graph_url,
+            if i % 2 == 0 {
+                "contoso.com"
+            } else {
+                "northwind.com"
+            }
+        );
+        let bearer = secrecy::ExposeSecret::expose_secret(&token.token).to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut answers = vec![];
+            for _ in 0..5 {
+                let r = http.get(&url).bearer_auth(&bearer).send().await.unwrap();
+                assert_eq!(r.status(), 200);
+                let v: Value = r.json().await.unwrap();
+                answers.push(v["authenticationType"].as_str().unwrap().to_string());
+            }
+            (i, answers)
+        }));
+    }
+    for task in tasks {
+        let (i, answers) = task.await.unwrap();
+        let want = if i % 2 == 0 { "Federated" } else { "Managed" };
+        assert!(answers.iter().all(|a| a == want), "client {i}: {answers:?}");
+    }
+    assert_eq!(
+        t.emu
+            .requests()
+            .iter()
+            .filter(|e| e.status == 200 && e.path.starts_with("/v1.0/domains/"))
+            .count(),
+        1000
+    );
+}
+
+#[tokio::test]
+async fn every_fault_class_during_failover_and_switch_back_loses_and_duplicates_nothing() {
+    use entra_failover::ops::{backup, journal};
+    let t = Tenant::start(Some("[generate]\nfederated_domains = 6\n")).await;
+    let mut s = t.session(t.admin());
+    // Short timeouts, so that a response slower than the timeout is a fault here.
+    s.graph = s.graph.clone().with_retry(RetryPolicy {
+        timeout: std::time::Duration::from_millis(800),
+        base_backoff: std::time::Duration::from_millis(20),
+        ..RetryPolicy::default()
+    });
+    enable_phs::run(&s, enable_phs::prepare(&s).await.unwrap(), &Quiet)
+        .await
+        .unwrap();
+    t.control("/sync", json!({})).await;
+    let domains: Vec<String> = (1..=6).map(|i| format!("d{i}.example")).collect();
+    let o = failover::Options {
+        domains: domains.clone(),
+        all_federated: false,
+        sync_window: std::time::Duration::from_secs(3 * 3600),
+        accept_unsynced: false,
+    };
+    let p = failover::prepare(&s, &o).await.unwrap();
+    // One fault class per domain, on its change or its reads.
+    t.control("/faults", json!({"method": "PATCH", "path_prefix": "/v1.0/domains/d1.example", "status": 429, "retry_after": "0.25", "count": 2})).await;
+    t.control("/faults", json!({"method": "PATCH", "path_prefix": "/v1.0/domains/d2.example", "status": 503, "count": 1})).await;
+    t.control("/faults", json!({"method": "PATCH", "path_prefix": "/v1.0/domains/d3.example", "status": 504, "count": 1})).await;
+    t.control("/faults", json!({"method": "PATCH", "path_prefix": "/v1.0/domains/d4.example", "kind": "reset", "count": 1})).await;
+    t.control("/faults", json!({"method": "GET", "path_prefix": "/v1.0/domains/d5.example/federationConfiguration", "latency_ms": 1500, "count": 1})).await;
+    // The token expires before the last domain: one 401, one refresh.
+    t.control("/clock", json!({"advance_s": 3600 + 400})).await;
+    let r = failover::run(&s, p, &Quiet).await.unwrap();
+    assert!(r.domains.iter().all(|d| d.outcome == "converted"), "{r:?}");
+    let tenant = t.emu.tenant();
+    for d in &domains {
+        assert!(
+            tenant.domains[tenant.domain_index(d).unwrap()]
+                .federation
+                .is_none(),
+            "{d}"
+        );
+        let (_, b) = backup::latest(&s.home, &s.tenant, d).unwrap().unwrap();
+        assert_eq!(
+            b.federation["issuerUri"],
+            format!("http://{d}/adfs/services/trust/")
+        );
+    }
+    let log = t.emu.requests();
+    let patch_statuses = |d: &str| -> Vec<u16> {
+        log.iter()
+            .filter(|e| e.method == "PATCH" && e.path == format!("/v1.0/domains/{d}"))
+            .map(|e| e.status)
+            .collect()
+    };
+    assert_eq!(patch_statuses("d1.example"), [429, 429, 204]);
+    assert_eq!(patch_statuses("d2.example"), [503, 204]);
+    assert_eq!(patch_statuses("d3.example"), [504, 204]);
+    assert_eq!(
+        patch_statuses("d4.example"),
+        [0, 204],
+        "a dropped connection, then the change once"
+    );
+    assert!(
+        log.iter().any(|e| e.status == 401),
+        "the expired token was refused once, then refreshed"
+    );
+    // Exactly one intent and one done per domain: nothing lost, nothing twice.
+    let entries = journal::read(&s.home, &s.tenant).unwrap();
+    for d in &domains {
+        let phases: Vec<&str> = entries
+            .iter()
+            .filter(|e| &e.domain == d && e.operation == "failover")
+            .map(|e| e.phase.as_str())
+            .collect();
+        assert_eq!(phases, ["intent", "done"], "{d}");
+    }
+
+    // Switch back with faults on the create: a dropped connection after the POST may have been applied.
+    t.control("/faults", json!({"method": "POST", "path_prefix": "/v1.0/domains/d1.example/federationConfiguration", "kind": "reset", "count": 1})).await;
+    t.control("/faults", json!({"method": "POST", "path_prefix": "/v1.0/domains/d2.example/federationConfiguration", "status": 429, "retry_after": "0.1", "count": 1})).await;
+    for d in ["d1.example", "d2.example", "d3.example"] {
+        let o = switch_back::Options {
+            domain: d.into(),
+            source: switch_back::Source::Backup(None),
+            force: false,
+        };
+        let p = switch_back::prepare(&s, &o).await.unwrap();
+        match switch_back::run(&s, p, &Quiet).await {
+            Ok(r) => assert_eq!(r.outcome, "federated"),
+            // The reset POST never reached the tenant: reported, nothing half-done, and a rerun finishes it.
+            Err(e) => {
+                assert_eq!(d, "d1.example", "{e}");
+                assert_eq!(e.exit_code(), 4);
+                let p = switch_back::prepare(&s, &o).await.unwrap();
+                assert_eq!(
+                    switch_back::run(&s, p, &Quiet).await.unwrap().outcome,
+                    "federated"
+                );
+            }
+        }
+    }
+    let tenant = t.emu.tenant();
+    for d in ["d1.example", "d2.example", "d3.example"] {
+        let f = tenant.domains[tenant.domain_index(d).unwrap()]
+            .federation
+            .clone()
+            .unwrap();
+        assert_eq!(
+            f.issuer_uri.as_deref(),
+            Some(format!("http://{d}/adfs/services/trust/").as_str())
+        );
+    }
+    let created = |d: &str| {
+        t.emu
+            .requests()
+            .iter()
+            .filter(|e| {
+                e.method == "POST"
+                    && e.path == format!("/v1.0/domains/{d}/federationConfiguration")
+                    && e.status == 201
+            })
+            .count()
+    };
+    assert_eq!(
+        (
+            created("d1.example"),
+            created("d2.example"),
+            created("d3.example")
+        ),
+        (1, 1, 1),
+        "each created once"
+    );
+}
