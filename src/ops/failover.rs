@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -15,6 +16,9 @@ use super::status::{encode, federation, last_password_sync, sync_settings, who};
 use super::{OpsError, Progress, Session};
 use crate::auth::claims::Task;
 use crate::graph::models::{AuthenticationType, Domain, parse_graph_time};
+
+/// How many domains convert at once.
+const DOMAINS_AT_ONCE: usize = 8;
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -336,37 +340,49 @@ pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Re
         return Err(OpsError::Refused(format!("{}: {}", f.name, f.detail)));
     }
     let before = s.graph.requests_sent();
-    let mut results = vec![];
-    let mut stopped = None;
-    for (id, object) in p.targets {
-        let id = &id;
-        if stopped.is_some() {
-            results.push(DomainResult {
-                domain: id.clone(),
-                outcome: "not started".into(),
-                backup: None,
-                detail: String::new(),
-            });
-            continue;
-        }
-        match convert(s, id, object, progress).await {
-            Ok(r) => {
-                if r.outcome == "failed" {
-                    stopped = Some(format!("{id}: {}", r.detail));
+    // Domains convert side by side (the Graph client bounds the requests in flight). After a failure no
+    // new domain starts; those already under way finish, so that none is left half-done.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let stop = &stop;
+    let mut results: Vec<(usize, DomainResult, Option<String>)> =
+        futures_util::stream::iter(p.targets.into_iter().enumerate())
+            .map(|(i, (id, object))| async move {
+                if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let r = DomainResult {
+                        domain: id,
+                        outcome: "not started".into(),
+                        backup: None,
+                        detail: String::new(),
+                    };
+                    return (i, r, None);
                 }
-                results.push(r);
-            }
-            Err(e) => {
-                stopped = Some(format!("{id}: {e}"));
-                results.push(DomainResult {
-                    domain: id.clone(),
-                    outcome: "failed".into(),
-                    backup: None,
-                    detail: e.to_string(),
-                });
-            }
-        }
-    }
+                let (r, failure) = match convert(s, &id, object, progress).await {
+                    Ok(r) if r.outcome == "failed" => {
+                        let why = format!("{id}: {}", r.detail);
+                        (r, Some(why))
+                    }
+                    Ok(r) => (r, None),
+                    Err(e) => (
+                        DomainResult {
+                            domain: id.clone(),
+                            outcome: "failed".into(),
+                            backup: None,
+                            detail: e.to_string(),
+                        },
+                        Some(format!("{id}: {e}")),
+                    ),
+                };
+                if failure.is_some() {
+                    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                (i, r, failure)
+            })
+            .buffer_unordered(DOMAINS_AT_ONCE)
+            .collect()
+            .await;
+    results.sort_by_key(|(i, _, _)| *i);
+    let stopped = results.iter().find_map(|(_, _, f)| f.clone());
+    let results: Vec<DomainResult> = results.into_iter().map(|(_, r, _)| r).collect();
     let report = Report {
         domains: results,
         requests: s.graph.requests_sent() - before,

@@ -60,6 +60,9 @@ pub fn append(home: &Path, tenant: &str, entry: &Entry) -> Result<(), OpsError> 
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
+    // Lines from domains converting side by side go in one at a time.
+    static APPEND: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = APPEND.lock().unwrap_or_else(|e| e.into_inner());
     let mut f = options.open(&p).map_err(|e| OpsError::file(&p, e))?;
     // A line torn by a crash mid-write must not swallow this one: start on a line of its own.
     if last_byte(&p).is_some_and(|b| b != b'\n') {
