@@ -166,12 +166,20 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
         }
     }
     // The farm's health, shown: don't switch for a temporary reason.
+    // Each target's farm, read a few at a time; each farm is then probed once.
+    let mut farms: Vec<url::Url> = vec![];
+    for chunk in targets.chunks(DOMAINS_AT_ONCE) {
+        for read in futures_util::future::join_all(chunk.iter().map(|id| federation(s, id))).await {
+            if let Some(url) =
+                read?.and_then(|(f, _)| f.passive_sign_in_uri.as_deref().and_then(metadata_url_for))
+            {
+                farms.push(url);
+            }
+        }
+    }
     let mut services = std::collections::BTreeSet::new();
-    for id in &targets {
-        if let Some((f, _)) = federation(s, id).await?
-            && let Some(url) = f.passive_sign_in_uri.as_deref().and_then(metadata_url_for)
-            && services.insert(url.host_str().unwrap_or_default().to_string())
-        {
+    for url in farms {
+        if services.insert(url.host_str().unwrap_or_default().to_string()) {
             match fetch_metadata(s, &url).await {
                 Ok(_) => plan.check(
                     &format!("AD FS {}", url.host_str().unwrap_or_default()),
