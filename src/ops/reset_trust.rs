@@ -130,37 +130,26 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
         },
     );
     let fed_id = fed.id.clone().unwrap_or_default();
+    let list_path = format!(
+        "/v1.0/domains/{}/federationConfiguration",
+        encode(&o.domain)
+    );
     if !patch.is_empty() {
         plan.step(
             Some(&o.domain),
             "GET",
-            &format!(
-                "/v1.0/domains/{}/federationConfiguration",
-                encode(&o.domain)
-            ),
+            &list_path,
             None,
             "back up the federation settings",
         );
         plan.step(
             Some(&o.domain),
             "PATCH",
-            &format!(
-                "/v1.0/domains/{}/federationConfiguration/{fed_id}",
-                encode(&o.domain)
-            ),
+            &format!("{list_path}/{fed_id}"),
             Some(Value::Object(patch.clone())),
             "take the farm's certificates and endpoints",
         );
-        plan.step(
-            Some(&o.domain),
-            "GET",
-            &format!(
-                "/v1.0/domains/{}/federationConfiguration",
-                encode(&o.domain)
-            ),
-            None,
-            "confirm",
-        );
+        plan.step(Some(&o.domain), "GET", &list_path, None, "confirm");
     }
     let script = match &o.adfs_script {
         Some(path) => {
