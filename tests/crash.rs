@@ -30,7 +30,11 @@ fn ok(home: &Path, args: &[&str]) -> std::process::Output {
 }
 
 fn state(home: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(home.join("rehearsal/tenant.json")).unwrap()).unwrap()
+    // The snapshot with its change log replayed, as the emulator would load it.
+    let store = entra_failover::emulator::state::Store {
+        dir: home.join("rehearsal"),
+    };
+    serde_json::to_value(store.load().unwrap().unwrap()).unwrap()
 }
 
 #[test]

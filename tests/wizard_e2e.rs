@@ -129,7 +129,11 @@ fn domain_type(st: &serde_json::Value, id: &str) -> String {
 }
 
 fn tenant_file(home: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(home.join("rehearsal/tenant.json")).unwrap()).unwrap()
+    // The snapshot with its change log replayed, as the emulator would load it.
+    let store = entra_failover::emulator::state::Store {
+        dir: home.join("rehearsal"),
+    };
+    serde_json::to_value(store.load().unwrap().unwrap()).unwrap()
 }
 
 #[test]

@@ -38,9 +38,10 @@ pub struct FailoverArgs {
 
 #[derive(Debug, Args)]
 pub struct SwitchBackArgs {
-    #[arg(long)]
-    pub domain: String,
-    /// A backup file, or `latest` for the newest backup of the domain.
+    /// The domain; repeat it to switch several back side by side (with `latest` or a metadata URL).
+    #[arg(long, required = true)]
+    pub domain: Vec<String>,
+    /// A backup file, or `latest` for the newest backup of each domain.
     #[arg(long, conflicts_with = "metadata_url")]
     pub from_backup: Option<String>,
     /// Build the settings from the farm's federation metadata instead.
@@ -240,8 +241,18 @@ pub async fn switch_back(g: &Global, a: SwitchBackArgs) -> Result<u8, CliError> 
             ));
         }
     };
+    if a.domain.len() > 1 {
+        if matches!(source, switch_back::Source::Backup(Some(_))) {
+            return Err(CliError::Usage(
+                "a backup file belongs to one domain: with several domains use --from-backup latest"
+                    .into(),
+            ));
+        }
+        return switch_back_many(g, &s, &a, source).await;
+    }
+    let domain = a.domain[0].clone();
     let o = switch_back::Options {
-        domain: a.domain.clone(),
+        domain: domain.clone(),
         source,
         force: a.force,
     };
@@ -251,7 +262,7 @@ pub async fn switch_back(g: &Global, a: SwitchBackArgs) -> Result<u8, CliError> 
         return Ok(if p.plan.failed().is_empty() { 0 } else { 3 });
     }
     if !p.plan.steps.is_empty() && p.plan.failed().is_empty() {
-        confirm(g, &a.domain, &format!("Federate {} with AD FS", a.domain))?;
+        confirm(g, &domain, &format!("Federate {domain} with AD FS"))?;
     }
     let plan = p.plan.clone();
     let progress = Stderr::new();
@@ -271,6 +282,67 @@ pub async fn switch_back(g: &Global, a: SwitchBackArgs) -> Result<u8, CliError> 
         r.domain, r.outcome, r.issuer_uri, r.from
     );
     finish(g, &plan, r, text)
+}
+
+/// Several domains: every plan shown, one confirmation, then side by side.
+async fn switch_back_many(
+    g: &Global,
+    s: &crate::ops::Session,
+    a: &SwitchBackArgs,
+    source: switch_back::Source,
+) -> Result<u8, CliError> {
+    let os: Vec<switch_back::Options> = a
+        .domain
+        .iter()
+        .map(|d| switch_back::Options {
+            domain: d.clone(),
+            source: source.clone(),
+            force: a.force,
+        })
+        .collect();
+    let ps = switch_back::prepare_many(s, &os).await?;
+    for p in &ps {
+        show_plan(g, &p.plan)?;
+    }
+    let failed = ps.iter().any(|p| !p.plan.failed().is_empty());
+    if g.dry_run {
+        return Ok(if failed { 3 } else { 0 });
+    }
+    if !failed && ps.iter().any(|p| !p.plan.steps.is_empty()) {
+        confirm(
+            g,
+            "federate",
+            &format!("Federate {} domains with AD FS", ps.len()),
+        )?;
+    }
+    let plans: Vec<Plan> = ps.iter().map(|p| p.plan.clone()).collect();
+    let progress = Stderr::new();
+    let rs = switch_back::run_many(s, ps, &progress).await?;
+    if a.wait {
+        let domains: Vec<String> = rs.iter().map(|r| r.domain.clone()).collect();
+        failover::wait_for_realm(
+            s,
+            &domains,
+            crate::login::Namespace::Federated,
+            a.wait_timeout,
+            &progress,
+        )
+        .await?;
+    }
+    if g.json {
+        print_json(&serde_json::json!({"plans": plans, "result": rs}))?;
+    } else {
+        let mut text = String::from("\n");
+        for r in &rs {
+            text.push_str(&format!(
+                "{}: {} (issuer {}, from {}).\n",
+                r.domain, r.outcome, r.issuer_uri, r.from
+            ));
+        }
+        text.push_str("Next: verify federation connectivity, then test a user's sign-in.");
+        print_text(&text)?;
+    }
+    Ok(0)
 }
 
 pub async fn test_signin(g: &Global, a: TestSigninArgs) -> Result<u8, CliError> {

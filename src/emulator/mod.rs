@@ -39,7 +39,7 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use self::http::{Req, Resp};
-use self::state::{FarmState, Store, Tenant};
+use self::state::{Change, FarmState, Store, Tenant};
 use self::tokens::Claims;
 
 #[derive(Debug, thiserror::Error)]
@@ -190,6 +190,9 @@ pub(crate) struct Shared {
     faults: Mutex<Vec<Fault>>,
     log: Mutex<Vec<LogEntry>>,
     buckets: Mutex<HashMap<String, Bucket>>,
+    /// Graph requests being served now, against `[limits] concurrent_requests`.
+    graph_in_flight: std::sync::atomic::AtomicU32,
+    concurrent_budget: u32,
     grants: Mutex<Grants>,
     farms: BTreeMap<String, FarmHandle>,
 }
@@ -236,14 +239,50 @@ impl Shared {
 
     /// Runs `f` on the tenant after the sync engine caught up; saves when `f` reports a change.
     fn with_tenant<R>(&self, f: impl FnOnce(&mut Tenant) -> (R, bool)) -> Result<R, EmulatorError> {
+        self.with_tenant_change(|t| {
+            let (r, changed) = f(t);
+            (r, changed.then_some(Change::All))
+        })
+    }
+
+    /// Like `with_tenant`, with `f` naming what it changed, so that only that is written.
+    fn with_tenant_change<R>(
+        &self,
+        f: impl FnOnce(&mut Tenant) -> (R, Option<Change>),
+    ) -> Result<R, EmulatorError> {
         let mut t = lock(&self.tenant);
         let now = t.now().unix_timestamp();
         let ticked = t.tick(now);
-        let (r, changed) = f(&mut t);
-        if changed || ticked {
-            self.store.save(&t)?;
+        let (r, change) = f(&mut t);
+        let change = if ticked { Some(Change::All) } else { change };
+        if let Some(change) = change {
+            self.store.save_change(&mut t, &change)?;
         }
         Ok(r)
+    }
+
+    /// A place among the Graph requests served at once, or `None` when the budget is spent.
+    fn enter(self: &Arc<Self>) -> Option<InFlight> {
+        use std::sync::atomic::Ordering;
+        let n = self.graph_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        let slot = InFlight(self.clone());
+        (self.concurrent_budget == 0 || n <= self.concurrent_budget).then_some(slot)
+    }
+
+    /// The latency a fault would add to this request, without counting the fault down.
+    fn latency_for(&self, method: &str, path: &str) -> Option<u64> {
+        lock(&self.faults)
+            .iter()
+            .find(|f| {
+                f.method
+                    .as_deref()
+                    .is_none_or(|m| m.eq_ignore_ascii_case(method))
+                    && f.path_prefix.as_deref().is_none_or(|p| {
+                        path.to_ascii_lowercase()
+                            .starts_with(&p.to_ascii_lowercase())
+                    })
+            })
+            .and_then(|f| f.latency_ms)
     }
 
     /// The first fault that matches, counted down.
@@ -367,7 +406,10 @@ impl Emulator {
             farm_listeners.push((name.clone(), farm_addr, socket, rx, applied_tx, identity));
         }
         let kid = tokens::x5t(&token_der);
+        let concurrent_budget = tenant.limits.concurrent_requests;
         let shared = Arc::new(Shared {
+            graph_in_flight: std::sync::atomic::AtomicU32::new(0),
+            concurrent_budget,
             tenant: Mutex::new(tenant),
             store,
             delay: cfg.propagation_delay,
@@ -545,7 +587,42 @@ async fn serve_main(
     .await;
 }
 
+/// One Graph request being served; dropping it frees its place.
+struct InFlight(Arc<Shared>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0
+            .graph_in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 async fn dispatch(sh: &Arc<Shared>, request: Request<Incoming>) -> Result<Resp, ConnectionReset> {
+    let path = request.uri().path().to_ascii_lowercase();
+    let _slot = if path.starts_with("/v1.0/") || path.starts_with("/beta/") {
+        match sh.enter() {
+            Some(slot) => Some(slot),
+            None => {
+                // Over the tenant's budget of requests at once: refused after one round trip.
+                if let Some(ms) = sh.latency_for(request.method().as_str(), request.uri().path()) {
+                    tokio::time::sleep(Duration::from_millis(ms.min(600_000))).await;
+                }
+                let req = Req::new(
+                    request.method().clone(),
+                    request.uri().path(),
+                    request.uri().query().unwrap_or(""),
+                    request.headers().clone(),
+                    Bytes::new(),
+                );
+                let resp = graph::injected(&req, StatusCode::TOO_MANY_REQUESTS, Some("0.010"));
+                sh.record(log_entry(&req, 429, None));
+                return Ok(resp);
+            }
+        }
+    } else {
+        None
+    };
     let declared_too_big = request
         .headers()
         .get("content-length")
@@ -664,18 +741,22 @@ fn route(sh: &Shared, req: &Req) -> (Resp, Option<String>) {
         .map(|s| s.to_ascii_lowercase())
         .unwrap_or_default();
     if first == "v1.0" || first == "beta" {
-        let result = sh.with_tenant(|t| {
+        let result = sh.with_tenant_change(|t| {
             let who = match graph::authenticate(sh, t, req) {
                 Ok(w) => w,
-                Err(r) => return ((r, None), false),
+                Err(r) => return ((r, None), None),
             };
             let client = Some(format!(
                 "{}/{}",
                 who.appid,
                 who.upn.clone().unwrap_or_else(|| "app".into())
             ));
+            let domains_before = t.domains.len();
             let out = graph::handle(sh, t, req, &first, &who, &segs[1..]);
-            ((out.resp, client), out.changed)
+            let change = out
+                .changed
+                .then(|| changed_by(t, req, &segs[1..], domains_before));
+            ((out.resp, client), change)
         });
         return result.unwrap_or_else(|e| (unavailable(req, &e), None));
     }
@@ -694,6 +775,41 @@ fn route(sh: &Shared, req: &Req) -> (Resp, Option<String>) {
             ),
             None,
         ),
+    }
+}
+
+/// What a Graph write at `segs` changed: one domain (with the subdomains that inherit from it), the
+/// sync settings, or — for anything else — the whole tenant.
+fn changed_by(t: &Tenant, req: &Req, segs: &[String], domains_before: usize) -> Change {
+    // A new default domain clears the flag on every other.
+    if req
+        .body
+        .windows(9)
+        .any(|w| w.eq_ignore_ascii_case(b"isDefault"))
+    {
+        return Change::All;
+    }
+    let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
+    match lower.as_slice() {
+        [d, id, ..] if d == "domains" && t.domains.len() == domains_before => {
+            let suffix = format!(".{id}");
+            let ids: Vec<String> = t
+                .domains
+                .iter()
+                .map(|r| r.id().to_string())
+                .filter(|r| {
+                    let r = r.to_ascii_lowercase();
+                    r == *id || r.ends_with(&suffix)
+                })
+                .collect();
+            if ids.is_empty() {
+                Change::All
+            } else {
+                Change::Domains(ids)
+            }
+        }
+        [d, s, ..] if d == "directory" && s == "onpremisessynchronization" => Change::Sync,
+        _ => Change::All,
     }
 }
 

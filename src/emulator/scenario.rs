@@ -136,6 +136,9 @@ pub struct Limits {
     pub device_code_interval_s: u64,
     #[serde(default = "default_token_lifetime")]
     pub token_lifetime_s: i64,
+    /// The most Graph requests served at once (0: no limit); more are answered 429.
+    #[serde(default)]
+    pub concurrent_requests: u32,
 }
 
 fn default_page_size() -> usize {
@@ -250,6 +253,7 @@ impl Scenario {
             page_size: default_page_size(),
             write_burst: default_burst(),
             writes_per_second: default_rate(),
+            concurrent_requests: 0,
             device_code_interval_s: default_interval(),
             token_lifetime_s: default_token_lifetime(),
         });

@@ -52,6 +52,31 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EmulatorError> {
     })
 }
 
+/// Appends `bytes` to `path` (created readable only by its owner) and makes them durable.
+pub fn append_durable(path: &Path, bytes: &[u8]) -> Result<(), EmulatorError> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let created = !path.exists();
+    let result = (|| {
+        let mut f = options.open(path)?;
+        f.write_all(bytes)?;
+        f.sync_data()?;
+        if created
+            && let Some(dir) = path.parent()
+            && let Ok(d) = File::open(dir)
+        {
+            d.sync_all()?;
+        }
+        Ok(())
+    })();
+    result.map_err(|e| EmulatorError::io(path, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,5 @@
 //! The Microsoft Graph client: one place for tokens, `client-request-id`s, retries that honour
-//! `Retry-After`, a concurrency limit, timeouts and `@odata.nextLink` paging.
+//! `Retry-After`, a concurrency limit that adapts to 429s (`limit`), timeouts and `@odata.nextLink` paging.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,16 +9,20 @@ use reqwest::{Method, StatusCode};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tokio::sync::Semaphore;
 use url::Url;
 
 use super::error::GraphError;
+use super::limit::{AdaptiveLimit, Kind};
 use crate::auth::SharedCredential;
 
 /// How hard to try before giving up.
 #[derive(Clone, Debug)]
 pub struct RetryPolicy {
+    /// Attempts for a failure (503, 504, a lost connection).
     pub max_attempts: u32,
+    /// Attempts while Graph answers 429: each says how long to wait, so these are bounded by
+    /// `max_wait` above all.
+    pub max_throttled_attempts: u32,
     /// The most time spent waiting between attempts, in all.
     pub max_wait: Duration,
     pub base_backoff: Duration,
@@ -30,6 +34,7 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             max_attempts: 6,
+            max_throttled_attempts: 40,
             max_wait: Duration::from_secs(120),
             base_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(30),
@@ -51,7 +56,7 @@ pub struct GraphClient {
     http: reqwest::Client,
     base: Url,
     credential: SharedCredential,
-    limit: Arc<Semaphore>,
+    limit: AdaptiveLimit,
     retry: RetryPolicy,
     sent: Arc<AtomicU64>,
 }
@@ -89,7 +94,8 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 }
 
 impl GraphClient {
-    /// `base` is Graph's root, e.g. `https://graph.microsoft.com`.
+    /// `base` is Graph's root, e.g. `https://graph.microsoft.com`; `concurrency` is the most requests
+    /// in flight, which the adaptive limit approaches from below.
     pub fn new(
         http: reqwest::Client,
         base: Url,
@@ -100,7 +106,7 @@ impl GraphClient {
             http,
             base,
             credential,
-            limit: Arc::new(Semaphore::new(concurrency.max(1))),
+            limit: AdaptiveLimit::new(concurrency),
             retry: RetryPolicy::default(),
             sent: Arc::new(AtomicU64::new(0)),
         }
@@ -117,6 +123,16 @@ impl GraphClient {
 
     pub fn credential(&self) -> &SharedCredential {
         &self.credential
+    }
+
+    /// The time requests have spent in flight, summed (over a wall time: the mean in flight).
+    pub fn busy(&self) -> Duration {
+        self.limit.held()
+    }
+
+    /// The adaptive limit now.
+    pub fn limit(&self) -> usize {
+        self.limit.limit()
     }
 
     /// How many HTTP requests this client (and its clones) has sent.
@@ -161,17 +177,19 @@ impl GraphClient {
         headers: &[(&str, &str)],
     ) -> Result<GraphResponse, GraphError> {
         let url = self.url(path)?;
-        let _permit = self
-            .limit
-            .acquire()
-            .await
-            .map_err(|_| GraphError::BadUrl("client closed".into()))?;
+        let kind = match method {
+            Method::GET | Method::HEAD => Kind::Read,
+            _ => Kind::Write,
+        };
         let mut attempt = 0u32;
+        let mut throttled = 0u32;
         let mut waited = Duration::ZERO;
         let mut refreshed = false;
         loop {
             attempt += 1;
             let token = self.credential.token().await?;
+            // A place is held for one attempt: none while waiting to retry.
+            let permit = self.limit.acquire(kind).await;
             let client_request_id = uuid::Uuid::new_v4().to_string();
             let mut rb = self
                 .http
@@ -199,6 +217,11 @@ impl GraphClient {
                         .and_then(|v| v.to_str().ok())
                         .map(str::to_string);
                     let text = resp.text().await.unwrap_or_default();
+                    if status == StatusCode::TOO_MANY_REQUESTS {
+                        permit.throttled(retry_after(&headers));
+                    } else {
+                        permit.success();
+                    }
                     if status.is_success() {
                         let body = if text.trim().is_empty() {
                             Value::Null
@@ -223,7 +246,14 @@ impl GraphClient {
                         continue;
                     }
                     let retryable = matches!(status.as_u16(), 429 | 503 | 504);
-                    if !retryable || attempt >= self.retry.max_attempts {
+                    if status == StatusCode::TOO_MANY_REQUESTS {
+                        throttled += 1;
+                    }
+                    let failures = attempt - throttled;
+                    if !retryable
+                        || failures >= self.retry.max_attempts
+                        || attempt >= self.retry.max_throttled_attempts
+                    {
                         return Err(err);
                     }
                     let wait = retry_after(&headers).unwrap_or_else(|| self.backoff(attempt));
@@ -234,6 +264,7 @@ impl GraphClient {
                     wait
                 }
                 Err(e) => {
+                    drop(permit);
                     // A request that never left is safe to repeat; one that may have reached Graph is
                     // repeated only when doing it twice changes nothing more than doing it once.
                     let never_sent = e.is_connect();

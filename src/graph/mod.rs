@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod error;
+pub mod limit;
 pub mod models;
 
 pub use client::GraphClient;

@@ -181,27 +181,32 @@ pub fn latest(
     tenant: &str,
     domain: &str,
 ) -> Result<Option<(PathBuf, Backup)>, OpsError> {
+    Ok(latest_among(&list(home, tenant)?, domain))
+}
+
+/// The newest valid backup of a domain among `files` (a listing made once for many domains).
+pub fn latest_among(files: &[PathBuf], domain: &str) -> Option<(PathBuf, Backup)> {
     let mut best: Option<(PathBuf, Backup)> = None;
     // Files are named after their domain: read only this domain's.
-    let prefix = format!("{}.", tenant_dir_name(domain));
-    let mine = list(home, tenant)?.into_iter().filter(|p| {
+    let prefix = format!("{}.", tenant_dir_name(domain)).to_ascii_lowercase();
+    let mine = files.iter().filter(|p| {
         p.file_name().is_some_and(|n| {
             n.to_string_lossy()
                 .to_ascii_lowercase()
-                .starts_with(&prefix.to_ascii_lowercase())
+                .starts_with(&prefix)
         })
     });
     for p in mine {
-        if let Ok(b) = read(&p)
+        if let Ok(b) = read(p)
             && b.domain.eq_ignore_ascii_case(domain)
             && best
                 .as_ref()
                 .is_none_or(|(_, cur)| b.taken_at >= cur.taken_at)
         {
-            best = Some((p, b));
+            best = Some((p.clone(), b));
         }
     }
-    Ok(best)
+    best
 }
 
 #[cfg(test)]

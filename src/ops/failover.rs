@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -17,8 +17,13 @@ use super::{OpsError, Progress, Session};
 use crate::auth::claims::Task;
 use crate::graph::models::{AuthenticationType, Domain, parse_graph_time};
 
-/// How many domains convert at once.
-const DOMAINS_AT_ONCE: usize = 8;
+/// How many domains are under way at once. The Graph client's adaptive limit decides how many
+/// requests are really in flight; this only keeps enough work queued for it.
+const DOMAINS_AT_ONCE: usize = 32;
+
+/// A pre-flight read younger than this is the backup: a run confirmed straight away (`--yes`) does
+/// not read every domain twice. An older one (a plan looked at for a while) is read again.
+const FRESH: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -48,6 +53,9 @@ pub struct Prepared {
     pub plan: Plan,
     /// Each domain to convert, with the domain object as listed (kept in its backup).
     targets: Vec<(String, Value)>,
+    /// The federation settings the pre-flight read of each target (`None`: none), and when.
+    read: std::collections::HashMap<String, Option<Value>>,
+    read_at: std::time::Instant,
 }
 
 pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
@@ -55,9 +63,14 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
         "Change user sign-in to password hash synchronization",
         &s.tenant,
     );
-    let me = who(s).await?;
+    // Independent reads go out together.
+    let (me, domains, sync, last) = futures_util::try_join!(
+        who(s),
+        async { Ok::<Vec<Domain>, OpsError>(s.graph.list("/v1.0/domains").await?) },
+        sync_settings(s),
+        async { Ok(last_password_sync(s).await) },
+    )?;
     plan.permissions(&me, Task::ConvertDomains, "convert domains");
-    let domains: Vec<Domain> = s.graph.list("/v1.0/domains").await?;
     let find = |name: &str| {
         domains.iter().find(|d| {
             d.id.as_deref()
@@ -120,7 +133,6 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
         }
     }
     // Password hash sync must be on and recent, or users are told their password is wrong.
-    let sync = sync_settings(s).await?;
     if sync.features.as_ref().and_then(|f| f.password_sync_enabled) != Some(true) {
         plan.check(
             "password hash sync",
@@ -128,7 +140,6 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
             "off: turn it on first (enable-phs) and let it run, or users cannot sign in",
         );
     } else {
-        let last = last_password_sync(s).await;
         let age = last
             .as_deref()
             .and_then(parse_graph_time)
@@ -167,15 +178,26 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
     }
     // The farm's health, shown: don't switch for a temporary reason.
     // Each target's farm, read a few at a time; each farm is then probed once.
+    // These reads are kept: a run that follows at once takes them as its backups.
+    let read_at = std::time::Instant::now();
+    let reads: Vec<(
+        String,
+        Option<(crate::graph::models::InternalDomainFederation, Value)>,
+    )> = futures_util::stream::iter(targets.iter().cloned())
+        .map(|id| async move { federation(s, &id).await.map(|f| (id, f)) })
+        .buffered(DOMAINS_AT_ONCE)
+        .try_collect()
+        .await?;
     let mut farms: Vec<url::Url> = vec![];
-    for chunk in targets.chunks(DOMAINS_AT_ONCE) {
-        for read in futures_util::future::join_all(chunk.iter().map(|id| federation(s, id))).await {
-            if let Some(url) =
-                read?.and_then(|(f, _)| f.passive_sign_in_uri.as_deref().and_then(metadata_url_for))
-            {
-                farms.push(url);
-            }
+    let mut read = std::collections::HashMap::new();
+    for (id, f) in reads {
+        if let Some(url) = f
+            .as_ref()
+            .and_then(|(f, _)| f.passive_sign_in_uri.as_deref().and_then(metadata_url_for))
+        {
+            farms.push(url);
         }
+        read.insert(id.to_ascii_lowercase(), f.map(|(_, raw)| raw));
     }
     let mut services = std::collections::BTreeSet::new();
     for url in farms {
@@ -227,7 +249,12 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
             (id, object)
         })
         .collect();
-    Ok(Prepared { plan, targets })
+    Ok(Prepared {
+        plan,
+        targets,
+        read,
+        read_at,
+    })
 }
 
 fn entry(domain: &str, phase: &str, backup: Option<(&str, &str)>, detail: &str) -> Entry {
@@ -242,21 +269,45 @@ fn entry(domain: &str, phase: &str, backup: Option<(&str, &str)>, detail: &str) 
     }
 }
 
+/// Appends journal lines off the async workers (each is fsync'd), so that other domains' requests
+/// go on meanwhile.
+async fn journal_off_thread(s: &Session, entry: Entry) -> Result<(), OpsError> {
+    let (home, tenant) = (s.home.clone(), s.tenant.clone());
+    tokio::task::spawn_blocking(move || journal::append(&home, &tenant, &entry))
+        .await
+        .map_err(|e| OpsError::Input(format!("the journal writer stopped: {e}")))?
+}
+
+/// What one domain's conversion starts from.
+struct Start<'a> {
+    id: &'a str,
+    object: Value,
+    /// The pre-flight's read of its federation settings, when still fresh.
+    read: Option<Option<Value>>,
+    /// This tenant's backup files, listed once for the run.
+    backups: &'a [std::path::PathBuf],
+    stop: &'a std::sync::atomic::AtomicBool,
+}
+
 async fn convert(
     s: &Session,
-    id: &str,
-    domain_object: Value,
+    start: Start<'_>,
     progress: &dyn Progress,
 ) -> Result<DomainResult, OpsError> {
+    let id = start.id;
     let d = encode(id);
     progress.event(Some(id), "backing up the federation settings");
     // The backup read doubles as the state check: no settings means the domain is managed already —
     // unless Graph still calls it federated (a failed create once left domains so).
-    let Some((_, raw)) = federation(s, id).await? else {
+    let raw = match start.read {
+        Some(read) => read,
+        None => federation(s, id).await?.map(|(_, raw)| raw),
+    };
+    let Some(raw) = raw else {
         let now: Value = s.graph.get(&format!("/v1.0/domains/{d}")).await?;
         if now["authenticationType"] == "Federated" {
             let why = "Graph calls the domain federated but returns no federation settings: there is nothing to back up, so it is left as it is; fix it in the Entra admin center";
-            journal::append(&s.home, &s.tenant, &entry(id, "failed", None, why))?;
+            journal_off_thread(s, entry(id, "failed", None, why)).await?;
             return Ok(DomainResult {
                 domain: id.into(),
                 outcome: "failed".into(),
@@ -264,11 +315,7 @@ async fn convert(
                 detail: why.into(),
             });
         }
-        journal::append(
-            &s.home,
-            &s.tenant,
-            &entry(id, "noop", None, "already managed"),
-        )?;
+        journal_off_thread(s, entry(id, "noop", None, "already managed")).await?;
         return Ok(DomainResult {
             domain: id.into(),
             outcome: "already managed".into(),
@@ -276,25 +323,32 @@ async fn convert(
             detail: String::new(),
         });
     };
+    // After another domain failed, nothing more is changed: this one stays as it is.
+    if start.stop.load(std::sync::atomic::Ordering::SeqCst) {
+        return Ok(not_started(id));
+    }
     // A rerun after an interruption finds these very settings backed up already: one backup, not two.
-    let (path, b) = match backup::latest(&s.home, &s.tenant, id)? {
+    let (path, b) = match backup::latest_among(start.backups, id) {
         Some((path, b)) if b.federation == raw => (path, b),
         _ => {
-            let b = Backup::new(&s.tenant, id, domain_object, raw);
-            (backup::write(&s.home, &b)?, b)
+            let b = Backup::new(&s.tenant, id, start.object, raw);
+            let home = s.home.clone();
+            tokio::task::spawn_blocking(move || backup::write(&home, &b).map(|p| (p, b)))
+                .await
+                .map_err(|e| OpsError::Input(format!("the backup writer stopped: {e}")))??
         }
     };
     let path_text = path.display().to_string();
-    journal::append(
-        &s.home,
-        &s.tenant,
-        &entry(
+    journal_off_thread(
+        s,
+        entry(
             id,
             "intent",
             Some((&path_text, &b.sha256)),
             "Federated -> Managed",
         ),
-    )?;
+    )
+    .await?;
     progress.event(Some(id), "converting to managed sign-in");
     let result = s
         .graph
@@ -307,16 +361,16 @@ async fn convert(
     // Whatever the answer, the domain's real state decides what happened.
     let after: Value = s.graph.get(&format!("/v1.0/domains/{d}")).await?;
     if after["authenticationType"] == "Managed" {
-        journal::append(
-            &s.home,
-            &s.tenant,
-            &entry(
+        journal_off_thread(
+            s,
+            entry(
                 id,
                 "done",
                 Some((&path_text, &b.sha256)),
                 "read back: Managed",
             ),
-        )?;
+        )
+        .await?;
         progress.event(Some(id), "converted");
         return Ok(DomainResult {
             domain: id.into(),
@@ -329,11 +383,7 @@ async fn convert(
         Err(e) => e.to_string(),
         Ok(_) => "Graph accepted the change but the domain still reads as federated".into(),
     };
-    journal::append(
-        &s.home,
-        &s.tenant,
-        &entry(id, "failed", Some((&path_text, &b.sha256)), &why),
-    )?;
+    journal_off_thread(s, entry(id, "failed", Some((&path_text, &b.sha256)), &why)).await?;
     Ok(DomainResult {
         domain: id.into(),
         outcome: "failed".into(),
@@ -342,52 +392,79 @@ async fn convert(
     })
 }
 
+fn not_started(id: &str) -> DomainResult {
+    DomainResult {
+        domain: id.into(),
+        outcome: "not started".into(),
+        backup: None,
+        detail: String::new(),
+    }
+}
+
 pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Report, OpsError> {
     let _lock = super::lock::acquire(&s.home, &s.tenant)?;
     if let Some(f) = p.plan.failed().first() {
         return Err(OpsError::Refused(format!("{}: {}", f.name, f.detail)));
     }
     let before = s.graph.requests_sent();
+    let backups = {
+        let (home, tenant) = (s.home.clone(), s.tenant.clone());
+        tokio::task::spawn_blocking(move || backup::list(&home, &tenant))
+            .await
+            .map_err(|e| OpsError::Input(format!("listing backups stopped: {e}")))??
+    };
+    let backups = &backups;
+    let fresh = p.read_at.elapsed() < FRESH;
+    let mut reads = p.read;
     // Domains convert side by side (the Graph client bounds the requests in flight). After a failure no
-    // new domain starts; those already under way finish, so that none is left half-done.
+    // domain is changed any more; those whose change is under way finish, so that none is left half-done.
     let stop = std::sync::atomic::AtomicBool::new(false);
     let stop = &stop;
-    let mut results: Vec<(usize, DomainResult, Option<String>)> =
-        futures_util::stream::iter(p.targets.into_iter().enumerate())
-            .map(|(i, (id, object))| async move {
-                if stop.load(std::sync::atomic::Ordering::SeqCst) {
-                    let r = DomainResult {
-                        domain: id,
-                        outcome: "not started".into(),
+    let work: Vec<(usize, String, Value, Option<Option<Value>>)> = p
+        .targets
+        .into_iter()
+        .enumerate()
+        .map(|(i, (id, object))| {
+            let read = reads.remove(&id.to_ascii_lowercase()).filter(|_| fresh);
+            (i, id, object, read)
+        })
+        .collect();
+    let mut results: Vec<(usize, DomainResult, Option<String>)> = futures_util::stream::iter(work)
+        .map(|(i, id, object, read)| async move {
+            if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                return (i, not_started(&id), None);
+            }
+            let start = Start {
+                id: &id,
+                object,
+                read,
+                backups,
+                stop,
+            };
+            let (r, failure) = match convert(s, start, progress).await {
+                Ok(r) if r.outcome == "failed" => {
+                    let why = format!("{id}: {}", r.detail);
+                    (r, Some(why))
+                }
+                Ok(r) => (r, None),
+                Err(e) => (
+                    DomainResult {
+                        domain: id.clone(),
+                        outcome: "failed".into(),
                         backup: None,
-                        detail: String::new(),
-                    };
-                    return (i, r, None);
-                }
-                let (r, failure) = match convert(s, &id, object, progress).await {
-                    Ok(r) if r.outcome == "failed" => {
-                        let why = format!("{id}: {}", r.detail);
-                        (r, Some(why))
-                    }
-                    Ok(r) => (r, None),
-                    Err(e) => (
-                        DomainResult {
-                            domain: id.clone(),
-                            outcome: "failed".into(),
-                            backup: None,
-                            detail: e.to_string(),
-                        },
-                        Some(format!("{id}: {e}")),
-                    ),
-                };
-                if failure.is_some() {
-                    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-                }
-                (i, r, failure)
-            })
-            .buffer_unordered(DOMAINS_AT_ONCE)
-            .collect()
-            .await;
+                        detail: e.to_string(),
+                    },
+                    Some(format!("{id}: {e}")),
+                ),
+            };
+            if failure.is_some() {
+                stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            (i, r, failure)
+        })
+        .buffer_unordered(DOMAINS_AT_ONCE)
+        .collect()
+        .await;
     results.sort_by_key(|(i, _, _)| *i);
     let stopped = results.iter().find_map(|(_, _, f)| f.clone());
     let results: Vec<DomainResult> = results.into_iter().map(|(_, r, _)| r).collect();

@@ -172,7 +172,7 @@ impl Session {
         Ok(Session {
             profile: name.to_string(),
             tenant: p.tenant.clone(),
-            graph: GraphClient::new(http.clone(), p.graph_url(), credential, 8),
+            graph: GraphClient::new(http.clone(), p.graph_url(), credential, GRAPH_AT_ONCE),
             login,
             http,
             farms: FarmLocator::default(),
@@ -214,7 +214,7 @@ impl Session {
         Ok(Session {
             profile: REHEARSAL.to_string(),
             tenant: info.tenant_id.clone(),
-            graph: GraphClient::new(http.clone(), graph_url, credential, 8),
+            graph: GraphClient::new(http.clone(), graph_url, credential, GRAPH_AT_ONCE),
             login,
             http,
             farms: FarmLocator { overrides },
@@ -235,3 +235,6 @@ impl From<AuthError> for OpsError {
         OpsError::Auth(e)
     }
 }
+
+/// The most Graph requests in flight; the client's adaptive limit works up to it.
+const GRAPH_AT_ONCE: usize = 32;

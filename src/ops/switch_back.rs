@@ -293,8 +293,77 @@ fn same_settings(current: &Value, wanted: &Value) -> bool {
         .all(|(k, v)| current.get(k).unwrap_or(&Value::Null) == v)
 }
 
+/// How many domains are prepared or switched back at once (the Graph client bounds the requests).
+const DOMAINS_AT_ONCE: usize = 32;
+
+/// Prepares several domains side by side, in the order given.
+pub async fn prepare_many(s: &Session, os: &[Options]) -> Result<Vec<Prepared>, OpsError> {
+    use futures_util::{StreamExt, TryStreamExt};
+    futures_util::stream::iter(os)
+        .map(|o| prepare(s, o))
+        .buffered(DOMAINS_AT_ONCE)
+        .try_collect()
+        .await
+}
+
 pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Report, OpsError> {
     let _lock = super::lock::acquire(&s.home, &s.tenant)?;
+    run_locked(s, p, progress).await
+}
+
+/// Switches several domains back side by side. Every plan must pass before any domain changes;
+/// after a failure no further domain starts, and those under way finish.
+pub async fn run_many(
+    s: &Session,
+    ps: Vec<Prepared>,
+    progress: &dyn Progress,
+) -> Result<Vec<Report>, OpsError> {
+    use futures_util::StreamExt;
+    let _lock = super::lock::acquire(&s.home, &s.tenant)?;
+    for p in &ps {
+        if let Some(f) = p.plan.failed().first() {
+            return Err(OpsError::Refused(format!(
+                "{}: {}: {}",
+                p.domain, f.name, f.detail
+            )));
+        }
+    }
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let stop = &stop;
+    let mut results: Vec<(usize, String, Result<Report, OpsError>)> =
+        futures_util::stream::iter(ps.into_iter().enumerate())
+            .map(|(i, p)| async move {
+                let domain = p.domain.clone();
+                if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    return (i, domain, Err(OpsError::Partial("not started".into())));
+                }
+                let r = run_locked(s, p, progress).await;
+                if r.is_err() {
+                    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                (i, domain, r)
+            })
+            .buffer_unordered(DOMAINS_AT_ONCE)
+            .collect()
+            .await;
+    results.sort_by_key(|(i, _, _)| *i);
+    if results.iter().any(|(_, _, r)| r.is_err()) {
+        let summary: Vec<String> = results
+            .iter()
+            .map(|(_, d, r)| match r {
+                Ok(r) => format!("{d} {}", r.outcome),
+                Err(e) => format!("{d} failed: {e}"),
+            })
+            .collect();
+        return Err(OpsError::Partial(format!(
+            "not every domain was switched back. Domains: {}",
+            summary.join("; ")
+        )));
+    }
+    Ok(results.into_iter().filter_map(|(_, _, r)| r.ok()).collect())
+}
+
+async fn run_locked(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Report, OpsError> {
     if let Some(f) = p.plan.failed().first() {
         return Err(OpsError::Refused(format!("{}: {}", f.name, f.detail)));
     }

@@ -175,32 +175,48 @@ fn the_whole_runbook_on_the_rehearsal_tenant() {
     home.json(&["rehearse", "farm", "sts.contoso.com", "up"]);
     let backups = home.json(&["backups"]);
     assert_eq!(backups.as_array().unwrap().len(), 2);
+    // Both domains at once, side by side, each from its own newest backup.
     let r = home.json(&[
         "switch-back",
         "--domain",
         "contoso.com",
-        "--from-backup",
-        "latest",
-        "--yes",
-        "--wait",
-    ]);
-    assert_eq!(r["result"]["outcome"], "federated");
-    assert_eq!(
-        r["result"]["issuer_uri"],
-        "http://sts.contoso.com/adfs/services/trust"
-    );
-    let r = home.json(&[
-        "switch-back",
         "--domain",
         "fabrikam.com",
         "--from-backup",
         "latest",
         "--yes",
+        "--wait",
     ]);
+    let results = r["result"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "{r}");
+    assert_eq!(results[0]["domain"], "contoso.com");
+    assert_eq!(results[0]["outcome"], "federated");
     assert_eq!(
-        r["result"]["issuer_uri"], "http://fabrikam.com/adfs/services/trust/",
+        results[0]["issuer_uri"],
+        "http://sts.contoso.com/adfs/services/trust"
+    );
+    assert_eq!(results[1]["outcome"], "federated");
+    assert_eq!(
+        results[1]["issuer_uri"], "http://fabrikam.com/adfs/services/trust/",
         "the per-domain issuer, byte for byte"
     );
+    assert_eq!(r["plans"].as_array().unwrap().len(), 2);
+    let st = home.json(&["status"]);
+    for d in ["contoso.com", "eu.contoso.com", "fabrikam.com"] {
+        assert_eq!(domain(&st, d)["authentication_type"], "Federated", "{d}");
+    }
+    // A backup file belongs to one domain.
+    let out = home.run(&[
+        "switch-back",
+        "--domain",
+        "contoso.com",
+        "--domain",
+        "fabrikam.com",
+        "--from-backup",
+        "/nowhere.json",
+        "--yes",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 
     // verify passes.
     let v = home.json(&["verify", "--domain", "contoso.com"]);
