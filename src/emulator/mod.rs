@@ -511,6 +511,9 @@ async fn accept_loop<F, Fut>(
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
+        // Answers go out at once, not held back waiting for an acknowledgement (Nagle's algorithm
+        // with delayed ACKs adds 40 ms to a response written in more than one piece).
+        let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let service = service.clone();
         let mut stop = stop.clone();

@@ -22,6 +22,15 @@ pub fn private_dir(dir: &Path) -> Result<(), EmulatorError> {
 
 /// Replaces `path` with `bytes`, atomically and durably; the file is readable only by its owner.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EmulatorError> {
+    write_atomic_with(path, |f| f.write_all(bytes))
+}
+
+/// Like `write_atomic`, with `fill` writing the content straight into the file (no copy of a large
+/// tenant in memory first).
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut File) -> std::io::Result<()>,
+) -> Result<(), EmulatorError> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     let name = path
         .file_name()
@@ -37,7 +46,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EmulatorError> {
             options.mode(0o600);
         }
         let mut f = options.open(&tmp)?;
-        f.write_all(bytes)?;
+        fill(&mut f)?;
         f.sync_all()?;
         drop(f);
         fs::rename(&tmp, path)?;

@@ -56,6 +56,9 @@ pub struct GraphClient {
     http: reqwest::Client,
     base: Url,
     credential: SharedCredential,
+    /// One token request at a time: when the cache is empty (at start, after expiry), the first
+    /// request signs in and the others wait for its token instead of each signing in too.
+    token_gate: Arc<tokio::sync::Mutex<()>>,
     limit: AdaptiveLimit,
     retry: RetryPolicy,
     sent: Arc<AtomicU64>,
@@ -106,6 +109,7 @@ impl GraphClient {
             http,
             base,
             credential,
+            token_gate: Arc::new(tokio::sync::Mutex::new(())),
             limit: AdaptiveLimit::new(concurrency),
             retry: RetryPolicy::default(),
             sent: Arc::new(AtomicU64::new(0)),
@@ -187,7 +191,10 @@ impl GraphClient {
         let mut refreshed = false;
         loop {
             attempt += 1;
-            let token = self.credential.token().await?;
+            let token = {
+                let _one = self.token_gate.lock().await;
+                self.credential.token().await?
+            };
             // A place is held for one attempt: none while waiting to retry.
             let permit = self.limit.acquire(kind).await;
             let client_request_id = uuid::Uuid::new_v4().to_string();

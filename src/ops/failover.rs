@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -63,12 +63,20 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
         "Change user sign-in to password hash synchronization",
         &s.tenant,
     );
-    // Independent reads go out together.
-    let (me, domains, sync, last) = futures_util::try_join!(
+    // Independent reads go out together; the named domains' federation settings too (the farm
+    // check needs them, and a run that follows at once takes them as its backups).
+    let read_at = std::time::Instant::now();
+    let named: Vec<String> = if o.all_federated {
+        vec![]
+    } else {
+        o.domains.clone()
+    };
+    let (me, domains, sync, last, early) = futures_util::try_join!(
         who(s),
         async { Ok::<Vec<Domain>, OpsError>(s.graph.list("/v1.0/domains").await?) },
         sync_settings(s),
         async { Ok(last_password_sync(s).await) },
+        async { Ok(read_federations(s, named).await) },
     )?;
     plan.permissions(&me, Task::ConvertDomains, "convert domains");
     let find = |name: &str| {
@@ -178,26 +186,36 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
     }
     // The farm's health, shown: don't switch for a temporary reason.
     // Each target's farm, read a few at a time; each farm is then probed once.
-    // These reads are kept: a run that follows at once takes them as its backups.
-    let read_at = std::time::Instant::now();
-    let reads: Vec<(
-        String,
-        Option<(crate::graph::models::InternalDomainFederation, Value)>,
-    )> = futures_util::stream::iter(targets.iter().cloned())
-        .map(|id| async move { federation(s, &id).await.map(|f| (id, f)) })
-        .buffered(DOMAINS_AT_ONCE)
-        .try_collect()
-        .await?;
+    // Each target's settings: read with the first requests when named, else now.
+    let mut early: std::collections::HashMap<String, Result<Option<FedRead>, OpsError>> = early
+        .into_iter()
+        .map(|(id, r)| (id.to_ascii_lowercase(), r))
+        .collect();
+    let missing: Vec<String> = targets
+        .iter()
+        .filter(|t| !early.contains_key(&t.to_ascii_lowercase()))
+        .cloned()
+        .collect();
+    for (id, r) in read_federations(s, missing).await {
+        early.insert(id.to_ascii_lowercase(), r);
+    }
     let mut farms: Vec<url::Url> = vec![];
     let mut read = std::collections::HashMap::new();
-    for (id, f) in reads {
+    for id in &targets {
+        let key = id.to_ascii_lowercase();
+        // A read that failed for a domain the run would change is an error; for one it leaves
+        // alone (a subdomain, a managed domain) it is not.
+        let f = match early.remove(&key) {
+            Some(r) => r?,
+            None => None,
+        };
         if let Some(url) = f
             .as_ref()
             .and_then(|(f, _)| f.passive_sign_in_uri.as_deref().and_then(metadata_url_for))
         {
             farms.push(url);
         }
-        read.insert(id.to_ascii_lowercase(), f.map(|(_, raw)| raw));
+        read.insert(key, f.map(|(_, raw)| raw));
     }
     let mut services = std::collections::BTreeSet::new();
     for url in farms {
@@ -255,6 +273,23 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
         read,
         read_at,
     })
+}
+
+type FedRead = (crate::graph::models::InternalDomainFederation, Value);
+
+/// The federation settings of each domain, read a few at a time; each answer stands alone.
+async fn read_federations(
+    s: &Session,
+    ids: Vec<String>,
+) -> Vec<(String, Result<Option<FedRead>, OpsError>)> {
+    futures_util::stream::iter(ids)
+        .map(|id| async move {
+            let r = federation(s, &id).await;
+            (id, r)
+        })
+        .buffered(DOMAINS_AT_ONCE)
+        .collect()
+        .await
 }
 
 fn entry(domain: &str, phase: &str, backup: Option<(&str, &str)>, detail: &str) -> Entry {

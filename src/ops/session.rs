@@ -80,6 +80,8 @@ pub fn http_client(extra_root: Option<&Path>) -> Result<reqwest::Client, OpsErro
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(32)
+        // Requests leave at once (no Nagle delay for a request written in pieces).
+        .tcp_nodelay(true)
         .user_agent(concat!("entra-failover/", env!("CARGO_PKG_VERSION")));
     if let Some(path) = extra_root {
         let pem = std::fs::read(path)

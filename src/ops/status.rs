@@ -111,51 +111,93 @@ pub fn host_of(uri: Option<&str>) -> Option<String> {
         .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
 }
 
+/// What the status keeps of one domain's federation settings.
+struct FederationSummary {
+    issuer_uri: Option<String>,
+    /// The signing certificate's SHA-1 thumbprint and expiry.
+    cert: Option<(String, String)>,
+    service: Option<String>,
+    passive_sign_in_uri: String,
+}
+
+fn summary(f: InternalDomainFederation) -> FederationSummary {
+    let cert = f
+        .signing_certificate
+        .as_deref()
+        .and_then(|c| CertificateInfo::from_base64(c).ok())
+        .map(|c| {
+            (
+                c.sha1_thumbprint,
+                crate::graph::models::graph_time(crate::emulator::state::unix(c.not_after_unix)),
+            )
+        });
+    FederationSummary {
+        issuer_uri: f.issuer_uri,
+        cert,
+        service: host_of(f.passive_sign_in_uri.as_deref()),
+        passive_sign_in_uri: f.passive_sign_in_uri.unwrap_or_default(),
+    }
+}
+
 pub async fn status(s: &Session) -> Result<Status, OpsError> {
+    use futures_util::{StreamExt, TryStreamExt};
     let before = s.graph.requests_sent();
-    let me = who(s).await?;
-    let orgs: Vec<Organization> = s.graph.list("/v1.0/organization").await?;
+    // Independent reads go out together, and every federated domain's settings side by side (the
+    // Graph client's limit decides how many at once), starting while later pages of the domain list
+    // are still on their way: a tenant of thousands of domains is read in round trips ÷ that limit,
+    // not one after another. Each answer is boiled down to what the status shows as it arrives, so
+    // a 5,000-domain tenant's settings are never all held at once.
+    let domains_and_federation = async {
+        s.graph
+            .stream("/v1.0/domains")
+            .map(|v| async move {
+                let d: Domain = crate::graph::client::decode(&v?, "/v1.0/domains")?;
+                let fed = if d.authentication_type == Some(AuthenticationType::Federated)
+                    && d.is_root != Some(false)
+                {
+                    let id = d.id.clone().unwrap_or_default();
+                    federation(s, &id).await?.map(|(f, _)| summary(f))
+                } else {
+                    None
+                };
+                Ok::<_, OpsError>((d, fed))
+            })
+            .buffered(32)
+            .try_collect::<Vec<(Domain, Option<FederationSummary>)>>()
+            .await
+    };
+    let (me, orgs, sync, last_password_sync, domains) = futures_util::try_join!(
+        who(s),
+        async { Ok::<Vec<Organization>, OpsError>(s.graph.list("/v1.0/organization").await?) },
+        sync_settings(s),
+        async { Ok(last_password_sync(s).await) },
+        domains_and_federation,
+    )?;
     let org = orgs.into_iter().next().unwrap_or_default();
-    let sync = sync_settings(s).await?;
-    let last_password_sync = last_password_sync(s).await;
-    let domains: Vec<Domain> = s.graph.list("/v1.0/domains").await?;
     let mut out = vec![];
     let mut services = BTreeMap::new();
-    for d in &domains {
-        let id = d.id.clone().unwrap_or_default();
-        let federated = d.authentication_type == Some(AuthenticationType::Federated);
-        let is_root = d.is_root != Some(false);
-        let fed = if federated && is_root {
-            federation(s, &id).await?
-        } else {
-            None
+    for (d, fed) in domains {
+        let (issuer_uri, cert, service) = match fed {
+            Some(f) => {
+                if let Some(svc) = &f.service {
+                    services.entry(svc.clone()).or_insert(f.passive_sign_in_uri);
+                }
+                (f.issuer_uri, f.cert, f.service)
+            }
+            None => (None, None, None),
         };
-        let cert = fed
-            .as_ref()
-            .and_then(|(f, _)| f.signing_certificate.as_deref())
-            .and_then(|c| CertificateInfo::from_base64(c).ok());
-        let service = fed
-            .as_ref()
-            .and_then(|(f, _)| host_of(f.passive_sign_in_uri.as_deref()));
-        if let (Some(svc), Some((f, _))) = (&service, &fed) {
-            services
-                .entry(svc.clone())
-                .or_insert_with(|| f.passive_sign_in_uri.clone().unwrap_or_default());
-        }
         out.push(DomainStatus {
-            id,
+            id: d.id.clone().unwrap_or_default(),
             authentication_type: d
                 .authentication_type
                 .as_ref()
                 .map(|a| a.to_string())
                 .unwrap_or_else(|| "unknown".into()),
-            is_root,
+            is_root: d.is_root != Some(false),
             is_verified: d.is_verified == Some(true),
-            issuer_uri: fed.as_ref().and_then(|(f, _)| f.issuer_uri.clone()),
-            signing_certificate_sha1: cert.as_ref().map(|c| c.sha1_thumbprint.clone()),
-            signing_certificate_expires: cert.as_ref().map(|c| {
-                crate::graph::models::graph_time(crate::emulator::state::unix(c.not_after_unix))
-            }),
+            issuer_uri,
+            signing_certificate_sha1: cert.as_ref().map(|c| c.0.clone()),
+            signing_certificate_expires: cert.map(|c| c.1),
             federation_service: service,
         });
     }
