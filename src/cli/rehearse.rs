@@ -1,6 +1,7 @@
 //! `rehearse`: drive the rehearsal tenant from the command line, so that the runbook can be rehearsed
 //! in a script too.
 
+use crate::ops::session::Rehearsal;
 use clap::Subcommand;
 use serde_json::{Value, json};
 
@@ -34,7 +35,7 @@ pub enum RehearseCommand {
     },
 }
 
-async fn control(emu: &Emulator, path: &str, body: Value) -> Result<Value, CliError> {
+async fn control(emu: &Rehearsal, path: &str, body: Value) -> Result<Value, CliError> {
     let info = emu.info();
     let http = crate::ops::session::http_client(Some(&info.ca_file))?;
     let resp = http
@@ -67,11 +68,12 @@ pub async fn run(g: &Global, c: RehearseCommand) -> Result<u8, CliError> {
         print_text("The rehearsal tenant starts again from its scenario.")?;
         return Ok(0);
     }
-    let emu = Emulator::start(Config::new(&dir)).await?;
+    // Joins the wizard (or another command) when it already serves the tenant.
+    let emu = Rehearsal::open(&dir).await?;
     let result = match c {
         RehearseCommand::Info { json } => {
             let mut v = serde_json::to_value(emu.info()).unwrap_or_default();
-            let users: Vec<String> = emu.tenant().users.iter().map(|u| u.upn.clone()).collect();
+            let users: Vec<String> = emu.tenant()?.users.iter().map(|u| u.upn.clone()).collect();
             v["users"] = json!(users);
             if json || g.json {
                 print_text(&serde_json::to_string(&v).unwrap_or_default())?;
@@ -123,6 +125,6 @@ pub async fn run(g: &Global, c: RehearseCommand) -> Result<u8, CliError> {
         }
         RehearseCommand::Reset { .. } => Ok(0),
     };
-    emu.stop();
+    drop(emu);
     result
 }

@@ -62,6 +62,51 @@ pub enum EmulatorError {
     },
     #[error("TLS: {0}")]
     Tls(String),
+    #[error("the rehearsal tenant in {} is served by another process{}; close it first", dir.display(), running.as_ref().map(|r| format!(" (PID {})", r.pid)).unwrap_or_default())]
+    InUse {
+        dir: PathBuf,
+        /// How to reach it, as that process wrote it.
+        running: Option<Box<Running>>,
+    },
+}
+
+/// What a running emulator leaves in its state folder (`emulator.json`), so that another process
+/// of the same user can use the same tenant instead of starting a second copy of it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Running {
+    pub pid: u32,
+    pub info: Info,
+}
+
+/// Holds the state folder for this process: one emulator per folder, so that two processes never
+/// keep diverging copies of one tenant. The lock goes with the process, however it ends.
+fn lock_folder(dir: &Path) -> Result<std::fs::File, EmulatorError> {
+    store::private_dir(dir)?;
+    let path = dir.join("emulator.lock");
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options
+        .open(&path)
+        .map_err(|e| EmulatorError::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(EmulatorError::InUse {
+            dir: dir.to_path_buf(),
+            running: running(dir).map(Box::new),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(EmulatorError::io(&path, e)),
+    }
+}
+
+/// The emulator serving `dir` in another process, as it described itself.
+pub fn running(dir: &Path) -> Option<Running> {
+    let text = std::fs::read(dir.join("emulator.json")).ok()?;
+    serde_json::from_slice(&text).ok()
 }
 
 impl EmulatorError {
@@ -343,12 +388,15 @@ pub struct Emulator {
     info: Info,
     shared: Arc<Shared>,
     shutdown: watch::Sender<bool>,
+    /// The state folder's lock, held until the emulator stops.
+    folder: Mutex<Option<std::fs::File>>,
 }
 
 impl Emulator {
     /// Opens (or creates) the tenant in the state folder and starts serving it.
     pub async fn start(cfg: Config) -> Result<Emulator, EmulatorError> {
         crate::tls::install_crypto_provider();
+        let folder = lock_folder(&cfg.state_dir)?;
         let (store, tenant) = state::open(&cfg.state_dir, cfg.fresh, cfg.scenario.as_deref())?;
         let ca = pki::LocalCa::open(&cfg.state_dir)?;
         let token_der = {
@@ -451,10 +499,17 @@ impl Emulator {
             ));
         }
         let info = shared.info(&ca.cert_file, &cfg.state_dir);
+        let running = Running {
+            pid: std::process::id(),
+            info: info.clone(),
+        };
+        let text = serde_json::to_vec(&running).map_err(|e| EmulatorError::State(e.to_string()))?;
+        store::write_atomic(&cfg.state_dir.join("emulator.json"), &text)?;
         Ok(Emulator {
             info,
             shared,
             shutdown,
+            folder: Mutex::new(Some(folder)),
         })
     }
 
@@ -473,8 +528,10 @@ impl Emulator {
     }
 
     /// Stops serving; the state stays on disk.
+    /// Stops serving and lets go of the state folder (another emulator may open it now).
     pub fn stop(&self) {
         let _ = self.shutdown.send(true);
+        lock(&self.folder).take();
     }
 }
 

@@ -69,8 +69,84 @@ pub struct Session {
     pub ca_file: Option<PathBuf>,
     /// The public client id used for password sign-in tests.
     pub test_client_id: String,
-    /// The running rehearsal tenant, when the profile is `rehearsal`.
-    pub rehearsal: Option<Emulator>,
+    /// The rehearsal tenant, when the profile is `rehearsal`.
+    pub rehearsal: Option<Rehearsal>,
+}
+
+/// The rehearsal tenant a session talks to: served by this process, or by another one (the wizard,
+/// say) that already serves the same folder — then both see one tenant, not two diverging copies.
+pub enum Rehearsal {
+    Own(Emulator),
+    Attached(emulator::Info),
+}
+
+impl Rehearsal {
+    /// Serves the rehearsal tenant of `dir`, or joins the process that already does.
+    pub async fn open(dir: &Path) -> Result<Rehearsal, OpsError> {
+        let mut waited = Duration::ZERO;
+        loop {
+            match Emulator::start(emulator::Config::new(dir)).await {
+                Ok(emu) => return Ok(Rehearsal::Own(emu)),
+                Err(emulator::EmulatorError::InUse { running, .. }) => {
+                    // The other process writes how to reach it once it is listening.
+                    if let Some(r) = running.filter(|r| process_alive(r.pid)) {
+                        tracing::info!(
+                            pid = r.pid,
+                            "the rehearsal tenant is served by another process: joining it"
+                        );
+                        return Ok(Rehearsal::Attached(r.info));
+                    }
+                    if waited >= Duration::from_secs(10) {
+                        return Err(emulator::EmulatorError::InUse {
+                            dir: dir.to_path_buf(),
+                            running: None,
+                        }
+                        .into());
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            waited += Duration::from_millis(50);
+        }
+    }
+
+    pub fn info(&self) -> &emulator::Info {
+        match self {
+            Rehearsal::Own(e) => e.info(),
+            Rehearsal::Attached(i) => i,
+        }
+    }
+
+    /// The emulator, when this process serves it.
+    pub fn emulator(&self) -> Option<&Emulator> {
+        match self {
+            Rehearsal::Own(e) => Some(e),
+            Rehearsal::Attached(_) => None,
+        }
+    }
+
+    /// The tenant as it stands (read from its folder when another process serves it).
+    pub fn tenant(&self) -> Result<emulator::state::Tenant, OpsError> {
+        match self {
+            Rehearsal::Own(e) => Ok(e.tenant()),
+            Rehearsal::Attached(i) => emulator::state::Store {
+                dir: i.state_dir.clone(),
+            }
+            .load()?
+            .ok_or_else(|| OpsError::Input("the rehearsal tenant has no saved state".into())),
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn process_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn process_alive(_pid: u32) -> bool {
+    true
 }
 
 /// Builds the HTTP client: TLS always verified, with an extra root when one is given.
@@ -192,7 +268,7 @@ impl Session {
     /// The rehearsal tenant, started in-process with its state under `home/rehearsal`, signed in as
     /// its administrator.
     pub async fn rehearsal(home: &Path) -> Result<Session, OpsError> {
-        let emu = Emulator::start(emulator::Config::new(home.join(REHEARSAL))).await?;
+        let emu = Rehearsal::open(&home.join(REHEARSAL)).await?;
         let info = emu.info().clone();
         let http = http_client(Some(&info.ca_file))?;
         let bad_url = |u: &str| OpsError::Input(format!("the rehearsal tenant gave a bad URL {u}"));

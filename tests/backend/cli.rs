@@ -605,3 +605,50 @@ fn tls_is_always_verified_and_plain_http_refused() {
     );
     emu.stop();
 }
+
+/// The wizard keeps the rehearsal tenant running; a command run meanwhile joins it instead of
+/// starting a second copy over the same folder (which would diverge from the first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_joins_the_running_rehearsal_tenant() {
+    use entra_failover::ops::Session;
+    let home = std::sync::Arc::new(Home::new());
+    let s = Session::rehearsal(home.path()).await.unwrap();
+    let own = s
+        .rehearsal
+        .as_ref()
+        .unwrap()
+        .emulator()
+        .expect("this process serves it");
+    let cli = |args: &'static [&'static str]| {
+        let home = home.clone();
+        tokio::task::spawn_blocking(move || home.run(args))
+    };
+    // Another process changes the tenant: the change is made in this process's tenant.
+    let out = cli(&["enable-phs", "--yes", "--json"]).await.unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(own.tenant().sync.features.password_sync_enabled, Some(true));
+    assert!(
+        own.requests()
+            .iter()
+            .any(|e| e.method == "PATCH" && e.path.contains("onPremisesSynchronization")),
+        "the other process's PATCH reached this tenant"
+    );
+    // Starting the tenant afresh meanwhile is refused, naming the process that serves it.
+    let out = cli(&["rehearse", "reset"]).await.unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("served by another process") && err.contains(&std::process::id().to_string()),
+        "{err}"
+    );
+    // A second session in this process joins too.
+    let joined = Session::rehearsal(home.path()).await.unwrap();
+    assert!(joined.rehearsal.as_ref().unwrap().emulator().is_none());
+    drop(joined);
+    // Once this process lets go, the next command serves the tenant itself, as saved.
+    drop(s);
+    let out = cli(&["status", "--json"]).await.unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["password_hash_sync"], true);
+}

@@ -72,7 +72,12 @@ fn domains(n: usize) -> Vec<String> {
 /// and the confirming read; before them the pre-flight's sync settings, last sync, and the domain
 /// list (one request per page).
 fn fewest(s: &Session, n: usize) -> u64 {
-    let t = s.rehearsal.as_ref().expect("rehearsal").tenant();
+    let t = s
+        .rehearsal
+        .as_ref()
+        .expect("rehearsal")
+        .tenant()
+        .expect("tenant");
     let pages = t.domains.len().div_ceil(t.limits.page_size.max(1));
     3 * n as u64 + 2 + pages as u64
 }
@@ -156,7 +161,12 @@ async fn status(t: Tenant) {
         .expect("status");
     let wall = started.elapsed();
     let requests = s.graph.requests_sent() - g0;
-    let tenant = s.rehearsal.as_ref().expect("rehearsal").tenant();
+    let tenant = s
+        .rehearsal
+        .as_ref()
+        .expect("rehearsal")
+        .tenant()
+        .expect("tenant");
     let pages = tenant
         .domains
         .len()
@@ -250,7 +260,12 @@ async fn script(t: Tenant, ours: &Ours) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let t2 = s.rehearsal.as_ref().expect("rehearsal").tenant();
+    let t2 = s
+        .rehearsal
+        .as_ref()
+        .expect("rehearsal")
+        .tenant()
+        .expect("tenant");
     let managed = domains(t.domains)
         .iter()
         .filter(|d| {

@@ -19,7 +19,11 @@ fn line(step: &str, wall: Duration, requests: usize, graph: u64, fewest: &str) {
 async fn main() {
     let home = tempfile::tempdir().expect("temporary folder");
     let s = Session::rehearsal(home.path()).await.expect("rehearsal");
-    let emu = s.rehearsal.as_ref().expect("emulator");
+    let emu = s
+        .rehearsal
+        .as_ref()
+        .and_then(|r| r.emulator())
+        .expect("emulator");
     let info = emu.info().clone();
     let http = entra_failover::ops::session::http_client(Some(&info.ca_file)).expect("http");
     let control = |path: &'static str, body: serde_json::Value| {
