@@ -2,6 +2,10 @@
 //! rerun or resumed each time. Nothing may be lost: every domain ends up managed with exactly one
 //! backup equal to its settings before the change, no intent is left dangling, and switching back from
 //! those backups restores every domain exactly. `CRASH_SEED=n` replays a run.
+//!
+//! Even trials kill the command together with the rehearsal tenant it serves in-process (its change log
+//! may be torn); odd trials kill only the command while this test serves the tenant, 10 ms slower per
+//! request, so that every kill lands mid-run however fast the machine is.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -35,6 +39,25 @@ fn state(home: &Path) -> Value {
         dir: home.join("rehearsal"),
     };
     serde_json::to_value(store.load().unwrap().unwrap()).unwrap()
+}
+
+/// Serves the rehearsal tenant from this test, with 10 ms of latency per request: commands join it.
+fn slow_tenant(rt: &tokio::runtime::Runtime, dir: &Path) -> entra_failover::emulator::Emulator {
+    use entra_failover::emulator::{Config, Emulator};
+    rt.block_on(async {
+        let emu = Emulator::start(Config::new(dir)).await.unwrap();
+        let info = emu.info().clone();
+        let http = entra_failover::ops::session::http_client(Some(&info.ca_file)).unwrap();
+        let r = http
+            .post(format!("{}/faults", info.control_url))
+            .bearer_auth(&info.control_token)
+            .json(&serde_json::json!({"latency_ms": 10}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        emu
+    })
 }
 
 #[test]
@@ -82,8 +105,15 @@ fn killed_failovers_lose_nothing() {
     let args = ["failover", "--all-federated", "--yes", "--accept-unsynced"];
     let mut kills = 0;
     let mut trials = vec![];
+    let rt = tokio::runtime::Runtime::new().unwrap();
     for trial in 0..20 {
-        let delay = rng.u64(40..220);
+        let served_here = trial % 2 == 1;
+        let emu = served_here.then(|| slow_tenant(&rt, &h.join("rehearsal")));
+        let delay = if served_here {
+            rng.u64(40..220)
+        } else {
+            rng.u64(10..80)
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_entra-failover"))
             .args(args)
             .env("ENTRA_FAILOVER_HOME", h)
@@ -99,8 +129,14 @@ fn killed_failovers_lose_nothing() {
             kills += 1;
         }
         let _ = child.wait();
+        drop(emu);
         trials.push(format!(
-            "#{trial}: {delay} ms{}",
+            "#{trial}: {delay} ms{}{}",
+            if served_here {
+                " (tenant served here)"
+            } else {
+                ""
+            },
             if finished {
                 " (finished first)"
             } else {
