@@ -176,6 +176,19 @@ pub struct Fault {
     pub kind: Option<String>,
 }
 
+impl Fault {
+    /// Whether this fault applies to a request (no method or prefix: every one).
+    fn matches(&self, method: &str, path: &str) -> bool {
+        self.method
+            .as_deref()
+            .is_none_or(|m| m.eq_ignore_ascii_case(method))
+            && self.path_prefix.as_deref().is_none_or(|p| {
+                path.to_ascii_lowercase()
+                    .starts_with(&p.to_ascii_lowercase())
+            })
+    }
+}
+
 /// One line of the request log.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct LogEntry {
@@ -318,30 +331,14 @@ impl Shared {
     fn latency_for(&self, method: &str, path: &str) -> Option<u64> {
         lock(&self.faults)
             .iter()
-            .find(|f| {
-                f.method
-                    .as_deref()
-                    .is_none_or(|m| m.eq_ignore_ascii_case(method))
-                    && f.path_prefix.as_deref().is_none_or(|p| {
-                        path.to_ascii_lowercase()
-                            .starts_with(&p.to_ascii_lowercase())
-                    })
-            })
+            .find(|f| f.matches(method, path))
             .and_then(|f| f.latency_ms)
     }
 
     /// The first fault that matches, counted down.
     fn take_fault(&self, method: &str, path: &str) -> Option<Fault> {
         let mut faults = lock(&self.faults);
-        let idx = faults.iter().position(|f| {
-            f.method
-                .as_deref()
-                .is_none_or(|m| m.eq_ignore_ascii_case(method))
-                && f.path_prefix.as_deref().is_none_or(|p| {
-                    path.to_ascii_lowercase()
-                        .starts_with(&p.to_ascii_lowercase())
-                })
-        })?;
+        let idx = faults.iter().position(|f| f.matches(method, path))?;
         let fault = faults[idx].clone();
         if let Some(c) = faults[idx].count.as_mut() {
             *c = c.saturating_sub(1);
