@@ -655,6 +655,17 @@ impl Drop for InFlight {
     }
 }
 
+/// The request without its body, for answers given before the body is read (faults, the budget).
+fn head_only(request: &Request<Incoming>) -> Req {
+    Req::new(
+        request.method().clone(),
+        request.uri().path(),
+        request.uri().query().unwrap_or(""),
+        request.headers().clone(),
+        Bytes::new(),
+    )
+}
+
 async fn dispatch(sh: &Arc<Shared>, request: Request<Incoming>) -> Result<Resp, ConnectionReset> {
     let path = request.uri().path().to_ascii_lowercase();
     let _slot = if path.starts_with("/v1.0/") || path.starts_with("/beta/") {
@@ -665,13 +676,7 @@ async fn dispatch(sh: &Arc<Shared>, request: Request<Incoming>) -> Result<Resp, 
                 if let Some(ms) = sh.latency_for(request.method().as_str(), request.uri().path()) {
                     tokio::time::sleep(Duration::from_millis(ms.min(600_000))).await;
                 }
-                let req = Req::new(
-                    request.method().clone(),
-                    request.uri().path(),
-                    request.uri().query().unwrap_or(""),
-                    request.headers().clone(),
-                    Bytes::new(),
-                );
+                let req = head_only(&request);
                 let resp = graph::injected(&req, StatusCode::TOO_MANY_REQUESTS, Some("0.010"));
                 sh.record(log_entry(&req, 429, None));
                 return Ok(resp);
@@ -691,13 +696,7 @@ async fn dispatch(sh: &Arc<Shared>, request: Request<Incoming>) -> Result<Resp, 
         && let Some(fault) = sh.take_fault(request.method().as_str(), request.uri().path())
     {
         if fault.kind.as_deref() == Some("reset") {
-            let req = Req::new(
-                request.method().clone(),
-                request.uri().path(),
-                request.uri().query().unwrap_or(""),
-                request.headers().clone(),
-                Bytes::new(),
-            );
+            let req = head_only(&request);
             sh.record(log_entry(&req, 0, None));
             return Err(ConnectionReset);
         }
@@ -705,29 +704,14 @@ async fn dispatch(sh: &Arc<Shared>, request: Request<Incoming>) -> Result<Resp, 
             tokio::time::sleep(Duration::from_millis(ms.min(600_000))).await;
         }
         if let Some(status) = fault.status.and_then(|s| StatusCode::from_u16(s).ok()) {
-            let req = Req::new(
-                request.method().clone(),
-                request.uri().path(),
-                request.uri().query().unwrap_or(""),
-                request.headers().clone(),
-                Bytes::new(),
-            );
+            let req = head_only(&request);
             let resp = graph::injected(&req, status, fault.retry_after.as_deref());
             sh.record(log_entry(&req, status.as_u16(), None));
             return Ok(resp);
         }
     }
     let req = if declared_too_big {
-        Err((
-            Req::new(
-                request.method().clone(),
-                request.uri().path(),
-                request.uri().query().unwrap_or(""),
-                request.headers().clone(),
-                Bytes::new(),
-            ),
-            StatusCode::PAYLOAD_TOO_LARGE,
-        ))
+        Err((head_only(&request), StatusCode::PAYLOAD_TOO_LARGE))
     } else {
         read_request(request).await
     };
