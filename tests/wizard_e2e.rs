@@ -45,15 +45,19 @@ impl Tmux {
         Tmux { session }
     }
 
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            let st = Command::new("tmux")
-                .args(["send-keys", "-t", &self.session, k])
-                .status()
-                .unwrap();
-            assert!(st.success());
-            std::thread::sleep(Duration::from_millis(80));
-        }
+    /// Sends one key, then waits for the screen it leads to: the next key goes to the page that is
+    /// really showing, however slowly the machine draws it.
+    fn press(&self, key: &str, then: &str) -> String {
+        self.send(key);
+        self.wait_for(then)
+    }
+
+    fn send(&self, key: &str) {
+        let st = Command::new("tmux")
+            .args(["send-keys", "-t", &self.session, key])
+            .status()
+            .unwrap();
+        assert!(st.success());
     }
 
     fn type_text(&self, text: &str) {
@@ -73,14 +77,15 @@ impl Tmux {
     }
 
     fn wait_for(&self, text: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // Generous: only a real fault takes this long, not a busy machine.
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let s = self.screen();
             if s.contains(text) {
                 return s;
             }
             if Instant::now() > deadline {
-                panic!("waited 30 s for {text:?}; the screen shows:\n{s}");
+                panic!("waited 60 s for {text:?}; the screen shows:\n{s}");
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -98,6 +103,7 @@ impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
             .args(["kill-session", "-t", &self.session])
+            .stderr(std::process::Stdio::null())
             .status();
     }
 }
@@ -146,28 +152,29 @@ fn failover_and_switch_back_in_the_wizard_then_status_agrees() {
     let t = Tmux::start(home.path(), "failover");
     let s = t.wait_for("Choose the tenant to configure");
     assert!(s.starts_with("REHEARSAL TENANT (simulated)"), "{s}");
-    t.keys(&["Enter"]);
-    t.wait_for("Signed in as admin@contoso.onmicrosoft.com");
+    t.press("Enter", "Signed in as admin@contoso.onmicrosoft.com");
     // Customize synchronization options: password hash sync on.
-    t.keys(&["Enter", "2", "Space", "Enter"]);
-    t.wait_for("Changes, in order:");
-    t.keys(&["Enter"]);
-    t.wait_for("Password hash synchronization: on");
+    t.press("Enter", "Select a task:");
+    t.press("2", "[ ] Password hash synchronization");
+    t.press("Space", "[x] Password hash synchronization");
+    t.press("Enter", "Changes, in order:");
+    t.press("Enter", "Password hash synchronization: on");
     // Rehearsal controls: a sync cycle, then the farm goes down.
-    t.keys(&["Escape", "F2", "5"]);
-    t.wait_for("A sync cycle ran");
-    t.keys(&["F2", "1"]);
-    t.wait_for("is down (simulated)");
+    t.press("Escape", "Select a task:");
+    t.press("F2", "Rehearsal controls (simulated)");
+    t.press("5", "A sync cycle ran");
+    t.press("F2", "Rehearsal controls (simulated)");
+    t.press("1", "is down (simulated)");
     // Change user sign-in → password hash sync → contoso.com.
-    t.keys(&["3", "Enter", "Space", "Enter"]);
-    t.wait_for("Type contoso.com to confirm");
-    t.keys(&["Enter"]);
-    t.wait_for("type contoso.com to confirm");
+    t.press("3", "Select the sign-in method:");
+    t.press("Enter", "Federated domains to convert");
+    t.press("Space", "[x] contoso.com");
+    t.press("Enter", "Type contoso.com to confirm");
+    t.press("Enter", "type contoso.com to confirm");
     t.type_text("contoso.com");
-    t.keys(&["Enter"]);
-    t.wait_for("Ready to configure. These are the exact changes");
-    t.keys(&["Enter"]);
-    t.wait_for("contoso.com: converted");
+    t.wait_for("> contoso.com");
+    t.press("Enter", "Ready to configure. These are the exact changes");
+    t.press("Enter", "contoso.com: converted");
     // Test sign-in of a managed user.
     let tenant = tenant_file(home.path());
     let password = tenant["secrets"]["user_password"]
@@ -182,35 +189,33 @@ fn failover_and_switch_back_in_the_wizard_then_status_agrees() {
         .find(|u| u.ends_with("@contoso.com"))
         .unwrap()
         .to_string();
-    t.keys(&["Enter"]);
-    t.wait_for("User principal name:");
+    t.press("Enter", "User principal name:");
     t.type_text(&upn);
-    t.keys(&["Tab"]);
+    t.wait_for(&upn);
+    t.send("Tab");
     t.type_text(&password);
-    t.keys(&["Enter"]);
+    t.send("Enter");
     let s = t.wait_for("Password test: OK");
     assert!(!s.contains(&password), "the password is never shown");
     let converted = wizard_status(home.path());
     assert_eq!(domain_type(&converted, "contoso.com"), "Managed");
 
     // The farm comes back: switch contoso.com back from its backup, then verify.
-    t.keys(&["Escape", "F2", "2"]);
-    t.wait_for("is back (simulated)");
-    t.keys(&["3", "Down", "Space", "Enter"]);
-    t.wait_for("Enter reads the farm's metadata");
-    t.keys(&["Enter"]);
-    t.wait_for("The farm answers");
-    t.keys(&["Enter"]);
-    t.wait_for("backup taken");
-    t.keys(&["Enter"]);
-    t.wait_for("an exact restore");
-    t.keys(&["Enter"]);
-    t.wait_for("Changes, in order:");
-    t.keys(&["Enter"]);
-    t.wait_for("contoso.com: federated");
-    t.keys(&["Enter"]);
-    t.wait_for("All checks passed.");
-    t.keys(&["Escape", "q"]);
+    t.press("Escape", "Select a task:");
+    t.press("F2", "Rehearsal controls (simulated)");
+    t.press("2", "is back (simulated)");
+    t.press("3", "Select the sign-in method:");
+    t.press("Down", "> ( ) Federation with AD FS");
+    t.press("Space", "(•) Federation with AD FS");
+    t.press("Enter", "Enter reads the farm's metadata");
+    t.press("Enter", "The farm answers");
+    t.press("Enter", "backup taken");
+    t.press("Enter", "an exact restore");
+    t.press("Enter", "Changes, in order:");
+    t.press("Enter", "contoso.com: federated");
+    t.press("Enter", "All checks passed.");
+    t.press("Escape", "Select a task:");
+    t.send("q");
     let deadline = Instant::now() + Duration::from_secs(10);
     while t.alive() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
@@ -260,7 +265,7 @@ fn too_small_then_resized() {
         .status()
         .unwrap();
     t.wait_for("Choose the tenant");
-    t.keys(&["q"]);
+    t.send("q");
 }
 
 #[test]

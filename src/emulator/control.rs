@@ -46,9 +46,10 @@ pub async fn handle(sh: &Shared, req: &Req) -> Resp {
         ("GET", ["faults"]) => Ok(json_resp(StatusCode::OK, req, &*lock(&sh.faults))),
         ("POST", ["faults"]) => add_fault(sh, req),
         ("DELETE", ["faults"]) => {
-            lock(&sh.faults).clear();
+            sh.clear_faults();
             Ok(no_content(req))
         }
+        ("GET", ["held"]) => Ok(json_resp(StatusCode::OK, req, &*lock(&sh.held))),
         ("POST", ["adfs", service]) => farm(sh, req, service).await,
         ("POST", ["sync"]) => sync(sh, req),
         ("POST", ["clock"]) => clock(sh, req),
@@ -79,12 +80,12 @@ fn add_fault(sh: &Shared, req: &Req) -> Result<Resp, Resp> {
         ));
     }
     if let Some(k) = &fault.kind
-        && k != "reset"
+        && !["reset", "hold", "hold-answer"].contains(&k.as_str())
     {
         return Err(error(
             req,
             StatusCode::BAD_REQUEST,
-            "kind must be \"reset\"",
+            "kind must be \"reset\", \"hold\" or \"hold-answer\"",
         ));
     }
     if let Some(ra) = &fault.retry_after

@@ -48,6 +48,8 @@ pub enum EmulatorError {
     Scenario(String),
     #[error("state: {0}")]
     State(String),
+    #[error("the rehearsal tenant has stopped")]
+    Stopped,
     #[error("certificates: {0}")]
     Pki(String),
     #[error("{path}: {source}")]
@@ -167,12 +169,17 @@ pub struct Info {
 pub struct Fault {
     pub method: Option<String>,
     pub path_prefix: Option<String>,
+    /// The whole path, for a fault on one resource and not those below it.
+    pub path: Option<String>,
     pub status: Option<u16>,
     pub retry_after: Option<String>,
     /// How many requests it applies to; unlimited when absent.
     pub count: Option<u32>,
     pub latency_ms: Option<u64>,
-    /// `"reset"`: drop the connection without an answer.
+    /// `"reset"`: drop the connection without an answer. `"hold"`: keep the request waiting before
+    /// it is served; `"hold-answer"`: serve it (a change is made and saved), then keep the answer
+    /// back. Held requests show in `GET /held` and go on when the faults are cleared: a test stops a
+    /// client at an exact step, whatever the machine's speed.
     pub kind: Option<String>,
 }
 
@@ -186,7 +193,22 @@ impl Fault {
                 path.to_ascii_lowercase()
                     .starts_with(&p.to_ascii_lowercase())
             })
+            && self
+                .path
+                .as_deref()
+                .is_none_or(|p| p.eq_ignore_ascii_case(path))
     }
+}
+
+/// A request kept waiting by a `hold` fault, as `GET /held` lists it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Held {
+    #[serde(skip)]
+    seq: u64,
+    pub method: String,
+    pub path: String,
+    /// `hold` (not served yet) or `hold-answer` (served; its answer kept back).
+    pub kind: String,
 }
 
 /// One line of the request log.
@@ -253,6 +275,13 @@ pub(crate) struct Shared {
     concurrent_budget: u32,
     grants: Mutex<Grants>,
     farms: BTreeMap<String, FarmHandle>,
+    held: Mutex<Vec<Held>>,
+    held_seq: std::sync::atomic::AtomicU64,
+    /// Bumped when the faults are cleared: held requests go on.
+    release: watch::Sender<u64>,
+    /// Set (under the tenant lock) when the emulator stops: a request still being served then
+    /// changes nothing, so that another emulator may open the folder at once.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 const LOG_LIMIT: usize = 200_000;
@@ -309,6 +338,9 @@ impl Shared {
         f: impl FnOnce(&mut Tenant) -> (R, Option<Change>),
     ) -> Result<R, EmulatorError> {
         let mut t = lock(&self.tenant);
+        if self.stopped.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(EmulatorError::Stopped);
+        }
         let now = t.now().unix_timestamp();
         let ticked = t.tick(now);
         let (r, change) = f(&mut t);
@@ -347,6 +379,36 @@ impl Shared {
             }
         }
         Some(fault)
+    }
+
+    /// Keeps a request waiting, listed in `GET /held`, until the faults are cleared (or the emulator
+    /// stops, which drops the connection).
+    async fn hold(&self, method: &str, path: &str, kind: &str) {
+        let mut release = self.release.subscribe();
+        let seq = self
+            .held_seq
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        lock(&self.held).push(Held {
+            seq,
+            method: method.into(),
+            path: path.into(),
+            kind: kind.into(),
+        });
+        /// Takes the request off the list however the wait ends (a dropped connection too).
+        struct Listed<'a>(&'a Shared, u64);
+        impl Drop for Listed<'_> {
+            fn drop(&mut self) {
+                lock(&self.0.held).retain(|h| h.seq != self.1);
+            }
+        }
+        let _listed = Listed(self, seq);
+        let _ = release.changed().await;
+    }
+
+    /// Clears every fault and lets held requests go on.
+    fn clear_faults(&self) {
+        lock(&self.faults).clear();
+        self.release.send_modify(|g| *g += 1);
     }
 
     fn info(&self, ca_file: &Path, state_dir: &Path) -> Info {
@@ -466,6 +528,10 @@ impl Emulator {
             buckets: Mutex::new(HashMap::new()),
             grants: Mutex::new(Grants::default()),
             farms,
+            held: Mutex::new(vec![]),
+            held_seq: std::sync::atomic::AtomicU64::new(0),
+            release: watch::channel(0).0,
+            stopped: std::sync::atomic::AtomicBool::new(false),
         });
         let identity = ca.issue(&[
             "localhost".into(),
@@ -524,9 +590,14 @@ impl Emulator {
         lock(&self.shared.tenant).clone()
     }
 
-    /// Stops serving; the state stays on disk.
     /// Stops serving and lets go of the state folder (another emulator may open it now).
     pub fn stop(&self) {
+        {
+            let _tenant = lock(&self.shared.tenant);
+            self.shared
+                .stopped
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
         let _ = self.shutdown.send(true);
         lock(&self.folder).take();
     }
@@ -692,9 +763,18 @@ async fn dispatch(sh: &Arc<Shared>, request: Request<Incoming>) -> Result<Resp, 
         .and_then(|v| v.parse::<u64>().ok())
         .is_some_and(|n| n > http::MAX_BODY as u64);
     let is_control = request.uri().path().starts_with("/_control");
+    let mut hold_answer = false;
     if !is_control
         && let Some(fault) = sh.take_fault(request.method().as_str(), request.uri().path())
     {
+        match fault.kind.as_deref() {
+            Some("hold") => {
+                sh.hold(request.method().as_str(), request.uri().path(), "hold")
+                    .await
+            }
+            Some("hold-answer") => hold_answer = true,
+            _ => {}
+        }
         if fault.kind.as_deref() == Some("reset") {
             let req = head_only(&request);
             sh.record(log_entry(&req, 0, None));
@@ -744,6 +824,10 @@ async fn dispatch(sh: &Arc<Shared>, request: Request<Incoming>) -> Result<Resp, 
     }
     let (resp, client) = route(sh, &req);
     sh.record(log_entry(&req, resp.status().as_u16(), client));
+    if hold_answer {
+        sh.hold(req.method.as_str(), &req.raw_path, "hold-answer")
+            .await;
+    }
     Ok(resp)
 }
 

@@ -541,9 +541,9 @@ async fn every_fault_class_during_failover_and_switch_back_loses_and_duplicates_
     use entra_failover::ops::{backup, journal};
     let t = Tenant::start(Some("[generate]\nfederated_domains = 6\n")).await;
     let mut s = t.session(t.admin());
-    // Short timeouts, so that a response slower than the timeout is a fault here.
+    // A timeout that no answer reaches on a busy machine; the held read below never answers.
     s.graph = s.graph.clone().with_retry(RetryPolicy {
-        timeout: std::time::Duration::from_millis(800),
+        timeout: std::time::Duration::from_secs(4),
         base_backoff: std::time::Duration::from_millis(20),
         ..RetryPolicy::default()
     });
@@ -564,11 +564,21 @@ async fn every_fault_class_during_failover_and_switch_back_loses_and_duplicates_
     t.control("/faults", json!({"method": "PATCH", "path_prefix": "/v1.0/domains/d2.example", "status": 503, "count": 1})).await;
     t.control("/faults", json!({"method": "PATCH", "path_prefix": "/v1.0/domains/d3.example", "status": 504, "count": 1})).await;
     t.control("/faults", json!({"method": "PATCH", "path_prefix": "/v1.0/domains/d4.example", "kind": "reset", "count": 1})).await;
-    t.control("/faults", json!({"method": "GET", "path_prefix": "/v1.0/domains/d5.example/federationConfiguration", "latency_ms": 1500, "count": 1})).await;
+    // d5's confirming read gets no answer: the client times out and reads again.
+    t.control(
+        "/faults",
+        json!({"method": "GET", "path": "/v1.0/domains/d5.example", "kind": "hold", "count": 1}),
+    )
+    .await;
     // The token expires before the last domain: one 401, one refresh.
     t.control("/clock", json!({"advance_s": 3600 + 400})).await;
+    let started = std::time::Instant::now();
     let r = failover::run(&s, p, &Quiet).await.unwrap();
     assert!(r.domains.iter().all(|d| d.outcome == "converted"), "{r:?}");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(4),
+        "d5's first confirming read waited for the timeout"
+    );
     let tenant = t.emu.tenant();
     for d in &domains {
         assert!(

@@ -862,6 +862,84 @@ async fn injected_faults_answer_as_graph_does() {
     assert!(statuses.contains(&503) && statuses.contains(&429));
 }
 
+/// Waits until `GET /held` lists the request (a test stops a client at an exact step this way).
+async fn held(rig: &Rig, method: &str, path: &str, kind: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let a = rig.control(Method::GET, "/held", None).await;
+        if a.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["method"] == method && h["path"] == path && h["kind"] == kind)
+        {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{method} {path} was never held: {}",
+            a.text
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn held_requests_wait_at_their_step_until_the_faults_are_cleared() {
+    let rig = std::sync::Arc::new(Rig::start().await);
+    let t = rig.app_token().await;
+    // `path` is the whole path: the resource below it is not held.
+    rig.control(Method::POST, "/faults", Some(json!({"method": "GET", "path": "/v1.0/domains/contoso.com", "kind": "hold", "count": 1}))).await;
+    rig.control(Method::POST, "/faults", Some(json!({"method": "PATCH", "path": "/v1.0/domains/fabrikam.com", "kind": "hold-answer", "count": 1}))).await;
+    let a = rig
+        .get(&t, "/v1.0/domains/contoso.com/federationConfiguration")
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+
+    let (r, tk) = (rig.clone(), t.clone());
+    let read = tokio::spawn(async move { r.get(&tk, "/v1.0/domains/contoso.com").await });
+    let (r, tk) = (rig.clone(), t.clone());
+    let change = tokio::spawn(async move {
+        r.call(
+            Method::PATCH,
+            Some(&tk),
+            "/v1.0/domains/fabrikam.com",
+            Some(json!({"authenticationType": "Managed"})),
+        )
+        .await
+    });
+    held(&rig, "GET", "/v1.0/domains/contoso.com", "hold").await;
+    held(&rig, "PATCH", "/v1.0/domains/fabrikam.com", "hold-answer").await;
+    // hold-answer: the change is made before its answer is kept back; neither has an answer.
+    let tenant = rig.emu.tenant();
+    assert!(
+        tenant.domains[tenant.domain_index("fabrikam.com").unwrap()]
+            .federation
+            .is_none()
+    );
+    assert!(!read.is_finished() && !change.is_finished());
+    // Other requests go on meanwhile.
+    assert_eq!(rig.get(&t, "/v1.0/organization").await.status, 200);
+
+    assert_eq!(
+        rig.control(Method::DELETE, "/faults", None).await.status,
+        204
+    );
+    assert_eq!(read.await.unwrap().status, 200);
+    assert_eq!(change.await.unwrap().status, 204);
+    let a = rig.control(Method::GET, "/held", None).await;
+    assert_eq!(a.body, json!([]));
+    // As for every fault, a count is at least 1.
+    let a = rig
+        .control(
+            Method::POST,
+            "/faults",
+            Some(json!({"kind": "hold", "count": 0})),
+        )
+        .await;
+    assert_eq!(a.status, 400);
+}
+
 #[tokio::test]
 async fn unknown_routes_and_methods_are_named() {
     let rig = Rig::start().await;
