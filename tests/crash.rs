@@ -273,6 +273,7 @@ fn killed_failovers_lose_nothing() {
         ],
     );
     ok(h, &["enable-phs", "--yes"]);
+    ok(h, &["rehearse", "connect-script"]);
     ok(h, &["rehearse", "sync"]);
     // The settings before any change, as the tenant holds them.
     let before: Vec<(String, Value)> = state(h)["domains"]

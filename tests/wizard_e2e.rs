@@ -159,10 +159,20 @@ fn failover_and_switch_back_in_the_wizard_then_status_agrees() {
     t.press("Space", "[x] Password hash synchronization");
     t.press("Enter", "Changes, in order:");
     t.press("Enter", "Password hash synchronization: on");
-    // Rehearsal controls: a sync cycle, then the farm goes down.
-    t.press("Escape", "Select a task:");
+    // The flag alone brings no hash: the Complete page watches, and names the Connect server's script.
+    let s = t.wait_for("Password hashes: none yet");
+    assert!(s.contains("Entra Connect Sync on AADCONNECT01"), "{s}");
+    assert!(s.contains("Script for the Connect server:"), "{s}");
     t.press("F2", "Rehearsal controls (simulated)");
     t.press("5", "A sync cycle ran");
+    assert!(t.screen().contains("Password hashes: none yet"));
+    // The script runs on the server (simulated), a cycle follows: hashes arrive, the page says so.
+    t.press("F2", "Rehearsal controls (simulated)");
+    t.press("6", "Ran the script on the Connect server");
+    t.press("F2", "Rehearsal controls (simulated)");
+    t.press("5", "Password hashes: arriving");
+    // The farm goes down.
+    t.press("Escape", "Select a task:");
     t.press("F2", "Rehearsal controls (simulated)");
     t.press("1", "is down (simulated)");
     // Change user sign-in → password hash sync → contoso.com.
@@ -244,6 +254,59 @@ fn failover_and_switch_back_in_the_wizard_then_status_agrees() {
     assert_eq!(ops, ["enable-phs", "failover", "switch-back"]);
     // Nothing was printed into the terminal by logging: the log went to its file.
     assert!(home.path().join("logs/wizard.log").exists());
+}
+
+#[test]
+fn cloud_sync_password_hash_job_from_the_wizard() {
+    if !tmux_available() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let scenario = home.path().join("cloud.toml");
+    std::fs::write(&scenario, "[sync]\nengine = \"cloud\"\n").unwrap();
+    let reset = Command::new(env!("CARGO_BIN_EXE_entra-failover"))
+        .args([
+            "rehearse",
+            "reset",
+            "--scenario",
+            scenario.to_str().unwrap(),
+        ])
+        .env("ENTRA_FAILOVER_HOME", home.path())
+        .output()
+        .unwrap();
+    assert!(
+        reset.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reset.stderr)
+    );
+    let t = Tmux::start(home.path(), "cloud");
+    t.wait_for("Choose the tenant to configure");
+    let s = t.press("Enter", "Password hashes: not arriving");
+    assert!(
+        s.contains("Entra Cloud Sync contoso.com (no password hash job)"),
+        "{s}"
+    );
+    t.press("Enter", "Select a task:");
+    t.press(
+        "2",
+        "Also creates and starts Cloud Sync's password hash jobs.",
+    );
+    t.press("Space", "[x] Password hash synchronization");
+    t.press("Enter", "Changes, in order:");
+    t.press("Enter", "password hash job running");
+    t.wait_for("Password hashes: none yet");
+    t.press("F2", "Rehearsal controls (simulated)");
+    t.press("5", "Password hashes: arriving");
+    t.press("Escape", "Select a task:");
+    t.send("q");
+    // The tenant agrees: every configuration's password hash job runs, and users have hashes.
+    let st = wizard_status(home.path());
+    let cloud = st["sync_engines"]["cloud"].as_array().unwrap();
+    assert!(!cloud.is_empty());
+    for c in cloud {
+        assert_eq!(c["password_hash_job"]["code"], "Active", "{c}");
+    }
+    assert_eq!(st["password_hashes_arriving"], true);
 }
 
 #[test]

@@ -128,6 +128,8 @@ pub fn role_name(id: &str) -> &'static str {
 pub enum Task {
     ReadStatus,
     EnablePasswordHashSync,
+    /// Create and start Cloud Sync's password hash job.
+    StartCloudSyncJobs,
     ConvertDomains,
     ManageFederation,
 }
@@ -182,6 +184,11 @@ impl Task {
                 permissions: &["OnPremDirectorySynchronization.ReadWrite.All"],
                 delegated_roles: Some(&[GLOBAL_ADMIN]),
                 why: "to turn on password hash sync",
+            }],
+            Task::StartCloudSyncJobs => vec![Need {
+                permissions: &["Synchronization.ReadWrite.All"],
+                delegated_roles: Some(&[HYBRID_IDENTITY_ADMIN, GLOBAL_ADMIN]),
+                why: "to create and start Cloud Sync's password hash job",
             }],
             Task::ConvertDomains | Task::ManageFederation => {
                 vec![read_domains, read_federation, write_federation]

@@ -72,8 +72,8 @@ pub enum Command {
     Status,
     /// List the profiles in config.toml and the built-in rehearsal tenant.
     Profiles,
-    /// Turn on password hash sync.
-    EnablePhs,
+    /// Turn on password hash sync: the tenant's flag and each sync engine's part.
+    EnablePhs(runbook::EnablePhsArgs),
     /// Move federated domains to password hash sync (managed sign-in).
     Failover(runbook::FailoverArgs),
     /// Federate a managed domain with AD FS again, from the backup or the farm's metadata.
@@ -117,7 +117,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
             None => wizard(&g).await,
             Some(Command::Status) => status::run(&g).await,
             Some(Command::Profiles) => status::profiles(&g),
-            Some(Command::EnablePhs) => runbook::enable_phs(&g).await,
+            Some(Command::EnablePhs(a)) => runbook::enable_phs(&g, a).await,
             Some(Command::Failover(a)) => runbook::failover(&g, a).await,
             Some(Command::SwitchBack(a)) => runbook::switch_back(&g, a).await,
             Some(Command::ResetTrust(a)) => runbook::reset_trust(&g, a).await,

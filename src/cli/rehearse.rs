@@ -28,6 +28,11 @@ pub enum RehearseCommand {
         #[arg(value_parser = crate::emulator::parse_duration)]
         duration: std::time::Duration,
     },
+    /// Run the script `enable-phs` wrote on the Entra Connect Sync server (simulated): the server's
+    /// password sync goes on; hashes follow on the next sync cycle.
+    ConnectScript,
+    /// Put a Cloud Sync configuration's password hash job into quarantine (simulated).
+    Quarantine { configuration: String },
     /// Start the rehearsal tenant again from its scenario.
     Reset {
         #[arg(long)]
@@ -119,6 +124,48 @@ pub async fn run(g: &Global, c: RehearseCommand) -> Result<u8, CliError> {
                 print_text(&format!(
                     "The emulated clock now reads {}.",
                     v["now"].as_str().unwrap_or("?")
+                ))?
+            }
+            Ok(0)
+        }
+        RehearseCommand::ConnectScript => {
+            let v = control(&emu, "/connect/script", json!({})).await?;
+            if g.json {
+                print_json(&v)?
+            } else {
+                print_text(&format!(
+                    "Ran the script on {} (simulated): password hash sync {} -> {} from {} to {}{}. Hashes follow on the next sync cycle.",
+                    v["server"].as_str().unwrap_or("?"),
+                    if v["password_sync_before"] == true {
+                        "on"
+                    } else {
+                        "off"
+                    },
+                    "on",
+                    v["source_connector"].as_str().unwrap_or("?"),
+                    v["target_connector"].as_str().unwrap_or("?"),
+                    if v["tenant_flag"] == true {
+                        ""
+                    } else {
+                        "; the tenant's flag is still off (enable-phs sets it)"
+                    },
+                ))?
+            }
+            Ok(0)
+        }
+        RehearseCommand::Quarantine { configuration } => {
+            let v = control(
+                &emu,
+                "/sync-jobs/quarantine",
+                json!({"configuration": configuration}),
+            )
+            .await?;
+            if g.json {
+                print_json(&v)?
+            } else {
+                print_text(&format!(
+                    "Cloud Sync {configuration}: job {} is in quarantine (simulated).",
+                    v["id"].as_str().unwrap_or("?")
                 ))?
             }
             Ok(0)

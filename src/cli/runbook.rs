@@ -16,6 +16,18 @@ use crate::ops::{
 };
 
 #[derive(Debug, Args)]
+pub struct EnablePhsArgs {
+    /// Wait until password hashes arrive (a password sync runs after the change).
+    #[arg(long)]
+    pub wait: bool,
+    #[arg(long, default_value = "3h", value_parser = crate::emulator::parse_duration)]
+    pub wait_timeout: Duration,
+    /// Write the Entra Connect Sync server's script here (default: the data folder's scripts/).
+    #[arg(long)]
+    pub connect_script: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct FailoverArgs {
     /// A federated root domain to convert (repeat for several).
     #[arg(long = "domain", required_unless_present = "all_federated")]
@@ -131,9 +143,12 @@ fn finish<T: Serialize + std::fmt::Debug>(
     Ok(0)
 }
 
-pub async fn enable_phs(g: &Global) -> Result<u8, CliError> {
+pub async fn enable_phs(g: &Global, a: EnablePhsArgs) -> Result<u8, CliError> {
     let s = connect(g).await?;
-    let p = enable_phs::prepare(&s).await?;
+    let o = enable_phs::Options {
+        script: a.connect_script.clone(),
+    };
+    let p = enable_phs::prepare(&s, &o).await?;
     show_plan(g, &p.plan)?;
     if g.dry_run {
         return Ok(if p.plan.failed().is_empty() { 0 } else { 3 });
@@ -142,14 +157,20 @@ pub async fn enable_phs(g: &Global) -> Result<u8, CliError> {
         confirm(g, "yes", "Turn on password hash sync for the tenant")?;
     }
     let plan = p.plan.clone();
-    let r = enable_phs::run(&s, p, &Stderr::new()).await?;
+    let progress = Stderr::new();
+    let previous = p.last_password_sync.clone();
+    let mut r = enable_phs::run(&s, p, &progress).await?;
+    if a.wait && !r.hashes_flowing {
+        let t =
+            enable_phs::wait_for_hashes(&s, previous.as_deref(), a.wait_timeout, &progress).await?;
+        r.hashes_flowing = true;
+        r.note = format!("Password hashes are arriving: a password sync ran at {t}.");
+        r.last_password_sync = Some(t);
+    }
     let text = format!(
-        "Password hash sync is on{}.\n{}",
-        if r.changed {
-            " now"
-        } else {
-            " (it already was)"
-        },
+        "Password hash sync flag: on{}. Engines: {}.\n{}",
+        if r.changed { " now" } else { "" },
+        r.engines.describe(),
         r.note
     );
     finish(g, &plan, r, text)

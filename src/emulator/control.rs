@@ -59,6 +59,8 @@ pub async fn handle(sh: &Shared, req: &Req) -> Resp {
             Ok(no_content(req))
         }
         ("POST", ["app", "certificates"]) => add_certificate(sh, req),
+        ("POST", ["connect", "script"]) => connect_script(sh, req),
+        ("POST", ["sync-jobs", "quarantine"]) => quarantine(sh, req),
         _ => Err(error(
             req,
             StatusCode::NOT_FOUND,
@@ -272,4 +274,101 @@ fn add_certificate(sh: &Shared, req: &Req) -> Result<Resp, Resp> {
         req,
         &json!({"certificates": n, "value": Value::Null}),
     ))
+}
+
+/// The script that `enable-phs` writes, run on the Connect Sync server (simulated): what the ADSync
+/// cmdlets would do there. Hashes follow on the next password sync cycle.
+fn connect_script(sh: &Shared, req: &Req) -> Result<Resp, Resp> {
+    let result = sh
+        .with_tenant(|t| {
+            let flag = t.sync.password_sync_enabled();
+            match t.sync.engines.connect.as_mut() {
+                None => (Err(()), false),
+                Some(c) => {
+                    let before = c.password_sync;
+                    c.password_sync = true;
+                    c.script_runs += 1;
+                    (
+                        Ok(json!({
+                            "server": c.server,
+                            "source_connector": c.ad_connector,
+                            "target_connector": c.entra_connector,
+                            "password_sync_before": before,
+                            "password_sync": true,
+                            "tenant_flag": flag,
+                            "runs": c.script_runs,
+                        })),
+                        true,
+                    )
+                }
+            }
+        })
+        .map_err(|e| error(req, StatusCode::SERVICE_UNAVAILABLE, &e.to_string()))?;
+    result
+        .map(|v| json_resp(StatusCode::OK, req, &v))
+        .map_err(|()| {
+            error(
+                req,
+                StatusCode::CONFLICT,
+                "this tenant has no Entra Connect Sync server (its scenario uses Cloud Sync only)",
+            )
+        })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuarantineBody {
+    /// The Cloud Sync configuration (its AD domain, or its service principal id).
+    configuration: String,
+    #[serde(default = "password_hash_template")]
+    template: String,
+}
+
+fn password_hash_template() -> String {
+    super::engines::PASSWORD_HASH_TEMPLATE.into()
+}
+
+/// Puts a Cloud Sync job into quarantine, as the provisioning service does when it cannot go on.
+fn quarantine(sh: &Shared, req: &Req) -> Result<Resp, Resp> {
+    let body: QuarantineBody = parse(req)?;
+    let result = sh
+        .with_tenant(|t| {
+            let now = t.now().unix_timestamp();
+            let job = t
+                .sync
+                .engines
+                .cloud
+                .iter_mut()
+                .filter(|c| {
+                    c.display_name.eq_ignore_ascii_case(&body.configuration)
+                        || c.service_principal_id.eq_ignore_ascii_case(&body.configuration)
+                })
+                .flat_map(|c| c.jobs.iter_mut())
+                .find(|j| j.template_id == body.template);
+            match job {
+                None => (Err(()), false),
+                Some(j) => {
+                    j.quarantine = Some(super::engines::QuarantineRec {
+                        reason: "EncounteredQuarantineException".into(),
+                        code: "HybridSynchronizationActiveDirectoryInvalidCredentials".into(),
+                        message: "The provisioning agent could not sign in to Active Directory with its gMSA: the account's password is not valid (simulated).".into(),
+                        began: now,
+                    });
+                    (Ok(j.to_json(t.sync.cycle_minutes)), true)
+                }
+            }
+        })
+        .map_err(|e| error(req, StatusCode::SERVICE_UNAVAILABLE, &e.to_string()))?;
+    result
+        .map(|v| json_resp(StatusCode::OK, req, &v))
+        .map_err(|()| {
+            error(
+                req,
+                StatusCode::NOT_FOUND,
+                &format!(
+                    "no {} job in a Cloud Sync configuration named {}",
+                    body.template, body.configuration
+                ),
+            )
+        })
 }

@@ -223,14 +223,14 @@ impl From<Resp> for Outcome {
     }
 }
 
-struct Call<'a> {
-    sh: &'a Shared,
-    req: &'a Req,
-    version: &'a str,
+pub(super) struct Call<'a> {
+    pub(super) sh: &'a Shared,
+    pub(super) req: &'a Req,
+    pub(super) version: &'a str,
 }
 
 impl Call<'_> {
-    fn bad(&self, message: &str) -> Resp {
+    pub(super) fn bad(&self, message: &str) -> Resp {
         graph_error(
             StatusCode::BAD_REQUEST,
             self.req,
@@ -243,7 +243,7 @@ impl Call<'_> {
         self.bad(&i.0)
     }
 
-    fn not_found(&self, what: &str) -> Resp {
+    pub(super) fn not_found(&self, what: &str) -> Resp {
         graph_error(
             StatusCode::NOT_FOUND,
             self.req,
@@ -254,7 +254,7 @@ impl Call<'_> {
         )
     }
 
-    fn denied(&self) -> Resp {
+    pub(super) fn denied(&self) -> Resp {
         graph_error(
             StatusCode::FORBIDDEN,
             self.req,
@@ -263,16 +263,21 @@ impl Call<'_> {
         )
     }
 
-    fn context(&self, fragment: &str) -> String {
+    pub(super) fn context(&self, fragment: &str) -> String {
         format!("{}/{}/$metadata#{fragment}", self.sh.base_url, self.version)
     }
 
-    fn ok(&self, body: Value) -> Resp {
+    pub(super) fn ok(&self, body: Value) -> Resp {
         json_resp(StatusCode::OK, self.req, &body)
     }
 
     /// Checks the caller holds one of `perms`; for a delegated write also one of `roles`.
-    fn allow(&self, who: &Claims, perms: &[&str], roles: Option<&[&str]>) -> Result<(), Resp> {
+    pub(super) fn allow(
+        &self,
+        who: &Claims,
+        perms: &[&str],
+        roles: Option<&[&str]>,
+    ) -> Result<(), Resp> {
         let granted = if who.is_app() {
             who.roles
                 .iter()
@@ -289,7 +294,7 @@ impl Call<'_> {
         if granted { Ok(()) } else { Err(self.denied()) }
     }
 
-    fn body(&self) -> Result<Value, Resp> {
+    pub(super) fn body(&self) -> Result<Value, Resp> {
         if self.req.body.is_empty() {
             return Err(self.bad("Empty Payload. JSON content expected."));
         }
@@ -311,7 +316,7 @@ impl Call<'_> {
     }
 
     /// A page of a collection, with `@odata.nextLink` when more remain.
-    fn page(
+    pub(super) fn page(
         &self,
         items: Vec<Value>,
         page_size: usize,
@@ -373,7 +378,7 @@ impl Call<'_> {
     }
 }
 
-fn short(s: &str) -> String {
+pub(super) fn short(s: &str) -> String {
     s.chars().take(200).collect()
 }
 
@@ -501,7 +506,10 @@ pub fn handle(
                 "$ref",
             ],
         ) => remove_applies_to(&call, t, who, &segs[2], &segs[4]),
-        _ => Err(unrouted(&call, m, &l)),
+        _ => match super::sync_api::route(&call, t, who, &l, segs) {
+            Some(r) => r,
+            None => Err(unrouted(&call, m, &l)),
+        },
     };
     result.unwrap_or_else(Into::into)
 }
@@ -1239,13 +1247,13 @@ fn shape_user(u: &UserRec, select: Option<&[String]>) -> Value {
     }
 }
 
-enum Filter {
+pub(super) enum Filter {
     EndsWith(String, String),
     StartsWith(String, String),
     Eq(String, Value),
 }
 
-fn parse_filter(f: &str) -> Result<Filter, String> {
+pub(super) fn parse_filter(f: &str) -> Result<Filter, String> {
     let f = f.trim();
     let quoted = |s: &str| -> Option<String> {
         let s = s.trim();

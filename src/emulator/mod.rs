@@ -11,6 +11,7 @@
 
 mod adfs;
 mod control;
+pub mod engines;
 mod graph;
 mod http;
 mod login;
@@ -19,6 +20,7 @@ pub mod scenario;
 mod schema;
 pub mod state;
 pub mod store;
+mod sync_api;
 pub mod tokens;
 
 use std::collections::{BTreeMap, HashMap};
@@ -934,6 +936,8 @@ fn changed_by(t: &Tenant, req: &Req, segs: &[String], domains_before: usize) -> 
             }
         }
         [d, s, ..] if d == "directory" && s == "onpremisessynchronization" => Change::Sync,
+        // The engines live with the sync settings.
+        [sp, ..] if sp == "serviceprincipals" => Change::Sync,
         _ => Change::All,
     }
 }

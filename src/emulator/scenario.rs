@@ -69,8 +69,18 @@ pub struct AppSpec {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SyncSpec {
+    /// Password hash sync fully on: the tenant's flag and the engine's part (the Connect server's
+    /// channel, the Cloud Sync password-hash job). Off, neither.
     #[serde(default)]
     pub password_hash_sync: bool,
+    /// `connect` (an Entra Connect Sync server), `cloud` (Entra Cloud Sync) or `both`.
+    #[serde(default = "default_engine")]
+    pub engine: String,
+    /// The Connect Sync server's name.
+    #[serde(default = "default_server")]
+    pub connect_server: String,
+    /// The AD domains with a Cloud Sync configuration (default: every root domain with users).
+    pub cloud_configurations: Option<Vec<String>>,
     /// A fixed on-premises password for the synchronized users (otherwise made up per state folder).
     pub user_password: Option<String>,
     #[serde(default = "default_cycle")]
@@ -79,6 +89,14 @@ pub struct SyncSpec {
 
 fn default_cycle() -> u32 {
     2
+}
+
+fn default_engine() -> String {
+    "connect".into()
+}
+
+fn default_server() -> String {
+    "AADCONNECT01".into()
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -246,9 +264,29 @@ impl Scenario {
         let app = self.app.ok_or_else(|| missing("app"))?;
         let sync = self.sync.unwrap_or(SyncSpec {
             password_hash_sync: false,
+            engine: default_engine(),
+            connect_server: default_server(),
+            cloud_configurations: None,
             user_password: None,
             cycle_minutes: 2,
         });
+        if !["connect", "cloud", "both"].contains(&sync.engine.as_str()) {
+            return Err(EmulatorError::Scenario(format!(
+                "[sync] engine {:?}: use \"connect\", \"cloud\" or \"both\"",
+                sync.engine
+            )));
+        }
+        if sync.connect_server.is_empty()
+            || !sync
+                .connect_server
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(EmulatorError::Scenario(format!(
+                "[sync] connect_server {:?}: a computer name (letters, digits, hyphens)",
+                sync.connect_server
+            )));
+        }
         let limits = self.limits.unwrap_or_else(|| Limits {
             page_size: default_page_size(),
             write_burst: default_burst(),

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::EmulatorError;
+use super::engines::{CloudConfig, ConnectServer, Engines};
 use super::pki::SigningCert;
 use super::scenario::{self, Resolved};
 use super::store;
@@ -115,6 +116,10 @@ pub struct SyncRec {
     pub cycle_minutes: u32,
     pub last_cycle: i64,
     pub last_password_sync: Option<i64>,
+    /// The engines that copy password hashes; a state saved before they were modelled gets a
+    /// Connect Sync server whose channel is on.
+    #[serde(default = "super::engines::legacy")]
+    pub engines: Engines,
 }
 
 impl SyncRec {
@@ -669,6 +674,7 @@ impl Tenant {
                 cycle_minutes: s.sync.cycle_minutes.max(1),
                 last_cycle: now - 60,
                 last_password_sync: None,
+                engines: engines_of(s),
             },
             users,
             groups,
@@ -716,17 +722,22 @@ impl Tenant {
         true
     }
 
-    /// One cycle of the on-premises sync engine, at emulated time `at`.
+    /// One cycle of the sync engines, at emulated time `at`: users get password hashes only where an
+    /// engine sends them (the flag alone sends none).
     pub fn sync_cycle(&mut self, at: i64) {
         self.sync.last_cycle = at;
-        let phs = self.sync.password_sync_enabled();
+        self.sync.engines.cycle(at);
+        let flag = self.sync.password_sync_enabled();
+        let mut any = false;
         for u in self.users.iter_mut().filter(|u| u.synced) {
             u.last_sync = Some(at);
-            if phs {
+            let domain = u.upn.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+            if self.sync.engines.hashes_flow_for(domain, flag) {
                 u.has_hash = true;
+                any = true;
             }
         }
-        if phs {
+        if any {
             self.sync.last_password_sync = Some(at);
         }
     }
@@ -910,6 +921,35 @@ pub fn federation_for(
     }
 }
 
+/// The engines a scenario asks for.
+fn engines_of(s: &Resolved) -> Engines {
+    let on = s.sync.password_hash_sync;
+    let roots: Vec<&str> = s
+        .domains
+        .iter()
+        .filter(|d| d.parent.is_none() && d.users > 0)
+        .map(|d| d.name.as_str())
+        .collect();
+    let connect = (s.sync.engine != "cloud").then(|| {
+        ConnectServer::new(
+            &s.sync.connect_server,
+            roots.first().copied().unwrap_or("contoso.com"),
+            &s.tenant.initial_domain,
+            on,
+        )
+    });
+    let cloud = if s.sync.engine == "connect" {
+        vec![]
+    } else {
+        let names: Vec<String> = match &s.sync.cloud_configurations {
+            Some(n) => n.clone(),
+            None => roots.iter().map(|r| r.to_string()).collect(),
+        };
+        names.iter().map(|n| CloudConfig::new(n, on)).collect()
+    };
+    Engines { connect, cloud }
+}
+
 pub fn unix(t: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
@@ -1029,14 +1069,20 @@ mod tests {
     }
 
     #[test]
-    fn sync_cycle_gives_hashes_only_with_phs_on() {
+    fn sync_cycle_gives_hashes_only_when_the_engine_sends_them() {
         let mut t = tenant();
         let now = t.now().unix_timestamp();
         assert!(t.tick(now + 3600));
         assert!(t.users.iter().filter(|u| u.synced).all(|u| !u.has_hash));
+        // The flag alone: cycles run, no hash arrives (the Connect server's password sync is off).
         t.sync.features.password_sync_enabled = Some(true);
         assert!(!t.tick(now + 3600));
         assert!(t.tick(now + 3600 + 120));
+        assert!(t.users.iter().filter(|u| u.synced).all(|u| !u.has_hash));
+        assert_eq!(t.sync.last_password_sync, None);
+        // The server's password sync on (the script ran): the next cycle brings them.
+        t.sync.engines.connect.as_mut().unwrap().password_sync = true;
+        assert!(t.tick(now + 3600 + 240));
         assert!(t.users.iter().filter(|u| u.synced).all(|u| u.has_hash));
         assert_eq!(t.sync.last_password_sync, Some(t.sync.last_cycle));
     }

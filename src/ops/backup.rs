@@ -34,12 +34,64 @@ fn digest(
     domain_object: &Value,
     federation: &Value,
 ) -> String {
-    let canonical =
-        serde_json::json!([format, tenant, domain, taken_at, domain_object, federation])
-            .to_string();
-    hash(MessageDigest::sha256(), canonical.as_bytes())
+    sha256_hex(
+        &serde_json::json!([format, tenant, domain, taken_at, domain_object, federation])
+            .to_string(),
+    )
+}
+
+fn sha256_hex(text: &str) -> String {
+    hash(MessageDigest::sha256(), text.as_bytes())
         .map(|d| d.iter().map(|b| format!("{b:02x}")).collect())
         .unwrap_or_default()
+}
+
+pub const SYNC_JOBS_FORMAT: &str = "entra-failover/sync-jobs-backup/1";
+
+/// The state of a Cloud Sync configuration's jobs before a change: as Graph returned them.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SyncJobsBackup {
+    pub format: String,
+    pub tenant: String,
+    pub configuration: String,
+    pub service_principal_id: String,
+    pub taken_at: String,
+    pub jobs: Value,
+    pub sha256: String,
+}
+
+impl SyncJobsBackup {
+    pub fn new(tenant: &str, configuration: &str, sp: &str, jobs: Value) -> SyncJobsBackup {
+        let taken_at = super::journal::now();
+        let sha256 = sha256_hex(
+            &serde_json::json!([SYNC_JOBS_FORMAT, tenant, configuration, sp, taken_at, jobs])
+                .to_string(),
+        );
+        SyncJobsBackup {
+            format: SYNC_JOBS_FORMAT.into(),
+            tenant: tenant.into(),
+            configuration: configuration.into(),
+            service_principal_id: sp.into(),
+            taken_at,
+            jobs,
+            sha256,
+        }
+    }
+
+    /// Writes it atomically (0600) beside the domain backups, in `sync-jobs/`; returns its path.
+    pub fn write(&self, home: &Path) -> Result<PathBuf, OpsError> {
+        let d = dir(home, &self.tenant).join("sync-jobs");
+        private_dir(&d)?;
+        let stamp = self.taken_at.replace([':', '-'], "");
+        let p = d.join(format!(
+            "{}.{}.{stamp}.json",
+            tenant_dir_name(&self.configuration),
+            tenant_dir_name(&self.service_principal_id)
+        ));
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| OpsError::file(&p, e))?;
+        crate::emulator::store::write_atomic(&p, &bytes).map_err(|e| OpsError::file(&p, e))?;
+        Ok(p)
+    }
 }
 
 impl Backup {

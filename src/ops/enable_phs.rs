@@ -1,49 +1,123 @@
-//! `enable-phs`: turn on the password hash sync flag. The flag alone copies no hash: the sync engine on
-//! premises does, on its next cycles; the report says when the last password sync ran.
+//! `enable-phs`: what the Entra Connect wizard's *Password hash synchronization* box does, for each
+//! sync engine the tenant has. The tenant's flag (`passwordSyncEnabled`, through Graph) copies no
+//! hash by itself: Cloud Sync needs its `AD2AADPasswordHash` job created and started (through Graph,
+//! backed up, journaled, read back); Connect Sync needs its server's password sync turned on, which
+//! only the ADSync module on that server can do: the tool writes that script for the administrator.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::json;
 
+use super::backup::SyncJobsBackup;
 use super::journal::{self, Entry};
 use super::plan::{Outcome, Plan};
 use super::status::{last_password_sync, sync_settings, who};
+use super::sync_engines::{self, Engines};
 use super::{OpsError, Progress, Session};
 use crate::auth::claims::Task;
+use crate::graph::models::parse_graph_time;
+
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Where to write the Connect Sync server's script (default: under the data folder).
+    pub script: Option<PathBuf>,
+}
 
 pub struct Prepared {
     pub plan: Plan,
     sync_id: String,
-    already: bool,
+    flag_on: bool,
+    pub engines: Engines,
+    /// Whether password hashes arrived recently: nothing on the engines' side is in doubt.
+    pub flowing: bool,
+    pub last_password_sync: Option<String>,
+    script: Option<PathBuf>,
+    /// Each Cloud Sync configuration's jobs as the pre-flight read them, and when: a run that
+    /// follows at once backs them up instead of reading them again.
+    jobs_read: std::collections::HashMap<String, serde_json::Value>,
+    read_at: std::time::Instant,
 }
+
+/// A pre-flight read younger than this stands for the state before the change (as in failover).
+const FRESH: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub changed: bool,
     pub password_hash_sync: bool,
+    pub engines: Engines,
+    /// The Connect Sync server's script, written for the administrator to run there.
+    pub connect_script: Option<String>,
+    pub connect_server: Option<String>,
+    /// Whether password hashes are reaching Entra ID (a password sync ran recently).
+    pub hashes_flowing: bool,
     pub last_password_sync: Option<String>,
     pub note: String,
 }
 
-pub async fn prepare(s: &Session) -> Result<Prepared, OpsError> {
+/// How recent a password sync must be to count as "hashes are flowing".
+const RECENT: Duration = Duration::from_secs(3 * 3600);
+
+fn recent(last: Option<&str>, since: Option<time::OffsetDateTime>) -> bool {
+    let Some(t) = last.and_then(parse_graph_time) else {
+        return false;
+    };
+    let now = time::OffsetDateTime::now_utc();
+    (now - t).whole_seconds() <= RECENT.as_secs() as i64 && since.is_none_or(|s| t >= s)
+}
+
+/// The script's default place: the data folder, per tenant and server.
+pub fn default_script_path(home: &Path, tenant: &str, server: Option<&str>) -> PathBuf {
+    home.join("scripts")
+        .join(journal::tenant_dir_name(tenant))
+        .join(format!(
+            "enable-password-hash-sync{}.ps1",
+            server.map(|s| format!(".{s}")).unwrap_or_default()
+        ))
+}
+
+pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
     let mut plan = Plan::new("Turn on password hash synchronization", &s.tenant);
-    let me = who(s).await?;
-    plan.permissions(
-        &me,
-        Task::EnablePasswordHashSync,
-        "change the sync settings",
-    );
-    let sync = sync_settings(s).await?;
+    let read_at = std::time::Instant::now();
+    let (me, sync, (engines, jobs_read), last) = futures_util::try_join!(
+        who(s),
+        sync_settings(s),
+        sync_engines::detect_with_jobs(s),
+        async { Ok(last_password_sync(s).await) },
+    )?;
     let sync_id = sync.id.clone().unwrap_or_default();
-    let already = sync.features.as_ref().and_then(|f| f.password_sync_enabled) == Some(true);
-    if already {
-        plan.check("password hash sync", Outcome::Pass, "already on");
+    let flag_on = sync.features.as_ref().and_then(|f| f.password_sync_enabled) == Some(true);
+    let flowing = flag_on && recent(last.as_deref(), None);
+    let jobs_to_change: Vec<&sync_engines::CloudConfig> = engines
+        .cloud
+        .iter()
+        .filter(|c| !sync_engines::job_steps(c).is_empty())
+        .collect();
+    if !flag_on {
+        plan.permissions(
+            &me,
+            Task::EnablePasswordHashSync,
+            "turn on the tenant's flag",
+        );
+    }
+    if !jobs_to_change.is_empty() {
+        plan.permissions(&me, Task::StartCloudSyncJobs, "start Cloud Sync jobs");
+    }
+    plan.check("sync engine", Outcome::Pass, engines.describe());
+    for u in &engines.unknown {
+        plan.check("sync engine", Outcome::Warn, u.clone());
+    }
+    if flag_on {
+        plan.check("password hash sync flag", Outcome::Pass, "already on");
     } else {
         plan.step(
             None,
             "PATCH",
             &format!("/v1.0/directory/onPremisesSynchronization/{sync_id}"),
             Some(json!({"features": {"passwordSyncEnabled": true}})),
-            "turn the password hash sync flag on",
+            "turn the tenant's password hash sync flag on (it copies no hash by itself)",
         );
         plan.step(
             None,
@@ -53,11 +127,101 @@ pub async fn prepare(s: &Session) -> Result<Prepared, OpsError> {
             "read it back",
         );
     }
+    for c in &engines.cloud {
+        let name = format!("Cloud Sync {}", c.display_name);
+        match &c.password_hash_job {
+            Some(j) if j.quarantine.is_some() => plan.check(
+                &name,
+                Outcome::Fail,
+                sync_engines::quarantine_advice(
+                    &c.display_name,
+                    j.quarantine.as_deref().unwrap_or_default(),
+                ),
+            ),
+            Some(j) if j.running() => plan.check(
+                &name,
+                Outcome::Pass,
+                format!(
+                    "the password hash job runs (last run {})",
+                    j.last_execution.as_deref().unwrap_or("not yet")
+                ),
+            ),
+            _ => {
+                for (method, path, body, why) in sync_engines::job_steps(c) {
+                    plan.step(Some(&c.display_name), method, &path, body, why);
+                }
+                plan.step(
+                    Some(&c.display_name),
+                    "GET",
+                    &format!(
+                        "/v1.0/servicePrincipals/{}/synchronization/jobs/{{job id}}",
+                        c.service_principal_id
+                    ),
+                    None,
+                    "read it back",
+                );
+            }
+        }
+    }
+    let mut script = None;
+    if let Some(c) = &engines.connect {
+        let server = c.server.as_deref();
+        let on = server.map(|s| format!(" on {s}")).unwrap_or_default();
+        if flowing {
+            plan.check(
+                &format!("Entra Connect Sync{on}"),
+                Outcome::Pass,
+                format!(
+                    "password hashes arrive: the last password sync ran at {}",
+                    last.as_deref().unwrap_or("?")
+                ),
+            );
+        } else {
+            let path = o
+                .script
+                .clone()
+                .unwrap_or_else(|| default_script_path(&s.home, &s.tenant, server));
+            plan.check(
+                &format!("Entra Connect Sync{on}"),
+                Outcome::Warn,
+                format!(
+                    "no password hashes arrive yet: the server's own password sync must be on, which Graph cannot do. The script {} does it; run it{on} as an administrator",
+                    path.display()
+                ),
+            );
+            script = Some(path);
+        }
+    }
+    if engines.connect.is_none() && engines.cloud.is_empty() && engines.unknown.is_empty() {
+        plan.check(
+            "sync engine",
+            Outcome::Warn,
+            "neither Entra Connect Sync nor Cloud Sync is visible: the flag alone sends no password hash",
+        );
+    }
     Ok(Prepared {
         plan,
         sync_id,
-        already,
+        flag_on,
+        engines,
+        flowing,
+        last_password_sync: last,
+        script,
+        jobs_read,
+        read_at,
     })
+}
+
+fn entry(op: &str, domain: &str, phase: &str, backup: Option<(&str, &str)>, detail: &str) -> Entry {
+    Entry {
+        time: journal::now(),
+        operation: op.into(),
+        domain: domain.into(),
+        phase: phase.into(),
+        backup: backup.map(|b| b.0.to_string()),
+        sha256: backup.map(|b| b.1.to_string()),
+        detail: detail.into(),
+    }
 }
 
 pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Report, OpsError> {
@@ -65,23 +229,21 @@ pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Re
     if let Some(f) = p.plan.failed().first() {
         return Err(OpsError::Refused(format!("{}: {}", f.name, f.detail)));
     }
-    if !p.already {
+    let mut changed = false;
+    if !p.flag_on {
         let path = format!("/v1.0/directory/onPremisesSynchronization/{}", p.sync_id);
-        let entry = |phase: &str, detail: &str| Entry {
-            time: journal::now(),
-            operation: "enable-phs".into(),
-            domain: "-".into(),
-            phase: phase.into(),
-            backup: None,
-            sha256: None,
-            detail: detail.into(),
-        };
         journal::append(
             &s.home,
             &s.tenant,
-            &entry("intent", "passwordSyncEnabled false -> true"),
+            &entry(
+                "enable-phs",
+                "-",
+                "intent",
+                None,
+                "passwordSyncEnabled false -> true",
+            ),
         )?;
-        progress.event(None, "turning on password hash sync");
+        progress.event(None, "turning on the tenant's password hash sync flag");
         s.graph
             .send(
                 reqwest::Method::PATCH,
@@ -96,23 +258,202 @@ pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Re
             .and_then(|f| f.password_sync_enabled)
             != Some(true)
         {
-            journal::append(&s.home, &s.tenant, &entry("failed", "read back: still off"))?;
+            journal::append(
+                &s.home,
+                &s.tenant,
+                &entry("enable-phs", "-", "failed", None, "read back: still off"),
+            )?;
             return Err(OpsError::Partial(
                 "Graph accepted the change but reading it back shows password hash sync still off"
                     .into(),
             ));
         }
-        journal::append(&s.home, &s.tenant, &entry("done", "read back: on"))?;
+        journal::append(
+            &s.home,
+            &s.tenant,
+            &entry("enable-phs", "-", "done", None, "read back: on"),
+        )?;
+        changed = true;
     }
-    let last = last_password_sync(s).await;
-    let note = match &last {
-        Some(t) => format!("Password hashes come from the on-premises sync server; the last password sync ran at {t}."),
-        None => "Password hashes come from the on-premises sync server on its next cycles (the first full sync can take up to three hours). No password sync has run yet.".into(),
-    };
+    let fresh = p.read_at.elapsed() < FRESH;
+    let mut engines = p.engines.clone();
+    for c in engines
+        .cloud
+        .iter_mut()
+        .filter(|c| !sync_engines::job_steps(c).is_empty())
+    {
+        // The jobs as they are now: the pre-flight's read when fresh, else read again (the plan may
+        // have waited long for a confirmation).
+        let jobs = match p.jobs_read.get(&c.service_principal_id).filter(|_| fresh) {
+            Some(j) => j.clone(),
+            None => sync_engines::read_jobs(s, &c.service_principal_id).await?,
+        };
+        let b = SyncJobsBackup::new(
+            &s.tenant,
+            &c.display_name,
+            &c.service_principal_id,
+            jobs.clone(),
+        );
+        let path = b.write(&s.home)?.display().to_string();
+        let backup = Some((path.as_str(), b.sha256.as_str()));
+        journal::append(
+            &s.home,
+            &s.tenant,
+            &entry(
+                CLOUD_OP,
+                &c.display_name,
+                "intent",
+                backup,
+                "password hash job: create if missing, start",
+            ),
+        )?;
+        progress.event(
+            Some(&c.display_name),
+            "starting Cloud Sync's password hash job",
+        );
+        match sync_engines::ensure_password_hash_job(s, &c.service_principal_id, &jobs).await {
+            Ok(job) if job.running() => {
+                journal::append(
+                    &s.home,
+                    &s.tenant,
+                    &entry(
+                        CLOUD_OP,
+                        &c.display_name,
+                        "done",
+                        backup,
+                        &format!("read back: job {} {}", job.id, job.code),
+                    ),
+                )?;
+                c.password_hash_job = Some(job);
+                changed = true;
+            }
+            Ok(job) => {
+                let why = format!(
+                    "read back: job {} is {} ({}), not running",
+                    job.id, job.code, job.schedule
+                );
+                journal::append(
+                    &s.home,
+                    &s.tenant,
+                    &entry(CLOUD_OP, &c.display_name, "failed", backup, &why),
+                )?;
+                return Err(OpsError::Partial(format!(
+                    "Cloud Sync {}: {why}",
+                    c.display_name
+                )));
+            }
+            Err(e) => {
+                journal::append(
+                    &s.home,
+                    &s.tenant,
+                    &entry(CLOUD_OP, &c.display_name, "failed", backup, &e.to_string()),
+                )?;
+                return Err(if changed {
+                    OpsError::Partial(format!("Cloud Sync {}: {e}", c.display_name))
+                } else {
+                    e
+                });
+            }
+        }
+    }
+    let server = engines.connect.as_ref().and_then(|c| c.server.clone());
+    let mut connect_script = None;
+    if let Some(path) = &p.script {
+        let text = crate::connect::phs_script::script(&crate::connect::phs_script::Target {
+            tenant: &s.tenant,
+            server: server.as_deref(),
+            generated_at: &journal::now(),
+        });
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            journal::private_dir(dir)?;
+        }
+        crate::emulator::store::write_atomic(path, text.as_bytes())
+            .map_err(|e| OpsError::file(path, e))?;
+        progress.event(None, &format!("wrote {}", path.display()));
+        connect_script = Some(path.display().to_string());
+    }
+    let flowing = p.flowing && !changed;
+    let note = note(
+        flowing,
+        &engines,
+        connect_script.as_deref(),
+        server.as_deref(),
+        p.last_password_sync.as_deref(),
+    );
     Ok(Report {
-        changed: !p.already,
+        changed,
         password_hash_sync: true,
-        last_password_sync: last,
+        engines,
+        connect_script,
+        connect_server: server,
+        hashes_flowing: flowing,
+        last_password_sync: p.last_password_sync,
         note,
     })
+}
+
+/// The journal's name for a Cloud Sync job change.
+pub const CLOUD_OP: &str = "cloud-sync-phs";
+
+fn note(
+    flowing: bool,
+    engines: &Engines,
+    script: Option<&str>,
+    server: Option<&str>,
+    last: Option<&str>,
+) -> String {
+    if flowing {
+        return format!(
+            "Password hashes are arriving: the last password sync ran at {}.",
+            last.unwrap_or("?")
+        );
+    }
+    let mut next = vec![];
+    if let Some(path) = script {
+        next.push(format!(
+            "Entra Connect Sync sends no password hash until its server's password sync is on: run {path} on {} as an administrator (PowerShell, with the ADSync module).",
+            server.unwrap_or("the Connect Sync server")
+        ));
+    }
+    if engines
+        .cloud
+        .iter()
+        .any(|c| c.password_hash_job.as_ref().is_some_and(|j| j.running()))
+    {
+        next.push("Cloud Sync's password hash job runs: hashes follow on its next cycles.".into());
+    }
+    next.push("The first full password sync can take up to three hours; `enable-phs --wait` shows when hashes arrive.".into());
+    next.join(" ")
+}
+
+/// Polls until a password sync newer than `previous` (the last one known before the change) has run:
+/// hashes reach Entra ID. Compared with the tenant's own times, so a clock apart from this machine's
+/// does not matter.
+pub async fn wait_for_hashes(
+    s: &Session,
+    previous: Option<&str>,
+    timeout: Duration,
+    progress: &dyn Progress,
+) -> Result<String, OpsError> {
+    let before = previous.and_then(parse_graph_time);
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(t) = last_password_sync(s).await
+            && parse_graph_time(&t).is_some_and(|at| before.is_none_or(|b| at > b))
+        {
+            progress.event(
+                None,
+                &format!("password hashes arrived: a password sync ran at {t}"),
+            );
+            return Ok(t);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(OpsError::Partial(format!(
+                "no password sync has run in {}s. Check the engine: on Entra Connect Sync, that the script ran on the server (its output names each connector) and the Application event log for events 611 or 652; on Cloud Sync, the password hash job's status in the Entra admin center",
+                timeout.as_secs()
+            )));
+        }
+        progress.event(None, "waiting for the first password sync after the change");
+        tokio::time::sleep(Duration::from_secs(5).min(timeout)).await;
+    }
 }

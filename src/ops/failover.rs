@@ -163,6 +163,18 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
                 let when = last
                     .map(|t| format!("the last password sync ran at {t}"))
                     .unwrap_or_else(|| "no password sync is known".into());
+                // Only here, where it explains a refusal, are the engines read.
+                let why = match super::sync_engines::detect(s).await {
+                    Ok(e) => super::sync_engines::why_no_hashes(
+                        &e,
+                        &super::enable_phs::default_script_path(
+                            &s.home,
+                            &s.tenant,
+                            e.connect.as_ref().and_then(|c| c.server.as_deref()),
+                        ),
+                    ),
+                    Err(e) => format!("the sync engines could not be read: {e}"),
+                };
                 let outcome = if o.accept_unsynced {
                     Outcome::Warn
                 } else {
@@ -172,7 +184,7 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
                     "password hash sync",
                     outcome,
                     format!(
-                        "{when}, not within {}s: users without a hash cannot sign in{}",
+                        "{when}, not within {}s: users without a hash cannot sign in. {why}{}",
                         o.sync_window.as_secs(),
                         if o.accept_unsynced {
                             " (accepted with --accept-unsynced)"

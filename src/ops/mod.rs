@@ -13,6 +13,7 @@ pub mod resume;
 pub mod session;
 pub mod status;
 pub mod switch_back;
+pub mod sync_engines;
 pub mod test_signin;
 pub mod verify;
 

@@ -49,6 +49,10 @@ pub struct Status {
     /// `None` when the beta endpoint did not say.
     pub last_password_sync: Option<String>,
     pub sync_id: String,
+    /// Which engines copy password hashes, and the state of each.
+    pub sync_engines: super::sync_engines::Engines,
+    /// The flag is on and a password sync ran in the last three hours.
+    pub password_hashes_arriving: bool,
     pub domains: Vec<DomainStatus>,
     pub farms: Vec<FarmHealth>,
     /// Changes an interrupted run left without an outcome (`entra-failover resume` finishes them).
@@ -166,13 +170,20 @@ pub async fn status(s: &Session) -> Result<Status, OpsError> {
             .try_collect::<Vec<(Domain, Option<FederationSummary>)>>()
             .await
     };
-    let (me, orgs, sync, last_password_sync, domains) = futures_util::try_join!(
+    let (me, orgs, sync, last_password_sync, domains, sync_engines) = futures_util::try_join!(
         who(s),
         async { Ok::<Vec<Organization>, OpsError>(s.graph.list("/v1.0/organization").await?) },
         sync_settings(s),
         async { Ok(last_password_sync(s).await) },
         domains_and_federation,
+        super::sync_engines::detect(s),
     )?;
+    let flag = sync.features.as_ref().and_then(|f| f.password_sync_enabled) == Some(true);
+    let password_hashes_arriving = flag
+        && last_password_sync
+            .as_deref()
+            .and_then(crate::graph::models::parse_graph_time)
+            .is_some_and(|t| (time::OffsetDateTime::now_utc() - t).whole_hours() < 3);
     let org = orgs.into_iter().next().unwrap_or_default();
     let mut out = vec![];
     let mut services = BTreeMap::new();
@@ -239,10 +250,11 @@ pub async fn status(s: &Session) -> Result<Status, OpsError> {
         signed_in_as: me.who(),
         directory_sync_enabled: org.on_premises_sync_enabled == Some(true),
         last_sync: org.on_premises_last_sync_date_time.clone(),
-        password_hash_sync: sync.features.as_ref().and_then(|f| f.password_sync_enabled)
-            == Some(true),
+        password_hash_sync: flag,
         last_password_sync,
         sync_id: sync.id.unwrap_or_default(),
+        sync_engines,
+        password_hashes_arriving,
         domains: out,
         farms,
         interrupted: super::resume::pending(&super::journal::read(&s.home, &s.tenant)?)
@@ -282,6 +294,19 @@ impl std::fmt::Display for Status {
             if self.password_hash_sync { "on" } else { "off" },
             self.last_password_sync.as_deref().unwrap_or("unknown")
         )?;
+        writeln!(
+            f,
+            "Sync engine: {}   password hashes: {}",
+            self.sync_engines.describe(),
+            if self.password_hashes_arriving {
+                "arriving"
+            } else {
+                "NOT arriving"
+            }
+        )?;
+        for u in &self.sync_engines.unknown {
+            writeln!(f, "  {u}")?;
+        }
         writeln!(f)?;
         writeln!(
             f,

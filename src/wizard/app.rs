@@ -183,6 +183,13 @@ pub enum BackendEvent {
         lines: Vec<String>,
         passed: bool,
     },
+    /// Password hash sync is set up but no hash has arrived yet: watch for the first password sync
+    /// newer than `previous`.
+    AwaitHashes {
+        previous: Option<String>,
+    },
+    /// A look for hashes: the newer password sync's time, or `None` while none has run.
+    Hashes(Option<String>),
 }
 
 #[derive(Clone, Debug)]
@@ -211,16 +218,18 @@ pub enum Control {
     Rollover,
     Promote,
     Sync,
+    ConnectScript,
     AdvanceClock,
 }
 
 impl Control {
-    pub const ALL: [Control; 6] = [
+    pub const ALL: [Control; 7] = [
         Control::FarmDown,
         Control::FarmUp,
         Control::Rollover,
         Control::Promote,
         Control::Sync,
+        Control::ConnectScript,
         Control::AdvanceClock,
     ];
 
@@ -231,6 +240,7 @@ impl Control {
             Control::Rollover => "Roll the farm's token-signing certificate (list the next one)",
             Control::Promote => "Promote the next certificate to primary",
             Control::Sync => "Run a sync cycle now",
+            Control::ConnectScript => "Run the generated script on the Connect server",
             Control::AdvanceClock => "Advance the clock by 10 minutes",
         }
     }
@@ -267,6 +277,10 @@ pub enum Effect {
     },
     Verify {
         domain: String,
+    },
+    /// Look again, after a pause, whether a password sync newer than `previous` has run.
+    WatchHashes {
+        previous: Option<String>,
     },
     Exit,
 }
@@ -312,6 +326,15 @@ pub struct State {
     pub from_backup: bool,
     pub certificates: Vec<String>,
     pub verify: Option<(Vec<String>, bool)>,
+    /// The Complete page's watch for the first password hashes after enable-phs.
+    pub hashes: Option<HashesWatch>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct HashesWatch {
+    pub previous: Option<String>,
+    pub looks: u32,
+    pub arrived: Option<String>,
 }
 
 impl State {
@@ -358,6 +381,7 @@ impl State {
             from_backup: true,
             certificates: vec![],
             verify: None,
+            hashes: None,
         }
     }
 
@@ -728,6 +752,7 @@ fn next(s: &mut State) -> Vec<Effect> {
                     vec![Effect::Refresh]
                 }
                 Task::SyncOptions => {
+                    s.hashes = None;
                     s.phs_checked = s.status.as_ref().is_some_and(|st| st.password_hash_sync);
                     s.go(Page::OptionalFeatures);
                     vec![]
@@ -749,11 +774,16 @@ fn next(s: &mut State) -> Vec<Effect> {
         }
         Page::OptionalFeatures => {
             s.flow = Flow::Sync;
-            let already = s.status.as_ref().is_some_and(|st| st.password_hash_sync);
+            // On means the flag is on and hashes arrive; a flag without hashes still needs the
+            // engine's part (the Connect server's script, Cloud Sync's job).
+            let already = s
+                .status
+                .as_ref()
+                .is_some_and(|st| st.password_hash_sync && st.password_hashes_arriving);
             if !s.phs_checked || already {
                 s.notice = Some(
                     if already {
-                        "Password hash synchronization is already on"
+                        "Password hash synchronization is already on, and hashes arrive"
                     } else {
                         "Nothing to change"
                     }
@@ -1026,6 +1056,28 @@ fn backend(s: &mut State, e: BackendEvent) -> Vec<Effect> {
             s.notice = Some(msg);
             return vec![Effect::Refresh];
         }
+        BackendEvent::AwaitHashes { previous } => {
+            s.hashes = Some(HashesWatch {
+                previous: previous.clone(),
+                looks: 0,
+                arrived: None,
+            });
+            return vec![Effect::WatchHashes { previous }];
+        }
+        BackendEvent::Hashes(found) => {
+            // The watch goes on while its page shows; leaving the page ends it.
+            if let Some(w) = s.hashes.as_mut().filter(|_| s.page == Page::Complete) {
+                w.looks += 1;
+                match found {
+                    Some(t) => w.arrived = Some(t),
+                    None => {
+                        return vec![Effect::WatchHashes {
+                            previous: w.previous.clone(),
+                        }];
+                    }
+                }
+            }
+        }
         BackendEvent::SignIn(result) => {
             s.busy = None;
             s.signin_result = Some(result);
@@ -1078,6 +1130,17 @@ pub mod tests {
             password_hash_sync: phs,
             last_password_sync: phs.then(|| "2026-11-25T10:00:00Z".into()),
             sync_id: "s".into(),
+            sync_engines: crate::ops::sync_engines::Engines {
+                connect: Some(crate::ops::sync_engines::ConnectSync {
+                    server: Some("AADCONNECT01".into()),
+                    service_account: Some(
+                        "Sync_AADCONNECT01_0a1b2c3d4e5f@contoso.onmicrosoft.com".into(),
+                    ),
+                }),
+                cloud: vec![],
+                unknown: vec![],
+            },
+            password_hashes_arriving: phs,
             domains: vec![
                 d("contoso.onmicrosoft.com", "Managed", true, None),
                 d(

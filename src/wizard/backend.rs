@@ -8,6 +8,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::app::{BackendEvent, BackupInfo, Control, Effect, ErrorPanel, FarmInfo, Task};
 use crate::auth::claims::Task as Permission;
+use crate::graph::models::parse_graph_time;
 use crate::ops::{
     OpsError, Progress, Session, backup, enable_phs, failover, farm, reset_trust, status,
     switch_back, test_signin, verify,
@@ -138,7 +139,7 @@ async fn handle(
         },
         Effect::PrepareEnablePhs => {
             *current = Task::SyncOptions;
-            match enable_phs::prepare(s).await {
+            match enable_phs::prepare(s, &enable_phs::Options::default()).await {
                 Ok(p) => {
                     send(BackendEvent::Planned(Box::new(p.plan.clone())));
                     *pending = Pending::EnablePhs(p);
@@ -164,14 +165,26 @@ async fn handle(
         }
         Effect::Run => match std::mem::replace(pending, Pending::None) {
             Pending::EnablePhs(p) => match enable_phs::run(s, p, progress).await {
-                Ok(r) => send(BackendEvent::Done(vec![
-                    format!(
-                        "Password hash synchronization: on{}",
-                        if r.changed { " (changed now)" } else { "" }
-                    ),
-                    r.note,
-                    "Journal: entra-failover history".into(),
-                ])),
+                Ok(r) => {
+                    let mut lines = vec![
+                        format!(
+                            "Password hash synchronization: on{}",
+                            if r.changed { " (changed now)" } else { "" }
+                        ),
+                        format!("Sync engine: {}", r.engines.describe()),
+                    ];
+                    if let Some(path) = &r.connect_script {
+                        lines.push(format!("Script for the Connect server: {path}"));
+                    }
+                    lines.push(r.note.clone());
+                    lines.push("Journal: entra-failover history".into());
+                    send(BackendEvent::Done(lines));
+                    if !r.hashes_flowing {
+                        send(BackendEvent::AwaitHashes {
+                            previous: r.last_password_sync,
+                        });
+                    }
+                }
                 Err(e) => send(BackendEvent::Failed(panel("Configuring failed", &e))),
             },
             Pending::Failover(p) => match failover::run(s, p, progress).await {
@@ -338,6 +351,15 @@ async fn handle(
             }),
             Err(e) => send(BackendEvent::Failed(panel("Verification failed", &e))),
         },
+        Effect::WatchHashes { previous } => {
+            // A pause between looks: a password sync runs every two minutes at best.
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            let before = previous.as_deref().and_then(parse_graph_time);
+            let found = status::last_password_sync(s)
+                .await
+                .filter(|t| parse_graph_time(t).is_some_and(|at| before.is_none_or(|b| at > b)));
+            send(BackendEvent::Hashes(found));
+        }
         Effect::Connect { .. } | Effect::Exit => {}
     }
 }
@@ -373,6 +395,11 @@ async fn control(s: &Session, c: Control) -> String {
             "/sync".into(),
             serde_json::json!({}),
             "A sync cycle ran".into(),
+        ),
+        Control::ConnectScript => (
+            "/connect/script".into(),
+            serde_json::json!({}),
+            "Ran the script on the Connect server (simulated): its password sync is on".into(),
         ),
         Control::AdvanceClock => (
             "/clock".into(),

@@ -227,6 +227,88 @@ mod tests {
     }
 
     #[test]
+    fn the_complete_page_watches_until_password_hashes_arrive() {
+        use crate::wizard::app::{Effect, Page};
+        // Customize synchronization options → Optional features → Ready → Configuring → Complete.
+        let mut s = connected(false);
+        update(&mut s, Action::Digit(2));
+        assert_eq!(s.page, Page::OptionalFeatures);
+        update(&mut s, Action::Toggle);
+        assert_eq!(update(&mut s, Action::Next), vec![Effect::PrepareEnablePhs]);
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Planned(Box::new(plan(false)))),
+        );
+        update(&mut s, Action::Next);
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Done(vec![
+                "Password hash synchronization: on (changed now)".into(),
+                "Sync engine: Entra Connect Sync on AADCONNECT01".into(),
+                "Script for the Connect server: /home/admin/scripts/enable-password-hash-sync.AADCONNECT01.ps1".into(),
+            ])),
+        );
+        assert_eq!(s.page, Page::Complete);
+        let watch = update(
+            &mut s,
+            Action::Backend(BackendEvent::AwaitHashes { previous: None }),
+        );
+        assert_eq!(watch, vec![Effect::WatchHashes { previous: None }]);
+        // Each look that finds nothing asks for another.
+        assert_eq!(
+            update(&mut s, Action::Backend(BackendEvent::Hashes(None))),
+            watch
+        );
+        snap("complete_waiting_for_hashes", &s);
+        let done = update(
+            &mut s,
+            Action::Backend(BackendEvent::Hashes(Some("2026-12-02T14:30:00Z".into()))),
+        );
+        assert!(done.is_empty());
+        snap("complete_hashes_arrived", &s);
+        // Leaving the page ends a watch.
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::AwaitHashes { previous: None }),
+        );
+        update(&mut s, Action::Previous);
+        assert!(update(&mut s, Action::Backend(BackendEvent::Hashes(None))).is_empty());
+    }
+
+    #[test]
+    fn optional_features_on_a_cloud_sync_tenant() {
+        use crate::ops::sync_engines::{CloudConfig, Engines, Job};
+        let mut s = connected(true);
+        if let Some(st) = s.status.as_mut() {
+            st.password_hashes_arriving = false;
+            st.sync_engines = Engines {
+                connect: None,
+                cloud: vec![
+                    CloudConfig {
+                        service_principal_id: "sp1".into(),
+                        display_name: "contoso.com".into(),
+                        password_hash_job: None,
+                    },
+                    CloudConfig {
+                        service_principal_id: "sp2".into(),
+                        display_name: "fabrikam.com".into(),
+                        password_hash_job: Some(Job {
+                            id: "AD2AADPasswordHash.1".into(),
+                            code: "Quarantine".into(),
+                            schedule: "Active".into(),
+                            last_execution: None,
+                            quarantine: Some("EncounteredQuarantineException".into()),
+                        }),
+                    },
+                ],
+                unknown: vec![],
+            };
+        }
+        update(&mut s, Action::Digit(2));
+        snap("optional_features_cloud_sync", &s);
+    }
+
+    #[test]
     fn every_page_at_80x24() {
         let mut s = State::new(vec!["rehearsal".into(), "contoso".into()]);
         snap("welcome", &s);

@@ -110,9 +110,10 @@ fn the_whole_runbook_on_the_rehearsal_tenant() {
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("password hash sync"));
 
-    // enable-phs → sync cycle
+    // enable-phs → the script on the Connect server (simulated) → sync cycle
     let r = home.json(&["enable-phs", "--yes"]);
     assert_eq!(r["result"]["changed"], true);
+    home.json(&["rehearse", "connect-script"]);
     home.json(&["rehearse", "sync"]);
 
     // The farm goes down; fail contoso.com and fabrikam.com over.
@@ -346,6 +347,7 @@ fn profiles_and_rehearsal_controls() {
 
     // The clock moves on; a sync cycle follows by itself; reset starts over.
     home.json(&["enable-phs", "--yes"]);
+    home.json(&["rehearse", "connect-script"]);
     let before = home.json(&["status"]);
     assert!(before["last_password_sync"].is_null());
     let c = home.json(&["rehearse", "clock", "advance", "5m"]);
@@ -482,6 +484,7 @@ fn secrets_never_reach_files_logs_or_output() {
     };
     run(&["status", "--json"], None, true);
     run(&["enable-phs", "--yes"], None, true);
+    control("/connect/script", serde_json::json!({}));
     control("/sync", serde_json::json!({}));
     control(
         "/adfs/sts.contoso.com",

@@ -209,7 +209,7 @@ async fn an_expired_token_is_refreshed_once() {
 async fn missing_permissions_are_named_before_any_change() {
     let t = Tenant::start(None).await;
     let s = t.session(t.app());
-    let p = enable_phs::prepare(&s).await.unwrap();
+    let p = enable_phs::prepare(&s, &Default::default()).await.unwrap();
     let failed = p.plan.failed();
     assert_eq!(failed.len(), 1);
     assert!(
@@ -259,9 +259,15 @@ async fn missing_permissions_are_named_before_any_change() {
 async fn failover_backs_up_converts_and_confirms_with_the_fewest_requests() {
     let t = Tenant::start(None).await;
     let s = t.session(t.admin());
-    enable_phs::run(&s, enable_phs::prepare(&s).await.unwrap(), &Quiet)
-        .await
-        .unwrap();
+    enable_phs::run(
+        &s,
+        enable_phs::prepare(&s, &Default::default()).await.unwrap(),
+        &Quiet,
+    )
+    .await
+    .unwrap();
+    // What Entra Connect does on its server (the script enable-phs writes), then a cycle.
+    t.control("/connect/script", json!({})).await;
     t.control("/sync", json!({})).await;
     t.control("/adfs/sts.contoso.com", json!({"state": "down"}))
         .await;
@@ -317,9 +323,15 @@ async fn failover_backs_up_converts_and_confirms_with_the_fewest_requests() {
 async fn a_non_retryable_error_stops_the_run_with_a_summary() {
     let t = Tenant::start(None).await;
     let s = t.session(t.admin());
-    enable_phs::run(&s, enable_phs::prepare(&s).await.unwrap(), &Quiet)
-        .await
-        .unwrap();
+    enable_phs::run(
+        &s,
+        enable_phs::prepare(&s, &Default::default()).await.unwrap(),
+        &Quiet,
+    )
+    .await
+    .unwrap();
+    // What Entra Connect does on its server (the script enable-phs writes), then a cycle.
+    t.control("/connect/script", json!({})).await;
     t.control("/sync", json!({})).await;
     let o = failover::Options {
         domains: vec!["contoso.com".into(), "fabrikam.com".into()],
@@ -547,9 +559,15 @@ async fn every_fault_class_during_failover_and_switch_back_loses_and_duplicates_
         base_backoff: std::time::Duration::from_millis(20),
         ..RetryPolicy::default()
     });
-    enable_phs::run(&s, enable_phs::prepare(&s).await.unwrap(), &Quiet)
-        .await
-        .unwrap();
+    enable_phs::run(
+        &s,
+        enable_phs::prepare(&s, &Default::default()).await.unwrap(),
+        &Quiet,
+    )
+    .await
+    .unwrap();
+    // What Entra Connect does on its server (the script enable-phs writes), then a cycle.
+    t.control("/connect/script", json!({})).await;
     t.control("/sync", json!({})).await;
     let domains: Vec<String> = (1..=6).map(|i| format!("d{i}.example")).collect();
     let o = failover::Options {

@@ -45,7 +45,9 @@ async fn start(t: Tenant) -> (tempfile::TempDir, Session) {
     cfg.scenario = Some(scenario);
     Emulator::start(cfg).await.expect("emulator").stop();
     let s = Session::rehearsal(home.path()).await.expect("session");
-    let p = enable_phs::prepare(&s).await.expect("plan");
+    let p = enable_phs::prepare(&s, &Default::default())
+        .await
+        .expect("plan");
     enable_phs::run(&s, p, &Quiet).await.expect("phs");
     control(&s, "/sync", json!({})).await;
     control(&s, "/adfs/sts.contoso.com", json!({"state": "down"})).await;

@@ -65,7 +65,9 @@ async fn main() {
         "enable-phs",
         "1 token + 3 Graph (read settings, PATCH, read back) = 4",
         {
-            let p = enable_phs::prepare(&s).await.expect("prepare");
+            let p = enable_phs::prepare(&s, &Default::default())
+                .await
+                .expect("prepare");
             enable_phs::run(&s, p, &Quiet).await.expect("run")
         }
     );

@@ -38,6 +38,8 @@ fn status(n: usize) -> Status {
         password_hash_sync: true,
         last_password_sync: None,
         sync_id: "s".into(),
+        sync_engines: Default::default(),
+        password_hashes_arriving: false,
         domains,
         farms: vec![],
         interrupted: vec![],

@@ -209,6 +209,12 @@ impl Rig {
             .await;
         assert_eq!(a.status, 204, "{}", a.text);
     }
+
+    /// What the script `enable-phs` writes does on the Connect Sync server: its password sync on.
+    pub async fn connect_script(&self) {
+        let a = self.control(Method::POST, "/connect/script", None).await;
+        assert_eq!(a.status, 200, "{}", a.text);
+    }
 }
 
 pub async fn into_answer(r: reqwest::Response) -> Answer {

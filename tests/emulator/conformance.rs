@@ -151,6 +151,7 @@ async fn every_body_uses_only_schema_properties_and_values() {
     let schema = v1();
     // Something in every collection, and some non-default values.
     rig.enable_phs().await;
+    rig.connect_script().await;
     rig.sync().await;
     rig.call(
         Method::POST,
@@ -481,4 +482,157 @@ async fn user_realm_answers_have_the_real_fields() {
         assert!(a.body.get(k).is_some(), "{k} missing");
         assert_eq!(a.body[k].is_string(), b[k].is_string(), "{k}");
     }
+}
+
+#[tokio::test]
+async fn cloud_sync_jobs_and_the_sync_account_answer_as_graph_does() {
+    let rig = Rig::with(|_| {}, Some("[sync]\nengine = \"both\"\n")).await;
+    let admin = rig.admin_token().await;
+    let schema = Schema::load(&[
+        "graph-v1.0-prod-csdl-slices.xml",
+        "graph-v1.0-prod-csdl-users-groups.xml",
+        "graph-v1.0-prod-csdl-synchronization.xml",
+    ]);
+    let mut problems = vec![];
+    // Cloud Sync's configurations: service principals of its application.
+    let sps = rig
+        .get(
+            &admin,
+            "/v1.0/servicePrincipals?$filter=appId eq '1a4721b3-e57f-4451-ae87-ef078703ec94'",
+        )
+        .await;
+    assert_eq!(sps.status, 200, "{}", sps.text);
+    let sps = sps.body["value"].as_array().unwrap().clone();
+    assert_eq!(sps.len(), 3, "contoso.com, fabrikam.com, northwind.com");
+    for sp in &sps {
+        schema.check("servicePrincipal", sp, "servicePrincipals", &mut problems);
+    }
+    let other = rig
+        .get(
+            &admin,
+            "/v1.0/servicePrincipals?$filter=appId eq '00000002-0000-0000-c000-000000000000'",
+        )
+        .await;
+    assert_eq!(other.body["value"], json!([]));
+    let sp = sps[0]["id"].as_str().unwrap();
+    let jobs = format!("/v1.0/servicePrincipals/{sp}/synchronization/jobs");
+
+    // Created as the documented response shows it: disabled, not configured; the same keys.
+    let created = rig
+        .call(
+            Method::POST,
+            Some(&admin),
+            &jobs,
+            Some(json!({"templateId": "AD2AADPasswordHash"})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let documented = fixture("synchronizationJob.create.v1.0.response-201.json");
+    assert_eq!(
+        keys(&created.body).difference(&keys(&documented)).count(),
+        1,
+        "only @odata.context beyond the documented keys: {:?}",
+        keys(&created.body)
+    );
+    for k in ["schedule", "status"] {
+        assert!(
+            keys(&created.body[k]).is_superset(&keys(&documented[k])),
+            "{k}"
+        );
+    }
+    assert_eq!(created.body["schedule"]["state"], "Disabled");
+    assert_eq!(created.body["status"]["code"], "NotConfigured");
+    let id = created.body["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("AD2AADPasswordHash."), "{id}");
+    let start = rig
+        .call(
+            Method::POST,
+            Some(&admin),
+            &format!("{jobs}/{id}/start"),
+            None,
+        )
+        .await;
+    assert_eq!((start.status.as_u16(), start.text.as_str()), (204, ""));
+    let job = rig.get(&admin, &format!("{jobs}/{id}")).await;
+    assert_eq!(job.body["status"]["code"], "Active");
+    assert_eq!(job.body["schedule"]["state"], "Active");
+
+    // Quarantine: the documented shape; start does not lift it, restart with QuarantineState does.
+    let q = rig
+        .control(
+            Method::POST,
+            "/sync-jobs/quarantine",
+            Some(json!({"configuration": sps[0]["displayName"]})),
+        )
+        .await;
+    assert_eq!(q.status, 200, "{}", q.text);
+    let job = rig.get(&admin, &format!("{jobs}/{id}")).await;
+    assert_eq!(job.body["status"]["code"], "Quarantine");
+    let documented = fixture("synchronizationJob.get.v1.0.response-200.json");
+    assert_eq!(
+        keys(&job.body["status"]["quarantine"]),
+        keys(&documented["status"]["quarantine"])
+    );
+    rig.call(
+        Method::POST,
+        Some(&admin),
+        &format!("{jobs}/{id}/start"),
+        None,
+    )
+    .await;
+    let job = rig.get(&admin, &format!("{jobs}/{id}")).await;
+    assert_eq!(job.body["status"]["code"], "Quarantine");
+    let restart = rig
+        .call(
+            Method::POST,
+            Some(&admin),
+            &format!("{jobs}/{id}/restart"),
+            Some(json!({"criteria": {"resetScope": "Watermark, Escrows, QuarantineState"}})),
+        )
+        .await;
+    assert_eq!(restart.status, 204, "{}", restart.text);
+    let listed = rig.get(&admin, &jobs).await;
+    assert_eq!(listed.status, 200);
+    for j in listed.body["value"].as_array().unwrap() {
+        schema.check("synchronizationJob", j, &jobs, &mut problems);
+    }
+    let job = rig.get(&admin, &format!("{jobs}/{id}")).await;
+    assert_eq!(job.body["status"]["code"], "Active");
+    schema.check("synchronizationJob", &job.body, "job", &mut problems);
+
+    // Refusals: an unknown template, an unknown configuration, a caller without the permission.
+    let bad = rig
+        .call(
+            Method::POST,
+            Some(&admin),
+            &jobs,
+            Some(json!({"templateId": "BoxOutDelta"})),
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    let missing = rig
+        .get(
+            &admin,
+            "/v1.0/servicePrincipals/00000000-0000-0000-0000-000000000000/synchronization/jobs",
+        )
+        .await;
+    assert_eq!(missing.status, 404);
+    let app = rig.app_token().await;
+    assert_eq!(rig.get(&app, &jobs).await.status, 403);
+
+    // Connect Sync's trace: its service account in Directory Synchronization Accounts.
+    let roles = rig
+        .get(
+            &admin,
+            "/v1.0/directoryRoles?$filter=roleTemplateId eq 'd29b2b05-8046-44ba-8758-1e26182fcf32'&$expand=members",
+        )
+        .await;
+    assert_eq!(roles.status, 200, "{}", roles.text);
+    let role = &roles.body["value"][0];
+    let upn = role["members"][0]["userPrincipalName"].as_str().unwrap();
+    assert!(upn.starts_with("Sync_AADCONNECT01_"), "{upn}");
+    let mut plain = role.clone();
+    plain.as_object_mut().unwrap().remove("members");
+    schema.check("directoryRole", &plain, "directoryRoles", &mut problems);
+    assert!(problems.is_empty(), "{problems:#?}");
 }

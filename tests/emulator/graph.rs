@@ -446,6 +446,7 @@ async fn organization_and_beta_password_sync_time() {
         Value::Null
     );
     rig.enable_phs().await;
+    rig.connect_script().await;
     rig.sync().await;
     let a = rig.get(&t, "/beta/organization").await;
     assert!(a.body["value"][0]["onPremisesLastPasswordSyncDateTime"].is_string());
@@ -475,6 +476,7 @@ async fn password_hash_sync_flag_needs_the_permission_and_the_role() {
 
     // A synchronized user without a directory role: the scope alone is not enough.
     rig.enable_phs().await;
+    rig.connect_script().await;
     rig.sync().await;
     let user = rig.user_of("northwind.com");
     let a = rig.password(&user, &rig.info.user_password).await;

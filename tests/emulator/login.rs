@@ -220,6 +220,14 @@ async fn password_grant_follows_the_domains_sign_in_and_the_hashes() {
     assert_eq!(a.aadsts(), 50056, "the flag alone copies no hash");
     rig.sync().await;
     let a = rig.password(&managed, &pw).await;
+    assert_eq!(
+        a.aadsts(),
+        50056,
+        "nor does a sync cycle: the Connect server's password sync is off"
+    );
+    rig.connect_script().await;
+    rig.sync().await;
+    let a = rig.password(&managed, &pw).await;
     assert_eq!(a.status, 200, "{}", a.text);
     let c = claims_of(a.body["access_token"].as_str().unwrap());
     assert_eq!(c["upn"], managed.as_str());

@@ -126,6 +126,7 @@ async fn control_api_needs_its_token() {
 async fn the_sync_engine_runs_every_two_emulated_minutes() {
     let rig = Rig::start().await;
     rig.enable_phs().await;
+    rig.connect_script().await;
     let user = rig.user_of("northwind.com");
     assert_eq!(
         rig.password(&user, &rig.info.user_password).await.aadsts(),

@@ -46,6 +46,23 @@ pub fn view(s: &State, _t: &Theme) -> Vec<Line<'static>> {
 
 pub fn optional_features(s: &State, t: &Theme) -> Vec<Line<'static>> {
     let on = s.status.as_ref().is_some_and(|st| st.password_hash_sync);
+    let engines = s.status.as_ref().map(|st| &st.sync_engines);
+    let engine = engines
+        .map(|e| e.describe())
+        .unwrap_or_else(|| "reading…".into());
+    // What the box does on this tenant's engine, beyond the tenant's flag.
+    let what = match engines {
+        Some(e) if e.connect.is_some() && !e.cloud.is_empty() => {
+            "Also starts Cloud Sync's password hash jobs; writes the Connect script."
+        }
+        Some(e) if e.connect.is_some() => {
+            "Also writes the script that turns the Connect server's password sync on."
+        }
+        Some(e) if !e.cloud.is_empty() => {
+            "Also creates and starts Cloud Sync's password hash jobs."
+        }
+        _ => "The tenant's flag alone copies no password hash: a sync engine does.",
+    };
     let mut lines = vec![
         Line::from("Select optional features:"),
         Line::from(""),
@@ -57,7 +74,16 @@ pub fn optional_features(s: &State, t: &Theme) -> Vec<Line<'static>> {
         Line::from(
             "    Copies password hashes to Microsoft Entra ID so that users can sign in if AD FS fails.",
         ),
-        Line::from(format!("    Now: {}", if on { "on" } else { "off" })),
+        Line::from(format!(
+            "    Now: {}",
+            match s.status.as_ref() {
+                Some(st) if on && st.password_hashes_arriving => "on; password hashes arrive",
+                _ if on => "the tenant's flag is on, but no password hash arrives",
+                _ => "off",
+            }
+        )),
+        Line::from(format!("    Sync engine: {}", engine)),
+        Line::from(format!("    {what}")),
         Line::from(""),
         Line::from("  [ ] Password writeback (unchanged)"),
         Line::from("  [ ] Group writeback (unchanged)"),

@@ -30,6 +30,29 @@ pub fn complete(s: &State, _t: &Theme) -> Vec<Line<'static>> {
     let mut lines = vec![Line::from("Configuration complete."), Line::from("")];
     lines.extend(s.summary.iter().map(|l| Line::from(l.clone())));
     lines.push(Line::from(""));
+    if let Some(w) = &s.hashes {
+        // The live panel: the step is not done until password hashes arrive.
+        match &w.arrived {
+            Some(t) => lines.push(Line::from(format!(
+                "Password hashes: arriving (a password sync ran at {t})."
+            ))),
+            None => {
+                lines.push(Line::from(format!(
+                    "Password hashes: none yet; watching for the first password sync (check {}).",
+                    w.looks
+                )));
+                lines.push(Line::from(
+                    "Until they arrive, users cannot sign in; a first full sync can take 3 hours.",
+                ));
+                if s.rehearsal {
+                    lines.push(Line::from(
+                        "Rehearsal: F2 then 6 runs the script on the Connect server, 5 a sync cycle.",
+                    ));
+                }
+            }
+        }
+        return lines;
+    }
     lines.push(Line::from(
         "Next: sign-in changes take effect within minutes, up to 60; then test a user's sign-in.",
     ));

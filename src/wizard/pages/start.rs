@@ -51,6 +51,24 @@ pub fn connect(s: &State, t: &Theme) -> Vec<Line<'static>> {
             };
             lines.push(show("Turn on password hash sync", &s.missing_phs));
             lines.push(show("Change user sign-in", &s.missing_convert));
+            if let Some(st) = &s.status {
+                lines.push(Line::from(""));
+                lines.push(Line::from(format!(
+                    "Sync engine: {}",
+                    st.sync_engines.describe()
+                )));
+                lines.push(Line::from(vec![
+                    Span::raw("Password hashes: "),
+                    if st.password_hashes_arriving {
+                        Span::styled("arriving", t.good)
+                    } else {
+                        Span::styled("not arriving", t.bad)
+                    },
+                ]));
+                for u in &st.sync_engines.unknown {
+                    lines.push(Line::from(format!("  {u}")));
+                }
+            }
         }
     }
     lines

@@ -1,0 +1,310 @@
+//! Password hash sync for each sync engine, through the binary, against a rehearsal tenant served by
+//! this test (the commands join it), so that its request log shows exactly what each engine's
+//! `enable-phs` sent, and its state what changed.
+
+use entra_failover::emulator::{Config, Emulator, LogEntry};
+use serde_json::Value;
+
+use crate::cli::{Home, text};
+
+struct Served {
+    home: Home,
+    emu: Emulator,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Served {
+    fn start(scenario: Option<&str>) -> Served {
+        let home = Home::new();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let mut cfg = Config::new(home.path().join("rehearsal"));
+        if let Some(text) = scenario {
+            let p = home.path().join("scenario.toml");
+            std::fs::write(&p, text).unwrap();
+            cfg.scenario = Some(p);
+        }
+        let emu = rt.block_on(Emulator::start(cfg)).unwrap();
+        Served { home, emu, _rt: rt }
+    }
+
+    /// The Graph requests answered since `from` (an index into the log).
+    fn graph_since(&self, from: usize) -> Vec<LogEntry> {
+        self.emu.requests()[from..]
+            .iter()
+            .filter(|e| e.path.starts_with("/v1.0/") || e.path.starts_with("/beta/"))
+            .cloned()
+            .collect()
+    }
+
+    fn user_of(&self, domain: &str) -> String {
+        self.emu
+            .tenant()
+            .users
+            .iter()
+            .find(|u| u.synced && u.upn.ends_with(&format!("@{domain}")))
+            .unwrap()
+            .upn
+            .clone()
+    }
+
+    fn signs_in(&self, upn: &str) -> Value {
+        let password = format!("{}\n", self.emu.info().user_password);
+        let out = self.home.run_with(
+            &["test-signin", "--upn", upn, "--password-stdin", "--json"],
+            Some(&password),
+        );
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{}\n{}", text(&out.stdout), text(&out.stderr)))
+    }
+}
+
+fn writes(log: &[LogEntry]) -> Vec<String> {
+    log.iter()
+        .filter(|e| e.method != "GET")
+        .map(|e| format!("{} {} {}", e.method, e.path, e.status))
+        .collect()
+}
+
+#[test]
+fn connect_sync_gets_a_script_and_no_hash_flows_until_it_runs() {
+    let t = Served::start(None);
+    let info = t.emu.info().clone();
+    let from = t.emu.requests().len();
+    let r = t.home.json(&["enable-phs", "--yes"]);
+    let log = t.graph_since(from);
+    println!(
+        "Connect Sync enable-phs: {} Graph requests, {} writes: {:?}",
+        log.len(),
+        writes(&log).len(),
+        writes(&log)
+    );
+    let result = &r["result"];
+    assert_eq!(result["changed"], true);
+    assert_eq!(result["hashes_flowing"], false, "{r}");
+    assert_eq!(result["connect_server"], "AADCONNECT01");
+    // One change through Graph: the flag. Nothing else can turn Connect Sync's hashes on.
+    assert_eq!(writes(&log).len(), 1, "{:?}", writes(&log));
+    // The fewest: the sync settings, both engines' traces (directory roles, Cloud Sync's service
+    // principals), the last password sync, the change and its read-back.
+    assert_eq!(log.len(), 6, "{log:?}");
+    assert!(writes(&log)[0].starts_with("PATCH /v1.0/directory/onPremisesSynchronization/"));
+    let path = result["connect_script"].as_str().unwrap();
+    let script = std::fs::read_to_string(path).unwrap();
+    assert!(script.contains("Set-ADSyncAADPasswordSyncConfiguration"));
+    assert!(script.contains("$ExpectedServer = 'AADCONNECT01'"));
+    for secret in [
+        &info.client_secret,
+        &info.admin_password,
+        &info.user_password,
+    ] {
+        assert!(
+            !script.contains(secret.as_str()),
+            "the script names no secret"
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+
+    // The flag alone: a cycle brings no hash; the pre-flight refuses, naming the server and the script.
+    let sync = t.home.json(&["rehearse", "sync"]);
+    assert_eq!(sync["users_with_password_hash"], 0, "{sync}");
+    let upn = t.user_of("contoso.com");
+    let signin = t.signs_in(&upn);
+    assert_eq!(signin["password_test"]["ok"], false, "{signin}");
+    let out = t
+        .home
+        .run(&["failover", "--domain", "contoso.com", "--yes"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let why = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(why.contains("AADCONNECT01") && why.contains(path), "{why}");
+    let tenant = t.emu.tenant();
+    let contoso = tenant.domain_index("contoso.com").unwrap();
+    assert!(
+        tenant.domains[contoso].federation.is_some(),
+        "nothing changed"
+    );
+
+    // The script runs on the server (simulated) and a cycle follows: enable-phs --wait returns,
+    // changes nothing more, and the failover goes ahead.
+    let ran = t.home.json(&["rehearse", "connect-script"]);
+    assert_eq!(
+        (
+            ran["password_sync_before"].clone(),
+            ran["password_sync"].clone()
+        ),
+        (Value::Bool(false), Value::Bool(true))
+    );
+    t.home.json(&["rehearse", "sync"]);
+    let from = t.emu.requests().len();
+    let r = t.home.json(&["enable-phs", "--yes", "--wait"]);
+    assert_eq!(r["result"]["changed"], false);
+    assert_eq!(r["result"]["hashes_flowing"], true, "{r}");
+    assert!(
+        writes(&t.graph_since(from)).is_empty(),
+        "a rerun changes nothing"
+    );
+    t.home
+        .json(&["failover", "--domain", "contoso.com", "--yes"]);
+    let tenant = t.emu.tenant();
+    assert!(tenant.domains[contoso].federation.is_none());
+    assert_eq!(t.signs_in(&upn)["password_test"]["ok"], true);
+}
+
+#[test]
+fn cloud_sync_creates_and_starts_each_password_hash_job_once() {
+    let t = Served::start(Some("[sync]\nengine = \"cloud\"\n"));
+    let from = t.emu.requests().len();
+    let r = t.home.json(&["enable-phs", "--yes"]);
+    let log = t.graph_since(from);
+    let w = writes(&log);
+    println!(
+        "Cloud Sync enable-phs ({} configurations): {} Graph requests, {} writes: {w:?}",
+        t.emu.tenant().sync.engines.cloud.len(),
+        log.len(),
+        w.len()
+    );
+    assert_eq!(r["result"]["changed"], true);
+    assert!(
+        r["result"]["connect_script"].is_null(),
+        "no Connect server, no script"
+    );
+    // The fewest: 7 reads before (settings, traces, each configuration's jobs, last password sync),
+    // the flag and its read-back, then per configuration create, start, read back. A run that
+    // followed its pre-flight after more than 10 s reads each configuration's jobs once more.
+    let configs = t.emu.tenant().sync.engines.cloud.len();
+    assert!(
+        log.len() == 6 + configs * 4 || log.len() == 6 + configs * 5,
+        "{}",
+        log.len()
+    );
+    assert!(
+        w[0].starts_with("PATCH /v1.0/directory/onPremisesSynchronization/"),
+        "{w:?}"
+    );
+    let tenant = t.emu.tenant();
+    for c in &tenant.sync.engines.cloud {
+        let jobs = format!(
+            "/v1.0/servicePrincipals/{}/synchronization/jobs",
+            c.service_principal_id
+        );
+        let mine: Vec<&String> = w.iter().filter(|l| l.contains(&jobs)).collect();
+        // Created (disabled, as Graph does), then started: each once, in that order.
+        assert_eq!(mine.len(), 2, "{mine:?}");
+        assert_eq!(mine[0], &format!("POST {jobs} 201"));
+        let job = c
+            .jobs
+            .iter()
+            .find(|j| j.template_id == "AD2AADPasswordHash")
+            .unwrap();
+        assert_eq!(mine[1], &format!("POST {jobs}/{}/start 204", job.id));
+        assert!(job.runs());
+        // Backed up before the change.
+        let backups = t.home.path().join("backups");
+        let found = walk(&backups)
+            .into_iter()
+            .any(|p| p.to_string_lossy().contains(&c.service_principal_id));
+        assert!(found, "a backup of {}'s jobs", c.display_name);
+    }
+    let history = t.home.json(&["history"]);
+    let cloud_done = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["operation"] == "cloud-sync-phs" && e["phase"] == "done")
+        .count();
+    assert_eq!(cloud_done, tenant.sync.engines.cloud.len());
+
+    // Hashes arrive on the next cycle; a managed user signs in.
+    let sync = t.home.json(&["rehearse", "sync"]);
+    assert_eq!(
+        sync["users_with_password_hash"], sync["synchronized_users"],
+        "{sync}"
+    );
+    t.home
+        .json(&["failover", "--domain", "contoso.com", "--yes"]);
+    let upn = t.user_of("contoso.com");
+    assert_eq!(t.signs_in(&upn)["password_test"]["ok"], true);
+
+    // A rerun: no second job, no change.
+    let from = t.emu.requests().len();
+    let r = t.home.json(&["enable-phs", "--yes"]);
+    assert_eq!(r["result"]["changed"], false);
+    assert!(writes(&t.graph_since(from)).is_empty());
+    for c in &t.emu.tenant().sync.engines.cloud {
+        assert_eq!(
+            c.jobs.len(),
+            2,
+            "{}: provisioning and password hash",
+            c.display_name
+        );
+    }
+}
+
+#[test]
+fn a_quarantined_job_is_refused_with_what_to_do() {
+    let t = Served::start(Some(
+        "[sync]\nengine = \"cloud\"\npassword_hash_sync = true\n",
+    ));
+    t.home.json(&["rehearse", "quarantine", "fabrikam.com"]);
+    let st = t.home.json(&["status"]);
+    assert_eq!(
+        st["password_hashes_arriving"], true,
+        "contoso's job still runs"
+    );
+    let from = t.emu.requests().len();
+    let out = t.home.run(&["enable-phs", "--yes"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        said.contains("fabrikam.com") && said.contains("quarantine"),
+        "{said}"
+    );
+    assert!(said.contains("Restart sync"), "{said}");
+    assert!(writes(&t.graph_since(from)).is_empty(), "nothing changed");
+}
+
+#[test]
+fn a_missing_sync_permission_is_named_before_any_change() {
+    // The app's delegated permissions may read synchronization jobs, not change them.
+    let scenario = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/rehearsal-tenant.toml"
+    ))
+    .unwrap()
+    .replace(
+        "\"Synchronization.ReadWrite.All\"",
+        "\"Synchronization.Read.All\"",
+    )
+    .replace("engine = \"connect\"", "engine = \"cloud\"");
+    let t = Served::start(Some(&scenario));
+    let from = t.emu.requests().len();
+    let out = t.home.run(&["enable-phs", "--yes"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(said.contains("Synchronization.ReadWrite.All"), "{said}");
+    assert!(
+        writes(&t.graph_since(from)).is_empty(),
+        "nothing changed, the flag neither"
+    );
+    assert_eq!(
+        t.emu.tenant().sync.features.password_sync_enabled,
+        Some(false)
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
