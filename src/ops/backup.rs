@@ -78,6 +78,40 @@ impl SyncJobsBackup {
         }
     }
 
+    /// Reads and checks one.
+    pub fn read(path: &Path) -> Result<SyncJobsBackup, OpsError> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| OpsError::Input(format!("backup {}: {e}", path.display())))?;
+        let b: SyncJobsBackup = serde_json::from_slice(&bytes).map_err(|e| {
+            OpsError::Input(format!(
+                "backup {} is damaged or not a backup: {e}",
+                path.display()
+            ))
+        })?;
+        let expected = SyncJobsBackup {
+            sha256: String::new(),
+            ..b.clone()
+        };
+        let digest = sha256_hex(
+            &serde_json::json!([
+                expected.format,
+                expected.tenant,
+                expected.configuration,
+                expected.service_principal_id,
+                expected.taken_at,
+                expected.jobs
+            ])
+            .to_string(),
+        );
+        if b.format != SYNC_JOBS_FORMAT || digest != b.sha256 {
+            return Err(OpsError::Input(format!(
+                "backup {} does not match its checksum: it was changed or truncated",
+                path.display()
+            )));
+        }
+        Ok(b)
+    }
+
     /// Writes it atomically (0600) beside the domain backups, in `sync-jobs/`; returns its path.
     pub fn write(&self, home: &Path) -> Result<PathBuf, OpsError> {
         let d = dir(home, &self.tenant).join("sync-jobs");

@@ -183,6 +183,46 @@ async fn reconcile(s: &Session, intent: &Entry) -> Result<(&'static str, String)
                 .await?;
             Ok(("finished", "password hash sync turned on; read back".into()))
         }
+        super::enable_phs::CLOUD_OP => {
+            // The backup names the configuration's service principal.
+            let b = match intent.backup.as_deref() {
+                Some(p) => backup::SyncJobsBackup::read(std::path::Path::new(p))?,
+                None => {
+                    return Ok((
+                        "needs you",
+                        "the intent names no backup: run enable-phs again (it converges)".into(),
+                    ));
+                }
+            };
+            let sp = &b.service_principal_id;
+            let jobs = super::sync_engines::read_jobs(s, sp).await?;
+            let running = jobs.as_array().into_iter().flatten().any(|j| {
+                j["templateId"] == super::sync_engines::PASSWORD_HASH_TEMPLATE
+                    && j["schedule"]["state"] == "Active"
+                    && j["status"]["quarantine"].is_null()
+            });
+            if running {
+                return Ok((
+                    "already done",
+                    "read back: the password hash job runs".into(),
+                ));
+            }
+            match super::sync_engines::ensure_password_hash_job(s, sp, &jobs).await {
+                Ok(j) if j.running() => Ok((
+                    "finished",
+                    format!("password hash job {} started; read back: {}", j.id, j.code),
+                )),
+                Ok(j) => Ok((
+                    "needs you",
+                    format!(
+                        "the password hash job {} is {}: run enable-phs again",
+                        j.id, j.code
+                    ),
+                )),
+                Err(OpsError::Refused(why)) => Ok(("needs you", why)),
+                Err(e) => Err(e),
+            }
+        }
         other => Ok((
             "needs you",
             format!("an interrupted {other}: run it again (it converges)"),

@@ -36,6 +36,22 @@ impl Served {
             .collect()
     }
 
+    fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let info = self.emu.info().clone();
+        self._rt.block_on(async {
+            let http = entra_failover::ops::session::http_client(Some(&info.ca_file)).unwrap();
+            let mut r = http
+                .request(method, format!("{}{path}", info.control_url))
+                .bearer_auth(&info.control_token);
+            if let Some(b) = body {
+                r = r.json(&b);
+            }
+            let resp = r.send().await.unwrap();
+            assert!(resp.status().is_success(), "{path}: {}", resp.status());
+            resp.json().await.unwrap_or(Value::Null)
+        })
+    }
+
     fn user_of(&self, domain: &str) -> String {
         self.emu
             .tenant()
@@ -293,6 +309,71 @@ fn a_missing_sync_permission_is_named_before_any_change() {
     assert_eq!(
         t.emu.tenant().sync.features.password_sync_enabled,
         Some(false)
+    );
+}
+
+#[test]
+fn an_interrupted_job_start_is_finished_by_resume() {
+    let t = Served::start(Some("[sync]\nengine = \"cloud\"\n"));
+    let sp = t.emu.tenant().sync.engines.cloud[0]
+        .service_principal_id
+        .clone();
+    // The first configuration's start is held: enable-phs is killed while it waits for it.
+    t.control(
+        reqwest::Method::POST,
+        "/faults",
+        Some(serde_json::json!({"method": "POST", "path_prefix": format!("/v1.0/servicePrincipals/{sp}/synchronization/jobs/"), "kind": "hold", "count": 1})),
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_entra-failover"))
+        .args(["enable-phs", "--yes"])
+        .env("ENTRA_FAILOVER_HOME", t.home.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while t.control(reqwest::Method::GET, "/held", None) == serde_json::json!([]) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "enable-phs ended before the start"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the start was never held"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The held start is never served (clearing the faults would let it go on): the job stays as created.
+    let status = t.home.json(&["status"]);
+    assert!(
+        status["interrupted"].to_string().contains("cloud-sync-phs"),
+        "{}",
+        status["interrupted"]
+    );
+    let r = t.home.json(&["resume", "--yes"]);
+    let items = r["items"].as_array().unwrap();
+    let mine = items
+        .iter()
+        .find(|i| i["operation"] == "cloud-sync-phs")
+        .unwrap();
+    assert_eq!(mine["outcome"], "finished", "{mine}");
+    let tenant = t.emu.tenant();
+    let c = &tenant.sync.engines.cloud[0];
+    let jobs: Vec<_> = c
+        .jobs
+        .iter()
+        .filter(|j| j.template_id == "AD2AADPasswordHash")
+        .collect();
+    assert_eq!(jobs.len(), 1, "one job, not two");
+    assert!(jobs[0].runs());
+    assert!(
+        t.home.json(&["status"])["interrupted"]
+            .as_array()
+            .unwrap()
+            .is_empty()
     );
 }
 
