@@ -296,34 +296,21 @@ pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Re
         );
         let path = b.write(&s.home)?.display().to_string();
         let backup = Some((path.as_str(), b.sha256.as_str()));
-        journal::append(
-            &s.home,
-            &s.tenant,
-            &entry(
-                CLOUD_OP,
-                &c.display_name,
-                "intent",
-                backup,
-                "password hash job: create if missing, start",
-            ),
-        )?;
+        let record = |phase: &str, detail: &str| {
+            journal::append(
+                &s.home,
+                &s.tenant,
+                &entry(CLOUD_OP, &c.display_name, phase, backup, detail),
+            )
+        };
+        record("intent", "password hash job: create if missing, start")?;
         progress.event(
             Some(&c.display_name),
             "starting Cloud Sync's password hash job",
         );
         match sync_engines::ensure_password_hash_job(s, &c.service_principal_id, &jobs).await {
             Ok(job) if job.running() => {
-                journal::append(
-                    &s.home,
-                    &s.tenant,
-                    &entry(
-                        CLOUD_OP,
-                        &c.display_name,
-                        "done",
-                        backup,
-                        &format!("read back: job {} {}", job.id, job.code),
-                    ),
-                )?;
+                record("done", &format!("read back: job {} {}", job.id, job.code))?;
                 c.password_hash_job = Some(job);
                 changed = true;
             }
@@ -332,22 +319,14 @@ pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Re
                     "read back: job {} is {} ({}), not running",
                     job.id, job.code, job.schedule
                 );
-                journal::append(
-                    &s.home,
-                    &s.tenant,
-                    &entry(CLOUD_OP, &c.display_name, "failed", backup, &why),
-                )?;
+                record("failed", &why)?;
                 return Err(OpsError::Partial(format!(
                     "Cloud Sync {}: {why}",
                     c.display_name
                 )));
             }
             Err(e) => {
-                journal::append(
-                    &s.home,
-                    &s.tenant,
-                    &entry(CLOUD_OP, &c.display_name, "failed", backup, &e.to_string()),
-                )?;
+                record("failed", &e.to_string())?;
                 return Err(if changed {
                     OpsError::Partial(format!("Cloud Sync {}: {e}", c.display_name))
                 } else {

@@ -119,6 +119,15 @@ impl Tenant {
     }
 }
 
+/// Password hash sync on, as on the day: enable-phs, the script it writes run on the Connect server
+/// (simulated), then a sync cycle.
+async fn hashes_arrive(t: &Tenant, s: &entra_failover::ops::Session) {
+    let p = enable_phs::prepare(s, &Default::default()).await.unwrap();
+    enable_phs::run(s, p, &Quiet).await.unwrap();
+    t.control("/connect/script", json!({})).await;
+    t.control("/sync", json!({})).await;
+}
+
 #[tokio::test]
 async fn throttling_and_outages_are_retried_with_retry_after() {
     let t = Tenant::start(None).await;
@@ -259,16 +268,7 @@ async fn missing_permissions_are_named_before_any_change() {
 async fn failover_backs_up_converts_and_confirms_with_the_fewest_requests() {
     let t = Tenant::start(None).await;
     let s = t.session(t.admin());
-    enable_phs::run(
-        &s,
-        enable_phs::prepare(&s, &Default::default()).await.unwrap(),
-        &Quiet,
-    )
-    .await
-    .unwrap();
-    // What Entra Connect does on its server (the script enable-phs writes), then a cycle.
-    t.control("/connect/script", json!({})).await;
-    t.control("/sync", json!({})).await;
+    hashes_arrive(&t, &s).await;
     t.control("/adfs/sts.contoso.com", json!({"state": "down"}))
         .await;
     let o = failover::Options {
@@ -323,16 +323,7 @@ async fn failover_backs_up_converts_and_confirms_with_the_fewest_requests() {
 async fn a_non_retryable_error_stops_the_run_with_a_summary() {
     let t = Tenant::start(None).await;
     let s = t.session(t.admin());
-    enable_phs::run(
-        &s,
-        enable_phs::prepare(&s, &Default::default()).await.unwrap(),
-        &Quiet,
-    )
-    .await
-    .unwrap();
-    // What Entra Connect does on its server (the script enable-phs writes), then a cycle.
-    t.control("/connect/script", json!({})).await;
-    t.control("/sync", json!({})).await;
+    hashes_arrive(&t, &s).await;
     let o = failover::Options {
         domains: vec!["contoso.com".into(), "fabrikam.com".into()],
         all_federated: false,
@@ -559,16 +550,7 @@ async fn every_fault_class_during_failover_and_switch_back_loses_and_duplicates_
         base_backoff: std::time::Duration::from_millis(20),
         ..RetryPolicy::default()
     });
-    enable_phs::run(
-        &s,
-        enable_phs::prepare(&s, &Default::default()).await.unwrap(),
-        &Quiet,
-    )
-    .await
-    .unwrap();
-    // What Entra Connect does on its server (the script enable-phs writes), then a cycle.
-    t.control("/connect/script", json!({})).await;
-    t.control("/sync", json!({})).await;
+    hashes_arrive(&t, &s).await;
     let domains: Vec<String> = (1..=6).map(|i| format!("d{i}.example")).collect();
     let o = failover::Options {
         domains: domains.clone(),
