@@ -1,5 +1,6 @@
 //! The command line: parse → call an operation → print (text or `--json`). One file per command.
 
+pub mod docs;
 pub mod emulator;
 pub mod home;
 pub mod output;
@@ -40,7 +41,7 @@ impl CliError {
 #[derive(Debug, Parser)]
 #[command(
     name = "entra-failover",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("ENTRA_FAILOVER_COMMIT"), ")"),
     about = "Fail Microsoft Entra ID sign-in over from AD FS to password hash sync, and back."
 )]
 pub struct Cli {
@@ -102,6 +103,10 @@ pub enum Command {
     },
     /// Serve the rehearsal tenant (Graph, sign-in and AD FS, simulated) over HTTPS on loopback.
     Emulator(emulator::EmulatorArgs),
+    /// Shell completions: bash, zsh, fish, powershell (or elvish).
+    Completions { shell: clap_complete::Shell },
+    /// The manual page (roff), for `man -l -` or a man directory.
+    Man,
 }
 
 /// Runs the command line; returns the process exit code.
@@ -129,6 +134,8 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
             Some(Command::Backups) => runbook::backups(&g).await,
             Some(Command::Rehearse { command }) => rehearse::run(&g, command).await,
             Some(Command::Emulator(a)) => emulator::run(a).await,
+            Some(Command::Completions { shell }) => docs::completions(shell),
+            Some(Command::Man) => docs::man(),
         }
     })
 }

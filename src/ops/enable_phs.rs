@@ -316,7 +316,7 @@ pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Re
             }
             Ok(job) => {
                 let why = format!(
-                    "read back: job {} is {} ({}), not running",
+                    "read back: job {} is {} ({}), not running. Check the configuration's provisioning agent (Entra admin center: Entra Connect > Cloud Sync > Agents: active, reachable) and the job's provisioning logs, then run enable-phs again",
                     job.id, job.code, job.schedule
                 );
                 record("failed", &why)?;

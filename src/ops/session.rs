@@ -170,8 +170,13 @@ pub fn http_client(extra_root: Option<&Path>) -> Result<reqwest::Client, OpsErro
         })?;
         b = b.tls_certs_merge([cert]);
     }
-    b.build()
-        .map_err(|e| OpsError::Input(format!("cannot build the HTTP client: {e}")))
+    // The cause chain, in one line: a refused extra root says why (reqwest's own text is "builder error").
+    b.build().map_err(|e| {
+        OpsError::Input(format!(
+            "cannot build the HTTP client: {}",
+            crate::graph::client::error_chain(&e)
+        ))
+    })
 }
 
 /// Azure CLI's public client id, used to test user sign-ins on a real tenant.

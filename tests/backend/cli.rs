@@ -655,3 +655,113 @@ async fn a_second_process_joins_the_running_rehearsal_tenant() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["password_hash_sync"], true);
 }
+
+#[test]
+fn version_names_the_commit_and_completions_and_man_come_from_the_command_line() {
+    let home = Home::new();
+    let out = home.run(&["--version"]);
+    assert!(out.status.success());
+    let version = text(&out.stdout);
+    assert!(
+        version.starts_with(&format!(
+            "entra-failover {} (commit ",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{version}"
+    );
+    // Built from a checkout (as here and in CI): the commit is the checkout's.
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output();
+    if let Ok(h) = head
+        && h.status.success()
+    {
+        let head = text(&h.stdout);
+        assert!(
+            version.contains(&format!("(commit {})", head.trim())),
+            "{version} vs {head}"
+        );
+    }
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = home.run(&["completions", shell]);
+        assert!(out.status.success(), "{shell}");
+        let script = text(&out.stdout);
+        for word in ["enable-phs", "failover", "switch-back", "from-backup"] {
+            assert!(script.contains(word), "{shell} completions lack {word}");
+        }
+    }
+    // The bash completions are a script bash reads without complaint.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("entra-failover.bash");
+    std::fs::write(&file, home.run(&["completions", "bash"]).stdout).unwrap();
+    let checked = Command::new("bash").arg("-n").arg(&file).output().unwrap();
+    assert!(checked.status.success(), "{}", text(&checked.stderr));
+    let out = home.run(&["completions", "tcsh"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
+    let man = text(&home.run(&["man"]).stdout);
+    assert!(
+        man.contains(".TH entra-failover"),
+        "{}",
+        &man[..man.len().min(300)]
+    );
+    for word in ["enable\\-phs", "failover", "rehearse"] {
+        assert!(man.contains(word), "the man page lacks {word}");
+    }
+}
+
+/// The GitHub workflows parse, test on every platform, and release every target.
+#[test]
+fn the_workflows_parse_and_name_every_target() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/.github/workflows");
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps({f: yaml.safe_load(open(f)) for f in sys.argv[1:]}, default=str))",
+            &format!("{dir}/ci.yml"),
+            &format!("{dir}/release.yml"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ci = &v[format!("{dir}/ci.yml")];
+    let release = &v[format!("{dir}/release.yml")];
+    assert!(ci["jobs"]["linux"].to_string().contains("bash .ci/run"));
+    let oses = ci["jobs"]["test"]["strategy"]["matrix"]["os"].to_string();
+    assert!(oses.contains("windows") && oses.contains("macos"), "{oses}");
+    let targets: std::collections::BTreeSet<String> =
+        release["jobs"]["build"]["strategy"]["matrix"]["include"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["target"].as_str().unwrap().to_string())
+            .collect();
+    let want = [
+        "aarch64-apple-darwin",
+        "aarch64-unknown-linux-musl",
+        "x86_64-apple-darwin",
+        "x86_64-pc-windows-gnu",
+        "x86_64-unknown-linux-musl",
+    ];
+    assert_eq!(targets, want.iter().map(|s| s.to_string()).collect());
+    let steps = release["jobs"].to_string();
+    for needed in [
+        "README.md LICENSE",
+        "sha256sum",
+        "SHA256SUMS",
+        "gh release create",
+        "completions",
+        " man ",
+    ] {
+        assert!(steps.contains(needed), "the release lacks {needed}");
+    }
+    assert!(
+        release.to_string().contains("v*"),
+        "released on a version tag"
+    );
+}
