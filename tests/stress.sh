@@ -28,7 +28,8 @@ failed=()
 for i in $(seq 1 "$runs"); do
   log="$logs/run-$i.log"
   start=$EPOCHREALTIME
-  if cargo test --quiet >"$log" 2>&1; then
+  # --no-fail-fast: a failure in one test binary does not hide the others'.
+  if cargo test --quiet --no-fail-fast >"$log" 2>&1; then
     ok=1
     passed=$((passed + 1))
   else
@@ -38,10 +39,11 @@ for i in $(seq 1 "$runs"); do
   if [ $ok = 1 ]; then
     echo "run $i/$runs: passed in $secs s"
   else
-    # A failed test shows what it printed: the crash trials' seed among it.
+    # A failed test shows what it printed: the crash trials' seed among it, when they failed.
+    tests=$(grep -oE '^[^ ]+ --- FAILED|^test [^ ]+ \.\.\. FAILED' "$log" | sed -E 's/^test //; s/ (--- |\.\.\. )FAILED//' | tr '\n' ' ')
     seed=$(grep -o 'CRASH_SEED=[0-9]*' "$log" | head -n 1)
-    echo "run $i/$runs: FAILED in $secs s (${seed:-the crash trials passed}); log: $log"
-    failed+=("run $i ${seed:-}")
+    echo "run $i/$runs: FAILED in $secs s: ${tests:-see the log}${seed:+($seed)}; log: $log"
+    failed+=("run $i: ${tests}${seed}")
   fi
 done
 echo "$passed passed, $((runs - passed)) failed"

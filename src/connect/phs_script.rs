@@ -266,10 +266,14 @@ mod tests {
         assert!(balanced("if ($x) { Write-Host 'a' ").is_err());
         assert!(balanced("Write-Host \"$(if ($a) { 'b' }\"").is_err());
         assert!(balanced("Write-Host 'it''s' # ) in a comment").is_ok());
-        // Where a PowerShell is installed, its own parser has the last word.
-        if let Ok(out) = std::process::Command::new("pwsh").arg("-Version").output()
-            && out.status.success()
-        {
+        // Where a PowerShell is installed, its own parser has the last word. (Looked up on PATH first:
+        // a spawn that fails still forks this test process, lock descriptors and all.)
+        let pwsh = std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join("pwsh"))
+                .find(|p| p.is_file())
+        });
+        if let Some(pwsh) = pwsh {
             let dir = tempfile::tempdir().unwrap();
             let file = dir.path().join("enable-phs.ps1");
             std::fs::write(&file, sample()).unwrap();
@@ -277,7 +281,7 @@ mod tests {
                 "$e = $null; [void][System.Management.Automation.Language.Parser]::ParseFile('{}', [ref]$null, [ref]$e); if ($e.Count) {{ $e | ForEach-Object {{ $_.Message }}; exit 1 }}",
                 file.display()
             );
-            let parsed = std::process::Command::new("pwsh")
+            let parsed = std::process::Command::new(pwsh)
                 .args(["-NoProfile", "-Command", &check])
                 .output()
                 .unwrap();

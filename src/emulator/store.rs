@@ -10,7 +10,22 @@ use super::EmulatorError;
 
 /// Creates `dir` (and its parents) readable only by its owner.
 pub fn private_dir(dir: &Path) -> Result<(), EmulatorError> {
-    fs::create_dir_all(dir).map_err(|e| EmulatorError::io(dir, e))?;
+    // Every folder this creates is the owner's alone (the data folder itself, `backups/` …);
+    // folders that already exist above it are left as they are.
+    let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+    for d in missing.into_iter().rev() {
+        let mut b = fs::DirBuilder::new();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            b.mode(0o700);
+        }
+        match b.create(d) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(EmulatorError::io(d, e)),
+        }
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -89,6 +104,30 @@ pub fn append_durable(path: &Path, bytes: &[u8]) -> Result<(), EmulatorError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn every_folder_it_creates_is_the_owners_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let top = tempfile::tempdir().unwrap();
+        let leaf = top.path().join("home").join("backups").join("tenant");
+        private_dir(&leaf).unwrap();
+        for d in [
+            top.path().join("home"),
+            top.path().join("home/backups"),
+            leaf.clone(),
+        ] {
+            let mode = fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700, "{}: {mode:o}", d.display());
+        }
+        // Folders that were there already keep their mode; calling it again is fine.
+        let before = fs::metadata(top.path()).unwrap().permissions().mode();
+        private_dir(&leaf).unwrap();
+        assert_eq!(
+            fs::metadata(top.path()).unwrap().permissions().mode(),
+            before
+        );
+    }
 
     #[test]
     fn replaces_whole_file_and_is_private() {

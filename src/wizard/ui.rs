@@ -98,10 +98,12 @@ pub fn render(s: &State, f: &mut Frame, theme: &Theme) {
 }
 
 fn title_bar(s: &State, f: &mut Frame, area: Rect, theme: &Theme) {
+    // The tenant, once known (before sign-in there is none to name: no empty slot).
     let tenant = s
         .status
         .as_ref()
-        .map(|st| format!("{} ", st.tenant_name))
+        .filter(|st| !st.tenant_name.is_empty())
+        .map(|st| format!(" | {}", st.tenant_name))
         .unwrap_or_default();
     // The rehearsal label comes first, so that no terminal width can cut it off.
     let mut spans = vec![];
@@ -110,7 +112,7 @@ fn title_bar(s: &State, f: &mut Frame, area: Rect, theme: &Theme) {
         spans.push(Span::raw(" | "));
     }
     spans.push(Span::styled("entra-failover", theme.title));
-    spans.push(Span::raw(format!(" | {tenant}| profile {}", s.profile)));
+    spans.push(Span::raw(format!("{tenant} | profile {}", s.profile)));
     let lines = vec![
         Line::from(spans),
         Line::from(Span::styled(s.page.title(), theme.heading)),

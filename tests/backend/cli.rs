@@ -765,3 +765,39 @@ fn the_workflows_parse_and_name_every_target() {
         "released on a version tag"
     );
 }
+
+/// The README's promise: folders 0700, files 0600 — the data folder itself included.
+#[cfg(unix)]
+#[test]
+fn the_data_folder_and_everything_in_it_are_the_owners_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let top = tempfile::tempdir().unwrap();
+    let home = top.path().join("new").join("entra-failover");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_entra-failover"))
+            .args(args)
+            .env("ENTRA_FAILOVER_HOME", &home)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    };
+    run(&["enable-phs", "--yes"]);
+    run(&["rehearse", "connect-script"]);
+    run(&["rehearse", "sync"]);
+    run(&["failover", "--domain", "contoso.com", "--yes"]);
+    let mut checked = 0;
+    let mut stack = vec![top.path().join("new")];
+    while let Some(p) = stack.pop() {
+        let meta = std::fs::metadata(&p).unwrap();
+        let mode = meta.permissions().mode() & 0o777;
+        if meta.is_dir() {
+            assert_eq!(mode, 0o700, "{}: {mode:o}", p.display());
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            assert_eq!(mode & 0o077, 0, "{}: {mode:o}", p.display());
+        }
+        checked += 1;
+    }
+    assert!(checked > 10, "{checked}");
+}
