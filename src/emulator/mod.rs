@@ -601,7 +601,12 @@ impl Emulator {
                 .store(true, std::sync::atomic::Ordering::SeqCst);
         }
         let _ = self.shutdown.send(true);
-        lock(&self.folder).take();
+        // Nobody may join a tenant that is no longer served: its address goes before the folder's
+        // lock (a process that goes on living would otherwise still look like the server).
+        if let Some(folder) = lock(&self.folder).take() {
+            let _ = std::fs::remove_file(self.info.state_dir.join("emulator.json"));
+            drop(folder);
+        }
     }
 }
 

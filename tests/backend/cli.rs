@@ -648,8 +648,10 @@ async fn a_second_process_joins_the_running_rehearsal_tenant() {
     let joined = Session::rehearsal(home.path()).await.unwrap();
     assert!(joined.rehearsal.as_ref().unwrap().emulator().is_none());
     drop(joined);
-    // Once this process lets go, the next command serves the tenant itself, as saved.
+    // Once this process lets go, the next command serves the tenant itself, as saved (nobody joins
+    // a tenant this process no longer serves: its address is gone).
     drop(s);
+    assert!(!home.path().join("rehearsal/emulator.json").exists());
     let out = cli(&["status", "--json"]).await.unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
