@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cli;
 pub mod connect;
 pub mod emulator;
+pub mod files;
 pub mod graph;
 pub mod login;
 pub mod ops;

@@ -165,8 +165,16 @@ impl Config {
 
     /// Parses and checks the text of a config file (`path` names it in errors).
     pub fn parse(text: &str, path: &Path) -> Result<Config, AuthError> {
-        let config: Config = toml::from_str(text)
-            .map_err(|e| AuthError::Config(format!("{}: {e}", path.display())))?;
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let mut msg = format!("{}: {e}", path.display());
+            // The mistake every Windows user makes once: a path in double quotes, where \ escapes.
+            if e.message().contains("escape") || e.message().contains("unicode") {
+                msg.push_str(
+                    "\nA Windows path in double quotes needs \\\\ for each \\; or put it in single quotes: ca_file = 'C:\\certs\\proxy.pem'",
+                );
+            }
+            AuthError::Config(msg)
+        })?;
         if config.profiles.contains_key(REHEARSAL) {
             return Err(AuthError::Config(format!(
                 "{}: the profile name \"{REHEARSAL}\" is the built-in rehearsal tenant; choose another",
@@ -195,6 +203,22 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_windows_path_in_double_quotes_is_refused_with_the_fix() {
+        let text = "[profiles.p]\ntenant = \"t\"\nauth = \"azure-cli\"\nca_file = \"C:\\users\\adele\\proxy.pem\"\n";
+        let err = Config::parse(text, Path::new("config.toml"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("single quotes"), "{err}");
+        let fixed = "[profiles.p]\ntenant = \"t\"\nauth = \"azure-cli\"\nca_file = 'C:\\users\\adele\\proxy.pem'\n";
+        let c = Config::parse(fixed, Path::new("config.toml")).unwrap();
+        assert_eq!(
+            c.profiles["p"].ca_file.as_deref(),
+            Some(Path::new("C:\\users\\adele\\proxy.pem"))
+        );
+    }
 
     #[test]
     fn loads_profiles_and_names_mistakes() {

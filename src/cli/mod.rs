@@ -3,6 +3,7 @@
 pub mod docs;
 pub mod emulator;
 pub mod home;
+mod interrupt;
 pub mod output;
 pub mod rehearse;
 pub mod runbook;
@@ -24,6 +25,10 @@ pub enum CliError {
     Runtime(std::io::Error),
     #[error("cannot write output: {0}")]
     Output(std::io::Error),
+    #[error(
+        "stopped by {0}. A change under way may be half done: `entra-failover status` lists it and `entra-failover resume` finishes it from the tenant's real state"
+    )]
+    Interrupted(&'static str),
 }
 
 impl CliError {
@@ -33,6 +38,8 @@ impl CliError {
             CliError::Usage(_)
             | CliError::Emulator(crate::emulator::EmulatorError::Scenario(_)) => 2,
             CliError::Ops(e) => e.exit_code(),
+            // As a shell reports a command ended by SIGINT.
+            CliError::Interrupted(_) => 130,
             _ => 1,
         }
     }
@@ -118,24 +125,36 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         .map_err(CliError::Runtime)?;
     let g = cli.global;
     runtime.block_on(async move {
-        match cli.command {
-            None => wizard(&g).await,
-            Some(Command::Status) => status::run(&g).await,
-            Some(Command::Profiles) => status::profiles(&g),
-            Some(Command::EnablePhs(a)) => runbook::enable_phs(&g, a).await,
-            Some(Command::Failover(a)) => runbook::failover(&g, a).await,
-            Some(Command::SwitchBack(a)) => runbook::switch_back(&g, a).await,
-            Some(Command::ResetTrust(a)) => runbook::reset_trust(&g, a).await,
-            Some(Command::Verify(a)) => runbook::verify(&g, a).await,
-            Some(Command::TestSignin(a)) => runbook::test_signin(&g, a).await,
-            Some(Command::Adfs { command }) => runbook::adfs(&g, command).await,
-            Some(Command::Resume) => runbook::resume(&g).await,
-            Some(Command::History) => runbook::history(&g).await,
-            Some(Command::Backups) => runbook::backups(&g).await,
-            Some(Command::Rehearse { command }) => rehearse::run(&g, command).await,
-            Some(Command::Emulator(a)) => emulator::run(a).await,
-            Some(Command::Completions { shell }) => docs::completions(shell),
-            Some(Command::Man) => docs::man(),
+        // The wizard takes Ctrl-C as a key (asking first while a change is in flight) and the
+        // emulator stops on it by design; every other command is stopped with a word on what it means.
+        let guarded = !matches!(cli.command, None | Some(Command::Emulator(_)));
+        let command = async move {
+            match cli.command {
+                None => wizard(&g).await,
+                Some(Command::Status) => status::run(&g).await,
+                Some(Command::Profiles) => status::profiles(&g),
+                Some(Command::EnablePhs(a)) => runbook::enable_phs(&g, a).await,
+                Some(Command::Failover(a)) => runbook::failover(&g, a).await,
+                Some(Command::SwitchBack(a)) => runbook::switch_back(&g, a).await,
+                Some(Command::ResetTrust(a)) => runbook::reset_trust(&g, a).await,
+                Some(Command::Verify(a)) => runbook::verify(&g, a).await,
+                Some(Command::TestSignin(a)) => runbook::test_signin(&g, a).await,
+                Some(Command::Adfs { command }) => runbook::adfs(&g, command).await,
+                Some(Command::Resume) => runbook::resume(&g).await,
+                Some(Command::History) => runbook::history(&g).await,
+                Some(Command::Backups) => runbook::backups(&g).await,
+                Some(Command::Rehearse { command }) => rehearse::run(&g, command).await,
+                Some(Command::Emulator(a)) => emulator::run(a).await,
+                Some(Command::Completions { shell }) => docs::completions(shell),
+                Some(Command::Man) => docs::man(),
+            }
+        };
+        if !guarded {
+            return command.await;
+        }
+        tokio::select! {
+            r = command => r,
+            why = interrupt::requested() => Err(CliError::Interrupted(why)),
         }
     })
 }

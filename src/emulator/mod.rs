@@ -19,7 +19,6 @@ pub mod pki;
 pub mod scenario;
 mod schema;
 pub mod state;
-pub mod store;
 mod sync_api;
 pub mod tokens;
 
@@ -85,15 +84,10 @@ pub struct Running {
 /// Holds the state folder for this process: one emulator per folder, so that two processes never
 /// keep diverging copies of one tenant. The lock goes with the process, however it ends.
 fn lock_folder(dir: &Path) -> Result<std::fs::File, EmulatorError> {
-    store::private_dir(dir)?;
+    crate::files::private_dir(dir).map_err(|e| EmulatorError::io(dir, e))?;
     let path = dir.join("emulator.lock");
-    let mut options = std::fs::OpenOptions::new();
+    let mut options = crate::files::private_options();
     options.create(true).truncate(false).write(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
     let file = options
         .open(&path)
         .map_err(|e| EmulatorError::io(&path, e))?;
@@ -569,7 +563,8 @@ impl Emulator {
             info: info.clone(),
         };
         let text = serde_json::to_vec(&running).map_err(|e| EmulatorError::State(e.to_string()))?;
-        store::write_atomic(&cfg.state_dir.join("emulator.json"), &text)?;
+        let p = cfg.state_dir.join("emulator.json");
+        crate::files::write_atomic(&p, &text).map_err(|e| EmulatorError::io(&p, e))?;
         Ok(Emulator {
             info,
             shared,

@@ -70,8 +70,10 @@ impl LocalCa {
         }
         let key = KeyPair::generate().map_err(pki)?;
         let cert = params.self_signed(&key).map_err(pki)?;
-        super::store::write_atomic(&key_file, key.serialize_pem().as_bytes())?;
-        super::store::write_atomic(&cert_file, cert.pem().as_bytes())?;
+        crate::files::write_atomic(&key_file, key.serialize_pem().as_bytes())
+            .map_err(|e| EmulatorError::io(&key_file, e))?;
+        crate::files::write_atomic(&cert_file, cert.pem().as_bytes())
+            .map_err(|e| EmulatorError::io(&cert_file, e))?;
         Ok(LocalCa {
             key,
             params,

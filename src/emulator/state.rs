@@ -15,7 +15,7 @@ use super::EmulatorError;
 use super::engines::{CloudConfig, ConnectServer, Engines};
 use super::pki::SigningCert;
 use super::scenario::{self, Resolved};
-use super::store;
+use crate::files;
 use crate::graph::models::{
     AuthenticationProtocol, AuthenticationType, DeletionPreventionType, Domain,
     FeatureRolloutPolicy, FederatedIdpMfaBehavior, InternalDomainFederation,
@@ -364,11 +364,13 @@ impl Store {
 
     /// Saves the whole tenant and starts a new change log.
     pub fn save(&self, tenant: &Tenant) -> Result<(), EmulatorError> {
-        store::write_atomic_with(&self.file(), |f| {
+        let file = self.file();
+        files::write_atomic_with(&file, |f| {
             let mut w = std::io::BufWriter::with_capacity(64 * 1024, f);
             serde_json::to_writer(&mut w, tenant).map_err(std::io::Error::other)?;
             std::io::Write::flush(&mut w)
-        })?;
+        })
+        .map_err(|e| EmulatorError::io(&file, e))?;
         // The snapshot holds every logged change now (and names the sequence it holds up to).
         match std::fs::remove_file(self.wal()) {
             Ok(()) => Ok(()),
@@ -416,7 +418,8 @@ impl Store {
         let mut bytes =
             serde_json::to_vec(&line).map_err(|e| EmulatorError::State(e.to_string()))?;
         bytes.push(b'\n');
-        store::append_durable(&self.wal(), &bytes)?;
+        let wal = self.wal();
+        files::append_durable(&wal, &bytes).map_err(|e| EmulatorError::io(&wal, e))?;
         t.wal_seq = line.seq;
         t.wal_records += 1;
         Ok(())
@@ -965,7 +968,7 @@ pub fn open(
     fresh: bool,
     scenario: Option<&Path>,
 ) -> Result<(Store, Tenant), EmulatorError> {
-    store::private_dir(dir)?;
+    files::private_dir(dir).map_err(|e| EmulatorError::io(dir, e))?;
     let st = Store {
         dir: dir.to_path_buf(),
     };
@@ -1016,6 +1019,8 @@ mod tests {
             .open(st.wal())
             .unwrap();
         std::io::Write::write_all(&mut f, b"{\"epoch\":\"").unwrap();
+        // The killed writer is gone (Windows keeps a file open elsewhere from being removed).
+        drop(f);
         // A reader skips it and leaves it; the folder's owner cuts it off.
         let back = st.load().unwrap().unwrap();
         assert_eq!(back.wal_seq, 2);
@@ -1108,19 +1113,22 @@ mod tests {
         );
     }
 
+    /// A real moment: certificates start a minute before it, and Windows refuses times before 1970.
+    const NOW: i64 = 1_780_000_000;
+
     #[test]
     fn rollover_then_promote_swaps_the_signing_certificate() {
         let mut t = tenant();
         let old = t.farms["sts.contoso.com"].signing.clone();
-        t.farm_action("sts.contoso.com", FarmAction::Rollover, 0)
+        t.farm_action("sts.contoso.com", FarmAction::Rollover, NOW)
             .unwrap();
         let next = t.farms["sts.contoso.com"].secondary.clone().unwrap();
-        t.farm_action("sts.contoso.com", FarmAction::Promote, 0)
+        t.farm_action("sts.contoso.com", FarmAction::Promote, NOW)
             .unwrap();
         assert_eq!(t.farms["sts.contoso.com"].signing, next);
         assert_ne!(next, old);
         assert!(
-            t.farm_action("sts.contoso.com", FarmAction::Promote, 0)
+            t.farm_action("sts.contoso.com", FarmAction::Promote, NOW)
                 .is_err()
         );
         assert!(t.farm_action("nope", FarmAction::Up, 0).is_err());

@@ -123,7 +123,7 @@ impl SyncJobsBackup {
             tenant_dir_name(&self.service_principal_id)
         ));
         let bytes = serde_json::to_vec_pretty(self).map_err(|e| OpsError::file(&p, e))?;
-        crate::emulator::store::write_atomic(&p, &bytes).map_err(|e| OpsError::file(&p, e))?;
+        crate::files::write_atomic(&p, &bytes).map_err(|e| OpsError::file(&p, e))?;
         Ok(p)
     }
 }
@@ -196,7 +196,7 @@ pub fn write(home: &Path, backup: &Backup) -> Result<PathBuf, OpsError> {
         ));
     }
     let bytes = serde_json::to_vec_pretty(backup).map_err(|e| OpsError::file(&p, e))?;
-    crate::emulator::store::write_atomic(&p, &bytes).map_err(|e| OpsError::file(&p, e))?;
+    crate::files::write_atomic(&p, &bytes).map_err(|e| OpsError::file(&p, e))?;
     Ok(p)
 }
 

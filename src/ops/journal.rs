@@ -1,7 +1,7 @@
 //! The journal: an append-only, fsync'd log of every change per tenant. An *intent* line (naming the
 //! backup and its checksum) is durable before the change; a *done* line follows the confirming read.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -42,7 +42,7 @@ pub fn path(home: &Path, tenant: &str) -> PathBuf {
 }
 
 pub fn private_dir(dir: &Path) -> Result<(), OpsError> {
-    crate::emulator::store::private_dir(dir).map_err(|e| OpsError::file(dir, e))
+    crate::files::private_dir(dir).map_err(|e| OpsError::file(dir, e))
 }
 
 /// Appends one entry and makes it durable before returning.
@@ -53,13 +53,8 @@ pub fn append(home: &Path, tenant: &str, entry: &Entry) -> Result<(), OpsError> 
     }
     let mut line = serde_json::to_string(entry).map_err(|e| OpsError::file(&p, e))?;
     line.push('\n');
-    let mut options = OpenOptions::new();
+    let mut options = crate::files::private_options();
     options.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
     // Lines from domains converting side by side go in one at a time.
     static APPEND: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one_at_a_time = APPEND.lock().unwrap_or_else(|e| e.into_inner());
@@ -119,7 +114,7 @@ mod tests {
         };
         append(home.path(), "t", &e("intent")).unwrap();
         let p = path(home.path(), "t");
-        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        let mut f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
         f.write_all(b"{\"time\":\"2026").unwrap();
         append(home.path(), "t", &e("done")).unwrap();
         let read_back: Vec<String> = read(home.path(), "t")

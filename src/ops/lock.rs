@@ -1,7 +1,7 @@
 //! One run per tenant: changes take an exclusive lock, so that a second instance (another terminal,
 //! a script run twice) is refused, naming the holder, instead of racing the first.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::Path;
 
@@ -18,13 +18,8 @@ pub fn acquire(home: &Path, tenant: &str) -> Result<TenantLock, OpsError> {
     let dir = home.join("locks");
     private_dir(&dir)?;
     let path = dir.join(format!("{}.lock", tenant_dir_name(tenant)));
-    let mut options = OpenOptions::new();
+    let mut options = crate::files::private_options();
     options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
     let mut file = options.open(&path).map_err(|e| OpsError::file(&path, e))?;
     match file.try_lock() {
         Ok(()) => {

@@ -250,7 +250,7 @@ pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Re
     }
     let script = match p.script {
         Some((path, text)) => {
-            crate::emulator::store::write_atomic(&path, text.as_bytes())
+            crate::files::write_atomic(&path, &crate::files::powershell_file(&text))
                 .map_err(|e| OpsError::file(&path, e))?;
             Some(path.display().to_string())
         }

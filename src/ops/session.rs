@@ -139,12 +139,43 @@ impl Rehearsal {
     }
 }
 
+/// Whether the process that wrote `emulator.json` still runs (the folder lock says whether it serves).
 #[cfg(target_os = "linux")]
 fn process_alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(target_os = "macos")]
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only asks whether the process exists; EPERM means it does, as someone else's.
+    unsafe { libc::kill(pid, 0) == 0 || *libc::__error() == libc::EPERM }
+}
+
+#[cfg(windows)]
+fn process_alive(pid: u32) -> bool {
+    use windows_sys::Win32::Foundation::{
+        CloseHandle, ERROR_ACCESS_DENIED, GetLastError, STILL_ACTIVE,
+    };
+    use windows_sys::Win32::System::Threading::{
+        GetExitCodeProcess, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION,
+    };
+    // SAFETY: the handle is checked and closed; the exit code is a plain out value.
+    unsafe {
+        let h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid);
+        if h.is_null() {
+            return GetLastError() == ERROR_ACCESS_DENIED;
+        }
+        let mut code = 0u32;
+        let ok = GetExitCodeProcess(h, &mut code);
+        CloseHandle(h);
+        ok != 0 && code == STILL_ACTIVE as u32
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 fn process_alive(_pid: u32) -> bool {
     true
 }
@@ -162,13 +193,13 @@ pub fn http_client(extra_root: Option<&Path>) -> Result<reqwest::Client, OpsErro
     if let Some(path) = extra_root {
         let pem = std::fs::read(path)
             .map_err(|e| OpsError::Input(format!("ca_file {}: {e}", path.display())))?;
-        let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
-            OpsError::Input(format!(
-                "ca_file {}: not a PEM certificate: {e}",
-                path.display()
-            ))
+        let roots = crate::tls::certificates_from_pem(&pem)
+            .map_err(|e| OpsError::Input(format!("ca_file {}: {e}", path.display())))?;
+        // The system's roots stay trusted beside the extra ones, on every platform (see tls.rs).
+        let cfg = crate::tls::client_config(roots).map_err(|e| {
+            OpsError::Input(format!("cannot trust ca_file {}: {e}", path.display()))
         })?;
-        b = b.tls_certs_merge([cert]);
+        b = b.tls_backend_preconfigured(cfg);
     }
     // The cause chain, in one line: a refused extra root says why (reqwest's own text is "builder error").
     b.build().map_err(|e| {

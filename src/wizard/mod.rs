@@ -22,15 +22,10 @@ use app::{Action, Effect, State};
 /// Starts file logging for the wizard (0600 in a 0700 folder); the guard must live as long as the UI.
 pub fn log_to_file(home: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let dir = home.join("logs");
-    crate::emulator::store::private_dir(&dir).ok()?;
+    crate::files::private_dir(&dir).ok()?;
     let path = dir.join("wizard.log");
-    let mut options = std::fs::OpenOptions::new();
+    let mut options = crate::files::private_options();
     options.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
     let file = options.open(path).ok()?;
     let (writer, guard) = tracing_appender::non_blocking(file);
     let subscriber = tracing_subscriber::fmt()

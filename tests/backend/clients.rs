@@ -301,22 +301,9 @@ async fn failover_backs_up_converts_and_confirms_with_the_fewest_requests() {
         b.federation["issuerUri"],
         "http://fabrikam.com/adfs/services/trust/"
     );
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        assert_eq!(
-            std::fs::metadata(path.parent().unwrap())
-                .unwrap()
-                .permissions()
-                .mode()
-                & 0o777,
-            0o700
-        );
-    }
+    // The owner's alone: 0600 in a 0700 folder on Unix, an owner-only access list on Windows.
+    assert!(entra_failover::files::is_owner_only(&path).unwrap());
+    assert!(entra_failover::files::is_owner_only(path.parent().unwrap()).unwrap());
 }
 
 #[tokio::test]

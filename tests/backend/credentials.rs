@@ -161,7 +161,7 @@ fn azure_cli_credential_with_a_stand_in_az() {
     std::fs::write(
         home.join("config.toml"),
         format!(
-            "[profiles.cli]\ntenant = \"{}\"\nauth = \"azure-cli\"\ngraph_url = \"{}\"\nlogin_url = \"{}\"\nca_file = \"{}\"\n",
+            "[profiles.cli]\ntenant = \"{}\"\nauth = \"azure-cli\"\ngraph_url = \"{}\"\nlogin_url = \"{}\"\nca_file = '{}'\n",
             t.info.tenant_id,
             t.info.graph_url,
             t.info.login_url,

@@ -222,7 +222,7 @@ fn peak_memory() {
     }
     let info: serde_json::Value = serde_json::from_str(&line).expect("emulator info");
     let config = format!(
-        "[profiles.bench]\ntenant = \"{}\"\nauth = \"client-secret\"\nclient_id = \"{}\"\nclient_secret_env = \"BENCH_SECRET\"\ngraph_url = \"{}\"\nlogin_url = \"{}\"\nca_file = \"{}\"\n",
+        "[profiles.bench]\ntenant = \"{}\"\nauth = \"client-secret\"\nclient_id = \"{}\"\nclient_secret_env = \"BENCH_SECRET\"\ngraph_url = \"{}\"\nlogin_url = \"{}\"\nca_file = '{}'\n",
         info["tenant_id"].as_str().expect("tenant"),
         info["client_id"].as_str().expect("client"),
         info["graph_url"].as_str().expect("graph"),
