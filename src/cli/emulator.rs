@@ -50,7 +50,10 @@ pub async fn run(a: EmulatorArgs) -> Result<u8, CliError> {
     let text = if a.json {
         serde_json::to_string(emu.info()).unwrap_or_default()
     } else {
-        banner(emu.info())
+        format!(
+            "{}Press Ctrl-C to stop; the tenant's state stays in the state folder.",
+            banner(emu.info())
+        )
     };
     writeln!(out, "{text}")
         .and_then(|_| out.flush())
@@ -106,6 +109,5 @@ pub fn banner(i: &Info) -> String {
         i.ca_file.display(),
         i.graph_url
     ));
-    s.push_str("Press Ctrl-C to stop; the tenant's state stays in the state folder.");
     s
 }

@@ -80,10 +80,42 @@ pub async fn run(g: &Global, c: RehearseCommand) -> Result<u8, CliError> {
             let mut v = serde_json::to_value(emu.info()).unwrap_or_default();
             let users: Vec<String> = emu.tenant()?.users.iter().map(|u| u.upn.clone()).collect();
             v["users"] = json!(users);
+            // The loopback addresses are this moment's: a tenant served in-process goes with the
+            // command. Commands name a farm by its name, and that stays true.
+            let lives = match emu.emulator() {
+                Some(_) => {
+                    "these addresses answer only while this command runs; `entra-failover emulator` serves the tenant until Ctrl-C"
+                }
+                None => {
+                    "these addresses answer while the process that serves the tenant (`entra-failover emulator`) runs"
+                }
+            };
+            let farm_urls: serde_json::Map<String, Value> = emu
+                .info()
+                .adfs
+                .keys()
+                .map(|f| {
+                    (
+                        f.clone(),
+                        json!(format!(
+                            "https://{f}/FederationMetadata/2007-06/FederationMetadata.xml"
+                        )),
+                    )
+                })
+                .collect();
+            v["addresses"] = json!(lives);
+            v["farm_urls"] = Value::Object(farm_urls.clone());
             if json || g.json {
                 print_text(&serde_json::to_string(&v).unwrap_or_default())?;
             } else {
-                print_text(&super::emulator::banner(emu.info()))?;
+                let mut text = super::emulator::banner(emu.info());
+                text.push_str(&format!(
+                    "Note: {lives}.\nFarm URLs that commands accept (--metadata-url):\n"
+                ));
+                for url in farm_urls.values() {
+                    text.push_str(&format!("  {}\n", url.as_str().unwrap_or_default()));
+                }
+                print_text(text.trim_end())?;
             }
             Ok(0)
         }

@@ -64,19 +64,58 @@ pub struct GraphClient {
     sent: Arc<AtomicU64>,
 }
 
-/// The chain of causes of an error, on one line (reqwest hides the useful part in `source()`).
+/// An error on one readable line, the cause first: reqwest, hyper and the Azure SDK wrap the one
+/// fact an administrator needs ("connection refused", "certificate not trusted") in several layers
+/// of context. The whole chain goes to the log.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
+    let mut parts: Vec<String> = vec![];
+    let mut cur: Option<&dyn std::error::Error> = Some(e);
     while let Some(c) = cur {
-        let text = c.to_string();
-        if !s.contains(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
+        let text = c
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
         }
         cur = c.source();
     }
-    s
+    tracing::debug!(error = %parts.join(": "), "error chain");
+    let Some(root) = parts.last() else {
+        return String::new();
+    };
+    let cause = plain_cause(root);
+    // What was being done, when the outermost layer says more than "error sending request".
+    let context = parts
+        .first()
+        .filter(|_| parts.len() > 1)
+        .filter(|t| !t.starts_with("error sending request"))
+        .map(|t| t.split(". ").next().unwrap_or(t).trim_end_matches('.'));
+    match context {
+        Some(c) if !cause.contains(c) => format!("{cause} ({c})"),
+        _ => cause,
+    }
+}
+
+/// The innermost cause, in the words an administrator searches for.
+fn plain_cause(root: &str) -> String {
+    let has = |s: &str| root.to_ascii_lowercase().contains(&s.to_ascii_lowercase());
+    if has("UnknownIssuer") {
+        format!(
+            "certificate not trusted ({root}); behind a TLS-inspecting proxy, give the profile its ca_file"
+        )
+    } else if has("NotValidForName") {
+        format!("the certificate names another host ({root})")
+    } else if has("Connection refused") {
+        format!("connection refused: nothing answers there ({root})")
+    } else if has("failed to lookup address") || has("dns error") || has("No such host") {
+        format!("host not found ({root})")
+    } else if has("timed out") {
+        format!("no answer in time ({root})")
+    } else {
+        root.to_string()
+    }
 }
 
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
@@ -401,6 +440,58 @@ pub fn decode<T: DeserializeOwned>(v: &Value, path: &str) -> Result<T, GraphErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|l| l as _)
+        }
+    }
+    fn chain(layers: &[&'static str]) -> Layer {
+        layers
+            .iter()
+            .rev()
+            .fold(None, |inner, t| Some(Layer(t, inner.map(Box::new))))
+            .unwrap()
+    }
+
+    #[test]
+    fn an_error_is_one_line_with_the_cause_first() {
+        let refused = chain(&[
+            "error sending request for url (https://sts.contoso.com/adfs/ls/)",
+            "client error (Connect)",
+            "tcp connect error",
+            "Connection refused (os error 111)",
+        ]);
+        assert_eq!(
+            error_chain(&refused),
+            "connection refused: nothing answers there (Connection refused (os error 111))"
+        );
+        let tls = chain(&[
+            "ClientSecretCredential authentication failed. retry policy expired and the request will no longer be retried\nTo troubleshoot, visit https://aka.ms/azsdk",
+            "error sending request for url (https://login.microsoftonline.com/t/oauth2/v2.0/token)",
+            "client error (Connect)",
+            "invalid peer certificate: UnknownIssuer",
+        ]);
+        let line = error_chain(&tls);
+        assert!(!line.contains('\n'), "{line}");
+        assert!(
+            line.starts_with("certificate not trusted (invalid peer certificate: UnknownIssuer)"),
+            "{line}"
+        );
+        assert!(
+            line.contains("ca_file")
+                && line.ends_with("(ClientSecretCredential authentication failed)"),
+            "{line}"
+        );
+        assert_eq!(error_chain(&chain(&["HTTP 403"])), "HTTP 403");
+    }
 
     #[test]
     fn retry_after_takes_fractions_and_dates() {

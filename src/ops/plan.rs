@@ -8,6 +8,8 @@ use serde_json::Value;
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Pass,
+    /// A fact the plan rests on, neither good nor bad: a down farm is why one fails over.
+    Info,
     Warn,
     Fail,
 }
@@ -17,6 +19,7 @@ impl Outcome {
     pub fn mark(self) -> &'static str {
         match self {
             Outcome::Pass => "pass",
+            Outcome::Info => "info",
             Outcome::Warn => "WARN",
             Outcome::Fail => "FAIL",
         }

@@ -26,6 +26,7 @@ impl Theme {
     pub fn outcome(&self, o: crate::ops::plan::Outcome) -> Style {
         match o {
             crate::ops::plan::Outcome::Pass => self.good,
+            crate::ops::plan::Outcome::Info => self.heading,
             crate::ops::plan::Outcome::Warn => self.warn,
             crate::ops::plan::Outcome::Fail => self.bad,
         }

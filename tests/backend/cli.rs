@@ -83,6 +83,19 @@ fn the_whole_runbook_on_the_rehearsal_tenant() {
     let home = Home::new();
     let info = home.json(&["rehearse", "info"]);
     let password = info["user_password"].as_str().unwrap().to_string();
+    // Its loopback addresses die with the command that printed them, and it says so; farms are
+    // named by the URLs that commands take.
+    assert!(
+        info["addresses"]
+            .as_str()
+            .unwrap()
+            .contains("only while this command runs"),
+        "{info}"
+    );
+    assert_eq!(
+        info["farm_urls"]["sts.contoso.com"],
+        "https://sts.contoso.com/FederationMetadata/2007-06/FederationMetadata.xml"
+    );
     let users: Vec<String> = info["users"]
         .as_array()
         .unwrap()
@@ -137,6 +150,18 @@ fn the_whole_runbook_on_the_rehearsal_tenant() {
         "--dry-run",
     ]);
     assert_eq!(dry["steps"].as_array().unwrap().len(), 6);
+    // A down farm is why one fails over: information, not a passed check.
+    let farm = dry["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "AD FS sts.contoso.com")
+        .unwrap();
+    assert_eq!(farm["outcome"], "info", "{farm}");
+    assert!(
+        farm["detail"].as_str().unwrap().starts_with("down: "),
+        "{farm}"
+    );
     let r = home.json(&[
         "failover",
         "--domain",
@@ -591,7 +616,15 @@ fn tls_is_always_verified_and_plain_http_refused() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    // One line, the cause first, and what to do about it.
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(
+            "entra-failover: sign-in failed: certificate not trusted (invalid peer certificate: UnknownIssuer)"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("ca_file"), "{err}");
     assert!(!err.contains(&info.client_secret));
     // A plain-http profile makes the config refused, naming why.
     std::fs::write(

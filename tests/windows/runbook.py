@@ -259,9 +259,10 @@ def part2_native_emulator(prefix):
                        ("switch-back", "fabrikam.com", "intent"), ("switch-back", "fabrikam.com", "done")],
                f"history through the profile: enable-phs, failover, switch-back, each done: {ops}")
         code, out, err = exe("status", "--profile", "noca", env=env, ok=False)
-        one = err.strip().splitlines()[-1] if err.strip() else ""
-        expect(code != 0 and "UnknownIssuer" in one and "certificate" in one.lower(),
-               f"without the CA: refused, the cause on one line: {one[:160]}")
+        lines = err.strip().splitlines()
+        expect(code == 1 and len(lines) == 1
+               and lines[0].startswith("entra-failover: sign-in failed: certificate not trusted (invalid peer certificate: UnknownIssuer)"),
+               f"without the CA: refused on one line, the cause first: {lines}")
     finally:
         emu.send_signal(signal.SIGINT)
         try:
