@@ -195,17 +195,19 @@ fn failover_and_switch_back_in_the_wizard_then_status_agrees() {
         .as_str()
         .unwrap()
         .to_string();
+    // The rehearsal offers a synchronized user and says where its password is.
     let upn = tenant["users"]
         .as_array()
         .unwrap()
         .iter()
+        .filter(|u| u["synced"] == true)
         .map(|u| u["upn"].as_str().unwrap())
-        .find(|u| u.ends_with("@contoso.com"))
+        .filter(|u| u.ends_with("@contoso.com"))
+        .min()
         .unwrap()
         .to_string();
-    t.press("Enter", "User principal name:");
-    t.type_text(&upn);
-    t.wait_for(&upn);
+    t.press("Enter", &format!("User principal name: {upn}"));
+    t.wait_for("`entra-failover rehearse info` prints it.");
     t.send("Tab");
     t.type_text(&password);
     t.send("Enter");

@@ -137,34 +137,55 @@ impl std::fmt::Display for Check {
 
 impl std::fmt::Display for Plan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "{} — tenant {}", self.title, self.tenant)?;
+        f.write_str(&self.text(Some(BODY_SHOWN)))
+    }
+}
+
+/// How much of a request body the plan's text shows (`--dry-run --json` has every byte).
+pub const BODY_SHOWN: usize = 300;
+
+impl Plan {
+    /// The plan as text, each body cut to `body_limit` characters (`None`: whole).
+    pub fn text(&self, body_limit: Option<usize>) -> String {
+        use std::fmt::Write;
+        let mut f = String::new();
+        let _ = writeln!(f, "{} — tenant {}", self.title, self.tenant);
         if !self.checks.is_empty() {
-            writeln!(f, "\nChecks:")?;
+            let _ = writeln!(f, "\nChecks:");
             for c in &self.checks {
-                writeln!(f, "  {c}")?;
+                let _ = writeln!(f, "  {c}");
             }
         }
         if self.steps.is_empty() {
-            writeln!(f, "\nNo change is needed.")?;
+            let _ = writeln!(f, "\nNo change is needed.");
         } else {
-            writeln!(f, "\nChanges, in order:")?;
+            let _ = writeln!(f, "\nChanges, in order:");
             for (i, s) in self.steps.iter().enumerate() {
-                writeln!(f, "  {}. {} {}  — {}", i + 1, s.method, s.path, s.why)?;
+                let _ = writeln!(f, "  {}. {} {}  — {}", i + 1, s.method, s.path, s.why);
                 if let Some(b) = &s.body {
                     let text = serde_json::to_string(b).unwrap_or_default();
-                    let shown: String = text.chars().take(300).collect();
-                    writeln!(
-                        f,
-                        "     {shown}{}",
-                        if text.chars().count() > 300 {
-                            "…"
-                        } else {
-                            ""
+                    let n = text.chars().count();
+                    match body_limit {
+                        Some(limit) if n > limit => {
+                            let shown: String = text.chars().take(limit).collect();
+                            let _ = writeln!(f, "     {shown}… (+{} characters)", n - limit);
                         }
-                    )?;
+                        _ => {
+                            let _ = writeln!(f, "     {text}");
+                        }
+                    }
                 }
             }
         }
-        Ok(())
+        f
+    }
+
+    /// Whether some body is longer than `limit` characters.
+    pub fn has_body_over(&self, limit: usize) -> bool {
+        self.steps.iter().filter_map(|s| s.body.as_ref()).any(|b| {
+            serde_json::to_string(b)
+                .map(|t| t.chars().count() > limit)
+                .unwrap_or(false)
+        })
     }
 }

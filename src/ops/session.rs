@@ -126,6 +126,17 @@ impl Rehearsal {
         }
     }
 
+    /// A synchronized user to try a sign-in with (its password is the scenario's `user_password`,
+    /// which `entra-failover rehearse info` prints): the rehearsal's answer to "who do I test with?".
+    pub fn sample_user(&self) -> Option<String> {
+        let t = self.tenant().ok()?;
+        t.users
+            .iter()
+            .filter(|u| u.synced)
+            .map(|u| u.upn.clone())
+            .min_by_key(|upn| (!upn.ends_with("@contoso.com"), upn.clone()))
+    }
+
     /// The tenant as it stands (read from its folder when another process serves it).
     pub fn tenant(&self) -> Result<emulator::state::Tenant, OpsError> {
         match self {

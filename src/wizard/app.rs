@@ -147,6 +147,8 @@ pub struct BackupInfo {
     pub domain: String,
     pub taken_at: String,
     pub path: String,
+    /// The AD FS farm the backed-up settings sign in at (their passive sign-in URI's host).
+    pub farm: Option<String>,
 }
 
 /// An error as the error panel shows it: Graph's code, message and request id, and what it means.
@@ -168,6 +170,8 @@ pub enum BackendEvent {
         missing_phs: Vec<String>,
         missing_convert: Vec<String>,
         status: Box<Status>,
+        /// On the rehearsal tenant: a synchronized user that Test sign-in offers.
+        sample_user: Option<String>,
     },
     Status(Box<Status>),
     Planned(Box<Plan>),
@@ -314,6 +318,10 @@ pub struct State {
     pub quit_asked: bool,
     pub in_flight: bool,
     pub upn: String,
+    /// A user to offer on Test sign-in (the rehearsal tenant's synchronized sample).
+    pub sample_user: Option<String>,
+    /// Ready to configure shows long bodies whole (`v`).
+    pub plan_full: bool,
     pub password: String,
     pub signin_result: Option<String>,
     pub flow: Flow,
@@ -370,6 +378,8 @@ impl State {
             quit_asked: false,
             in_flight: false,
             upn: String::new(),
+            sample_user: None,
+            plan_full: false,
             password: String::new(),
             signin_result: None,
             flow: Flow::Sync,
@@ -531,6 +541,16 @@ impl State {
         self.page = page;
         self.focus = 0;
         self.notice = None;
+        if page == Page::TestSignin {
+            self.offer_sample_user();
+        }
+    }
+
+    /// Test sign-in starts with the rehearsal's synchronized sample user (if nothing was typed).
+    fn offer_sample_user(&mut self) {
+        if self.upn.is_empty() {
+            self.upn = self.sample_user.clone().unwrap_or_default();
+        }
     }
 
     pub fn text_input(&self) -> bool {
@@ -661,6 +681,10 @@ pub fn update(s: &mut State, a: Action) -> Vec<Effect> {
             s.focus = d as usize - 1;
             next(s)
         }
+        Action::Input('v') if s.page == Page::Ready => {
+            s.plan_full = !s.plan_full;
+            vec![]
+        }
         Action::Input(c) if s.text_input() => {
             field(s).push(c);
             vec![]
@@ -781,15 +805,16 @@ fn next(s: &mut State) -> Vec<Effect> {
                 .as_ref()
                 .is_some_and(|st| st.password_hash_sync && st.password_hashes_arriving);
             if !s.phs_checked || already {
+                // Said on the page it returns to (going there clears the old page's notice).
+                s.go(Page::Tasks);
                 s.notice = Some(
                     if already {
-                        "Password hash synchronization is already on, and hashes arrive"
+                        "Password hash synchronization is already on, and hashes arrive: nothing to change"
                     } else {
-                        "Nothing to change"
+                        "Nothing to change: no optional feature was switched on"
                     }
                     .into(),
                 );
-                s.go(Page::Tasks);
                 return vec![];
             }
             s.plan = None;
@@ -930,6 +955,7 @@ fn next(s: &mut State) -> Vec<Effect> {
                 return vec![Effect::Verify { domain }];
             }
             s.page = Page::TestSignin;
+            s.offer_sample_user();
             vec![]
         }
         Page::TestSignin => {
@@ -1021,8 +1047,10 @@ fn backend(s: &mut State, e: BackendEvent) -> Vec<Effect> {
             missing_phs,
             missing_convert,
             status,
+            sample_user,
         } => {
             s.busy = None;
+            s.sample_user = sample_user;
             s.who = Some(who);
             s.missing_phs = missing_phs;
             s.missing_convert = missing_convert;
@@ -1082,7 +1110,19 @@ fn backend(s: &mut State, e: BackendEvent) -> Vec<Effect> {
             s.busy = None;
             s.signin_result = Some(result);
         }
-        BackendEvent::Backups(b) => s.backups = b,
+        BackendEvent::Backups(b) => {
+            // Every domain may be managed now, so that no status names the farm: the backups do.
+            if s.farm_service.trim().is_empty()
+                && let Some(farm) = b
+                    .iter()
+                    .filter(|x| x.farm.is_some())
+                    .max_by(|x, y| x.taken_at.cmp(&y.taken_at))
+                    .and_then(|x| x.farm.clone())
+            {
+                s.farm_service = farm;
+            }
+            s.backups = b;
+        }
         BackendEvent::Farm(result) => {
             s.busy = None;
             match result {
@@ -1185,6 +1225,7 @@ pub mod tests {
                 missing_phs: vec![],
                 missing_convert: vec![],
                 status: Box::new(status(phs)),
+                sample_user: Some("adele.vance@contoso.com".into()),
             }),
         );
         update(&mut s, Action::Next);
@@ -1315,6 +1356,34 @@ pub mod tests {
     }
 
     #[test]
+    fn optional_features_with_nothing_changed_says_so() {
+        let mut s = connected(false);
+        update(&mut s, Action::Digit(2));
+        assert_eq!(s.page, Page::OptionalFeatures);
+        assert!(update(&mut s, Action::Next).is_empty());
+        assert_eq!(s.page, Page::Tasks);
+        assert!(
+            s.notice
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with("Nothing to change"),
+            "{:?}",
+            s.notice
+        );
+        let mut s = connected(true);
+        update(&mut s, Action::Digit(2));
+        update(&mut s, Action::Next);
+        assert!(
+            s.notice
+                .as_deref()
+                .unwrap_or_default()
+                .contains("already on"),
+            "{:?}",
+            s.notice
+        );
+    }
+
+    #[test]
     fn a_missing_permission_blocks_next() {
         let mut s = connected(false);
         s.missing_phs =
@@ -1363,6 +1432,41 @@ pub mod tests {
     }
 
     #[test]
+    fn the_farm_is_prefilled_from_the_backups_when_no_domain_names_it() {
+        let mut s = connected(true);
+        if let Some(st) = s.status.as_mut() {
+            for d in st.domains.iter_mut() {
+                d.authentication_type = "Managed".into();
+                d.issuer_uri = None;
+            }
+            st.farms.clear();
+        }
+        update(&mut s, Action::Digit(3));
+        update(&mut s, Action::Down);
+        update(&mut s, Action::Toggle);
+        assert_eq!(update(&mut s, Action::Next), vec![Effect::LoadBackups]);
+        assert_eq!(s.page, Page::AdfsFarm);
+        assert_eq!(s.farm_service, "");
+        let backup = |domain: &str, at: &str, farm: &str| BackupInfo {
+            domain: domain.into(),
+            taken_at: at.into(),
+            path: format!("/b/{domain}.json"),
+            farm: Some(farm.into()),
+        };
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Backups(vec![
+                backup("fabrikam.com", "2026-11-20T10:00:00Z", "sts.fabrikam.com"),
+                backup("contoso.com", "2026-11-25T10:00:00Z", "sts.contoso.com"),
+            ])),
+        );
+        assert_eq!(
+            s.farm_service, "sts.contoso.com",
+            "the newest backup's farm"
+        );
+    }
+
+    #[test]
     fn switching_back_reads_the_farm_then_restores_the_backup_then_verifies() {
         let mut s = connected(true);
         // contoso.com was failed over: it is managed, with a backup.
@@ -1386,6 +1490,7 @@ pub mod tests {
                 domain: "contoso.com".into(),
                 taken_at: "2026-11-25T10:00:00Z".into(),
                 path: "/b/contoso.com.json".into(),
+                farm: Some("sts.contoso.com".into()),
             }])),
         );
         assert_eq!(

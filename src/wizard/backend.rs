@@ -104,6 +104,7 @@ pub async fn run(
                             missing_phs: who.missing_for(Permission::EnablePasswordHashSync),
                             missing_convert: who.missing_for(Permission::ConvertDomains),
                             status: Box::new(st),
+                            sample_user: s.rehearsal.as_ref().and_then(|r| r.sample_user()),
                         });
                         session = Some(s);
                     }
@@ -278,10 +279,15 @@ async fn handle(
             let mut rows = vec![];
             for path in backup::list(&s.home, &s.tenant).unwrap_or_default() {
                 if let Ok(b) = backup::read(&path) {
+                    let farm = b.federation["passiveSignInUri"]
+                        .as_str()
+                        .and_then(|u| url::Url::parse(u).ok())
+                        .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
                     rows.push(BackupInfo {
                         domain: b.domain,
                         taken_at: b.taken_at,
                         path: path.display().to_string(),
+                        farm,
                     });
                 }
             }

@@ -129,14 +129,21 @@ fn nav_bar(s: &State, f: &mut Frame, area: Rect, theme: &Theme) {
         Page::TestSignin => "Test",
         _ => "Next",
     };
-    let status = match (&s.busy, &s.notice, s.blocked()) {
-        (Some(b), _, _) => format!("… {b}"),
-        (None, Some(n), _) => n.clone(),
-        _ => String::new(),
-    };
+    // What just happened (a rehearsal control's effect, a refusal) stands out; work in progress
+    // is dim beside it, so that a refresh never hides the confirmation.
+    let mut status = vec![];
+    if let Some(n) = &s.notice {
+        status.push(Span::styled(n.clone(), theme.heading));
+    }
+    if let Some(b) = &s.busy {
+        if !status.is_empty() {
+            status.push(Span::raw("  "));
+        }
+        status.push(Span::styled(format!("… {b}"), theme.dim));
+    }
     let enabled = s.blocked().is_none();
     let lines = vec![
-        Line::from(Span::styled(status, theme.dim)),
+        Line::from(status),
         Line::from(vec![
             Span::raw("[Esc] Previous   "),
             Span::styled(
@@ -311,6 +318,55 @@ mod tests {
     }
 
     #[test]
+    fn ready_cuts_a_long_body_short_until_v() {
+        use crate::wizard::app::Page;
+        let mut s = connected(true);
+        let mut p = plan(false);
+        p.steps.push(crate::ops::plan::Step {
+            domain: Some("contoso.com".into()),
+            method: "POST".into(),
+            path: "/v1.0/domains/contoso.com/federationConfiguration".into(),
+            body: Some(serde_json::json!({
+                "issuerUri": "http://sts.contoso.com/adfs/services/trust",
+                "signingCertificate": format!("MIIC{}", "A".repeat(600)),
+            })),
+            why: "restore the federation settings from the backup".into(),
+        });
+        s.plan = Some(p);
+        s.page = Page::Ready;
+        snap("ready_long_body", &s);
+        let text = draw(&s, 80, 24);
+        assert!(text.contains("characters)"), "{text}");
+        assert!(text.contains("press v to see them whole"), "{text}");
+        update(&mut s, Action::Input('v'));
+        assert!(s.plan_full);
+        let text = draw(&s, 80, 60);
+        assert!(text.contains(&"A".repeat(60)), "{text}");
+        assert!(!text.contains("characters)"), "{text}");
+    }
+
+    #[test]
+    fn a_rehearsal_control_confirms_what_it_did() {
+        let mut s = connected(true);
+        update(&mut s, Action::Controls);
+        update(&mut s, Action::Digit(1));
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Control(
+                "AD FS sts.contoso.com is down (simulated)".into(),
+            )),
+        );
+        // The refresh that follows keeps it in view.
+        s.busy = Some("reading the tenant".into());
+        snap("control_confirmed", &s);
+        let text = draw(&s, 80, 24);
+        assert!(
+            text.contains("AD FS sts.contoso.com is down (simulated)  … reading the tenant"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn every_page_at_80x24() {
         let mut s = State::new(vec!["rehearsal".into(), "contoso".into()]);
         snap("welcome", &s);
@@ -363,9 +419,10 @@ mod tests {
         );
         snap("complete", &s);
         update(&mut s, Action::Next);
-        for c in "adele.vance@contoso.com".chars() {
-            update(&mut s, Action::Input(c));
-        }
+        assert_eq!(
+            s.upn, "adele.vance@contoso.com",
+            "the rehearsal's synchronized sample user is offered"
+        );
         update(&mut s, Action::FocusNext);
         for c in "secret".chars() {
             update(&mut s, Action::Input(c));
@@ -390,6 +447,7 @@ mod tests {
                 domain: "contoso.com".into(),
                 taken_at: "2026-11-25T10:00:00Z".into(),
                 path: "/b/contoso.com.json".into(),
+                farm: Some("sts.contoso.com".into()),
             }])),
         );
         snap("adfs_farm", &s);

@@ -37,11 +37,81 @@ pub fn render(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
         Page::Certificates => federation::certificates(s, t),
         Page::Verify => federation::verify(s, t),
     };
+    let lines = hang(lines, usize::from(area.width));
     f.render_widget(
         Paragraph::new(visible(lines, area.height, s.scrolls().then_some(s.focus)))
             .wrap(Wrap { trim: false }),
         area,
     );
+}
+
+/// Wraps lines longer than `width` with a hanging indent (the line's own indent and four more), at
+/// a space where there is one: a long plan line or JSON body reads as one item, not as text that
+/// runs on at the left margin.
+fn hang(lines: Vec<Line<'static>>, width: usize) -> Vec<Line<'static>> {
+    use unicode_width::UnicodeWidthChar;
+    let width = width.max(16);
+    let mut out = Vec::with_capacity(lines.len());
+    for line in lines {
+        let chars: Vec<(char, Style)> = line
+            .spans
+            .iter()
+            .flat_map(|sp| sp.content.chars().map(move |c| (c, sp.style)))
+            .collect();
+        let cols: usize = chars.iter().map(|(c, _)| c.width().unwrap_or(0)).sum();
+        if cols <= width {
+            out.push(line);
+            continue;
+        }
+        let indent = chars.iter().take_while(|(c, _)| *c == ' ').count();
+        // Indented lines are items (checks, steps, bodies): they hang. Prose flows on.
+        let hang_by = if indent > 0 {
+            (indent + 4).min(width / 2)
+        } else {
+            0
+        };
+        let mut rest: &[(char, Style)] = &chars;
+        let mut first = true;
+        while !rest.is_empty() {
+            let room = if first { width } else { width - hang_by };
+            // The most characters that fit in `room` columns.
+            let mut used = 0;
+            let mut fit = 0;
+            for (c, _) in rest {
+                let w = c.width().unwrap_or(0);
+                if used + w > room {
+                    break;
+                }
+                used += w;
+                fit += 1;
+            }
+            let mut cut = fit.max(1);
+            // Break at a space inside the text, never in the line's own indent.
+            let text_starts = if first { indent } else { 0 };
+            if fit < rest.len()
+                && let Some(space) = rest[..fit].iter().rposition(|(c, _)| *c == ' ')
+                && space > text_starts
+            {
+                cut = space + 1;
+            }
+            let mut spans: Vec<Span<'static>> = vec![];
+            if !first {
+                spans.push(Span::raw(" ".repeat(hang_by)));
+            }
+            let text_from = spans.len();
+            for (c, st) in &rest[..cut] {
+                let merge = spans.len() > text_from && spans.last().is_some_and(|l| l.style == *st);
+                match spans.last_mut() {
+                    Some(last) if merge => last.content.to_mut().push(*c),
+                    _ => spans.push(Span::styled(c.to_string(), *st)),
+                }
+            }
+            out.push(Line::from(spans).style(line.style));
+            rest = &rest[cut..];
+            first = false;
+        }
+    }
+    out
 }
 
 /// The lines that fit, scrolled so that the focused row (`> `) stays on screen: long lists (thousands of
@@ -80,4 +150,57 @@ pub fn checkbox(on: bool) -> &'static str {
 
 pub fn radio(on: bool) -> &'static str {
     if on { "(•)" } else { "( )" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(lines: &[Line<'static>]) -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn long_lines_wrap_with_a_hanging_indent_at_a_space() {
+        let lines = vec![
+            Line::from("short"),
+            Line::from("  1. PATCH /v1.0/domains/contoso.com {\"authenticationType\":\"Managed\"}"),
+        ];
+        let out = text(&hang(lines, 40));
+        assert_eq!(
+            out,
+            vec![
+                "short",
+                "  1. PATCH /v1.0/domains/contoso.com ",
+                "      {\"authenticationType\":\"Managed\"}",
+            ]
+        );
+        // A body without spaces breaks inside the text, not in its indent.
+        let out = text(&hang(
+            vec![Line::from(format!("     {}", "y".repeat(60)))],
+            40,
+        ));
+        assert_eq!(out[0], format!("     {}", "y".repeat(35)));
+        assert_eq!(out[1], format!("         {}", "y".repeat(25)));
+        // A word longer than the room is cut, never lost.
+        let out = text(&hang(vec![Line::from("x".repeat(50))], 20));
+        assert_eq!(out.concat().replace(' ', ""), "x".repeat(50));
+        assert!(out.iter().all(|l| l.chars().count() <= 20), "{out:?}");
+    }
+
+    #[test]
+    fn styles_survive_the_wrap() {
+        let t = Theme::color();
+        let line = Line::from(vec![
+            Span::styled("[WARN] ", t.warn),
+            Span::raw("a check whose detail runs on well past the width of the page"),
+        ]);
+        let out = hang(vec![line], 30);
+        assert!(out.len() > 1);
+        assert_eq!(out[0].spans[0].content, "[WARN] ");
+        assert_eq!(out[0].spans[0].style, t.warn);
+    }
 }

@@ -3,6 +3,9 @@ use ratatui::text::Line;
 use crate::wizard::app::State;
 use crate::wizard::theme::Theme;
 
+/// How much of a plan line shows before it is cut short (three lines of a wide terminal).
+const LONG: usize = 200;
+
 pub fn ready(s: &State, _t: &Theme) -> Vec<Line<'static>> {
     match &s.plan {
         None => vec![Line::from("Preparing the plan…")],
@@ -13,7 +16,18 @@ pub fn ready(s: &State, _t: &Theme) -> Vec<Line<'static>> {
                 ),
                 Line::from(""),
             ];
-            lines.extend(p.to_string().lines().map(|l| Line::from(l.to_string())));
+            // A long body (a domain's whole federation settings) is cut to its start unless asked
+            // for: the steps stay readable, and `v` shows every byte that will be sent.
+            let limit = (!s.plan_full).then_some(LONG);
+            lines.extend(p.text(limit).lines().map(|l| Line::from(l.to_string())));
+            if p.has_body_over(LONG) {
+                lines.push(Line::from(""));
+                lines.push(Line::from(if s.plan_full {
+                    "Every body in full; press v to cut long ones short."
+                } else {
+                    "Long bodies are cut short: press v to see them whole."
+                }));
+            }
             lines
         }
     }

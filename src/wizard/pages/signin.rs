@@ -111,6 +111,18 @@ pub fn test_signin(s: &State, t: &Theme) -> Vec<Line<'static>> {
         ),
         Line::from(""),
     ];
+    if s.rehearsal
+        && let Some(u) = &s.sample_user
+    {
+        lines.push(Line::from(format!(
+            "Rehearsal: {u} is a synchronized user."
+        )));
+        lines.push(Line::from(
+            "Synchronized users share one password, the tenant's user_password:",
+        ));
+        lines.push(Line::from("`entra-failover rehearse info` prints it."));
+        lines.push(Line::from(""));
+    }
     if let Some(r) = &s.signin_result {
         for l in r.lines() {
             lines.push(Line::from(l.to_string()));
