@@ -16,13 +16,17 @@ use super::http::{Req, Resp, text};
 use super::state::{FarmRec, FarmState, Tenant};
 use super::{ConnectionReset, EmulatorError, LogEntry, Shared, accept_loop, lock, read_request};
 
-/// Binds a farm's listener with `SO_REUSEADDR`, so that it can take its port back after being down.
+/// Binds a farm's listener so that it can take its port back after being down: `SO_REUSEADDR` on
+/// Unix (past TIME_WAIT). Not on Windows, where the same option lets a socket share a port another
+/// socket still listens on, so that a farm could come up on a port that a killed process's
+/// listener still holds and its clients time out (seen under Wine); Windows rebinds without it.
 pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
         TcpSocket::new_v6()?
     };
+    #[cfg(unix)]
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(1024)

@@ -21,6 +21,28 @@ pub fn metadata_url_for(endpoint: &str) -> Option<Url> {
 pub struct Unreachable(pub String);
 
 /// Fetches and parses a farm's federation metadata.
+/// Metadata fetched once per URL for the length of one command: switching back a hundred domains
+/// of one farm asks the farm once, not a hundred times side by side.
+#[derive(Default)]
+pub struct FarmCache {
+    fetched: std::sync::Mutex<
+        std::collections::HashMap<
+            String,
+            std::sync::Arc<tokio::sync::OnceCell<Result<FederationMetadata, Unreachable>>>,
+        >,
+    >,
+}
+
+impl FarmCache {
+    pub async fn fetch(&self, s: &Session, url: &Url) -> Result<FederationMetadata, Unreachable> {
+        let cell = {
+            let mut m = self.fetched.lock().unwrap_or_else(|e| e.into_inner());
+            m.entry(url.to_string()).or_default().clone()
+        };
+        cell.get_or_init(|| fetch_metadata(s, url)).await.clone()
+    }
+}
+
 pub async fn fetch_metadata(s: &Session, url: &Url) -> Result<FederationMetadata, Unreachable> {
     if url.scheme() != "https" {
         return Err(Unreachable(format!(

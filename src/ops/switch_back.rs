@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::backup::{self, Backup};
-use super::farm::{fetch_metadata, metadata_url_for};
+use super::farm::{FarmCache, metadata_url_for};
 use super::journal::{self, Entry};
 use super::plan::{Outcome, Plan};
 use super::status::{encode, federation, who};
@@ -49,6 +49,10 @@ pub struct Prepared {
 }
 
 pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
+    prepare_with(s, o, &FarmCache::default()).await
+}
+
+async fn prepare_with(s: &Session, o: &Options, farms: &FarmCache) -> Result<Prepared, OpsError> {
     let mut plan = Plan::new("Change user sign-in to federation with AD FS", &s.tenant);
     let me = who(s).await?;
     plan.permissions(&me, Task::ManageFederation, "federate domains");
@@ -103,7 +107,7 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
         }
         Source::Metadata { url, issuer } => {
             let u = url::Url::parse(url).map_err(|e| OpsError::Input(format!("{url}: {e}")))?;
-            let m = fetch_metadata(s, &u).await.map_err(|e| {
+            let m = farms.fetch(s, &u).await.map_err(|e| {
                 OpsError::Refused(format!("the farm's metadata cannot be read: {}", e.0))
             })?;
             let host = u.host_str().unwrap_or_default();
@@ -145,7 +149,7 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
         "; --force goes on anyway"
     };
     match metadata_url_for(&passive) {
-        Some(url) => match fetch_metadata(s, &url).await {
+        Some(url) => match farms.fetch(s, &url).await {
             Ok(m) => {
                 let ours = settings["signingCertificate"].as_str().unwrap_or_default();
                 let farm_has = m.signing_certificates.iter().any(|c| c.base64 == ours);
@@ -299,8 +303,9 @@ const DOMAINS_AT_ONCE: usize = 32;
 /// Prepares several domains side by side, in the order given.
 pub async fn prepare_many(s: &Session, os: &[Options]) -> Result<Vec<Prepared>, OpsError> {
     use futures_util::{StreamExt, TryStreamExt};
+    let farms = FarmCache::default();
     futures_util::stream::iter(os)
-        .map(|o| prepare(s, o))
+        .map(|o| prepare_with(s, o, &farms))
         .buffered(DOMAINS_AT_ONCE)
         .try_collect()
         .await

@@ -704,3 +704,35 @@ async fn the_request_limit_finds_the_tenants_budget_and_every_request_succeeds()
         .count();
     assert_eq!(served, 40);
 }
+
+/// Several domains of one farm: the farm's metadata is read once for them all, not once per domain
+/// and check (a hundred domains asked a real farm a hundred times side by side).
+#[tokio::test]
+async fn switching_back_many_domains_reads_their_farm_once() {
+    let t = Tenant::start(None).await;
+    let s = t.session(t.admin());
+    let url = "https://sts.contoso.com/FederationMetadata/2007-06/FederationMetadata.xml";
+    let o = |domain: &str, issuer: Option<&str>| switch_back::Options {
+        domain: domain.into(),
+        source: switch_back::Source::Metadata {
+            url: url.into(),
+            issuer: issuer.map(str::to_string),
+        },
+        force: false,
+    };
+    let before = t.log_count("GET", url);
+    let plans = switch_back::prepare_many(
+        &s,
+        &[
+            o("contoso.com", None),
+            o(
+                "fabrikam.com",
+                Some("http://fabrikam.com/adfs/services/trust/"),
+            ),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(plans.len(), 2);
+    assert_eq!(t.log_count("GET", url) - before, 1);
+}
