@@ -25,13 +25,11 @@ pub struct Unreachable(pub String);
 /// of one farm asks the farm once, not a hundred times side by side.
 #[derive(Default)]
 pub struct FarmCache {
-    fetched: std::sync::Mutex<
-        std::collections::HashMap<
-            String,
-            std::sync::Arc<tokio::sync::OnceCell<Result<FederationMetadata, Unreachable>>>,
-        >,
-    >,
+    fetched: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Fetch>>>,
 }
+
+/// One URL's fetch: the first caller makes it, the others wait for its answer.
+type Fetch = tokio::sync::OnceCell<Result<FederationMetadata, Unreachable>>;
 
 impl FarmCache {
     pub async fn fetch(&self, s: &Session, url: &Url) -> Result<FederationMetadata, Unreachable> {
