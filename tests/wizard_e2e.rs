@@ -390,3 +390,105 @@ fn a_panic_leaves_the_terminal_restored() {
         "the main screen is back"
     );
 }
+
+/// A failover killed mid-change (the tenant holds its conversion, so the kill lands there on any
+/// machine): the wizard's Connect page says so, and its Resume page finishes the change.
+#[cfg(unix)]
+#[test]
+fn the_wizard_finishes_an_interrupted_failover() {
+    use entra_failover::emulator::{Config, Emulator};
+    use serde_json::{Value, json};
+    if !tmux_available() {
+        eprintln!("tmux is not installed: skipped");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let cli = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_entra-failover"))
+            .args(args)
+            .env("ENTRA_FAILOVER_HOME", home.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    cli(&["enable-phs", "--yes"]);
+    cli(&["rehearse", "connect-script"]);
+    cli(&["rehearse", "sync"]);
+    cli(&["rehearse", "farm", "sts.contoso.com", "down"]);
+    // Served from here, so that it can hold the conversion; the command joins it.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let emu = rt
+        .block_on(Emulator::start(Config::new(home.path().join("rehearsal"))))
+        .unwrap();
+    let info = emu.info().clone();
+    let http = entra_failover::ops::session::http_client(Some(&info.ca_file)).unwrap();
+    let control = |method: reqwest::Method, path: &str, body: Option<Value>| -> Value {
+        rt.block_on(async {
+            let mut r = http
+                .request(method, format!("{}{path}", info.control_url))
+                .bearer_auth(&info.control_token);
+            if let Some(b) = body {
+                r = r.json(&b);
+            }
+            let resp = r.send().await.unwrap();
+            assert!(resp.status().is_success(), "{path}");
+            resp.json().await.unwrap_or(Value::Null)
+        })
+    };
+    control(
+        reqwest::Method::POST,
+        "/faults",
+        Some(
+            json!({"method": "PATCH", "path": "/v1.0/domains/fabrikam.com", "kind": "hold-answer", "count": 1}),
+        ),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_entra-failover"))
+        .args(["failover", "--domain", "fabrikam.com", "--yes"])
+        .env("ENTRA_FAILOVER_HOME", home.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !control(reqwest::Method::GET, "/held", None)
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["path"] == "/v1.0/domains/fabrikam.com")
+    {
+        assert!(Instant::now() < deadline, "the conversion was never sent");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Killed as a crash kills: the conversion is made, its answer never read.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    control(reqwest::Method::DELETE, "/faults", None);
+    emu.stop();
+    assert_eq!(
+        wizard_status(home.path())["interrupted"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+
+    let t = Tmux::start(home.path(), "resume");
+    t.wait_for("Choose the tenant to configure");
+    t.press(
+        "Enter",
+        "Interrupted changes: 1 (Enter finishes them first)",
+    );
+    t.press(
+        "Enter",
+        "A run stopped before it could record how these changes ended:",
+    );
+    assert!(t.screen().contains("failover fabrikam.com"));
+    t.press("Enter", "failover fabrikam.com: already done");
+    t.press("Enter", "Select a task:");
+    let st = wizard_status(home.path());
+    assert_eq!(domain_type(&st, "fabrikam.com"), "Managed");
+    assert_eq!(st["interrupted"].as_array().map(Vec::len), Some(0), "{st}");
+}

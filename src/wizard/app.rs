@@ -27,6 +27,8 @@ pub enum Page {
     TrustDomain,
     Certificates,
     Verify,
+    /// Finishes the changes an interrupted run left, as `entra-failover resume` does.
+    Resume,
 }
 
 impl Page {
@@ -51,6 +53,7 @@ impl Page {
             Page::TrustDomain => "Federated domain",
             Page::Certificates => "Certificates",
             Page::Verify => "Verify federation connectivity",
+            Page::Resume => "Finish interrupted changes",
         }
     }
 }
@@ -194,6 +197,8 @@ pub enum BackendEvent {
     },
     /// A look for hashes: the newer password sync's time, or `None` while none has run.
     Hashes(Option<String>),
+    /// Resume's outcome for each interrupted change.
+    Resumed(Vec<String>),
 }
 
 #[derive(Clone, Debug)]
@@ -257,6 +262,8 @@ pub enum Effect {
         profile: String,
     },
     Refresh,
+    /// Reconcile and finish the interrupted changes (`resume`).
+    Resume,
     PrepareEnablePhs,
     PrepareFailover {
         domains: Vec<String>,
@@ -334,6 +341,8 @@ pub struct State {
     pub from_backup: bool,
     pub certificates: Vec<String>,
     pub verify: Option<(Vec<String>, bool)>,
+    /// What Resume did, one line per change, once it ran.
+    pub resumed: Option<Vec<String>>,
     /// The Complete page's watch for the first password hashes after enable-phs.
     pub hashes: Option<HashesWatch>,
 }
@@ -379,6 +388,7 @@ impl State {
             in_flight: false,
             upn: String::new(),
             sample_user: None,
+            resumed: None,
             plan_full: false,
             password: String::new(),
             signin_result: None,
@@ -764,9 +774,31 @@ fn next(s: &mut State) -> Vec<Effect> {
             }]
         }
         Page::Connect => {
-            s.go(Page::Tasks);
+            // What a crash or a closed laptop left comes first: nothing else should start on top.
+            let interrupted = s
+                .status
+                .as_ref()
+                .is_some_and(|st| !st.interrupted.is_empty());
+            if interrupted {
+                s.resumed = None;
+                s.go(Page::Resume);
+            } else {
+                s.go(Page::Tasks);
+            }
             vec![]
         }
+        Page::Resume => match &s.resumed {
+            None if !s.in_flight => {
+                s.in_flight = true;
+                s.busy = Some("finishing the interrupted changes".into());
+                vec![Effect::Resume]
+            }
+            None => vec![],
+            Some(_) => {
+                s.go(Page::Tasks);
+                vec![]
+            }
+        },
         Page::Tasks => {
             s.task = Task::ALL[s.focus.min(4)];
             match s.task {
@@ -1080,6 +1112,12 @@ fn backend(s: &mut State, e: BackendEvent) -> Vec<Effect> {
             s.busy = None;
             s.error = Some(panel);
         }
+        BackendEvent::Resumed(lines) => {
+            s.in_flight = false;
+            s.busy = None;
+            s.resumed = Some(lines);
+            return vec![Effect::Refresh];
+        }
         BackendEvent::Control(msg) => {
             s.notice = Some(msg);
             return vec![Effect::Refresh];
@@ -1353,6 +1391,45 @@ pub mod tests {
                 .unwrap_or_default()
                 .contains("pre-flight check failed")
         );
+    }
+
+    #[test]
+    fn interrupted_changes_are_finished_first() {
+        let mut s = State::new(vec!["rehearsal".into()]);
+        update(&mut s, Action::Next);
+        let mut st = status(true);
+        st.interrupted = vec!["failover fabrikam.com (started 2026-12-02T10:00:00Z)".into()];
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Connected {
+                who: "admin@contoso.onmicrosoft.com".into(),
+                missing_phs: vec![],
+                missing_convert: vec![],
+                status: Box::new(st),
+                sample_user: None,
+            }),
+        );
+        update(&mut s, Action::Next);
+        assert_eq!(
+            s.page,
+            Page::Resume,
+            "nothing starts on top of a half-done change"
+        );
+        assert_eq!(update(&mut s, Action::Next), vec![Effect::Resume]);
+        assert!(s.in_flight);
+        assert!(update(&mut s, Action::Next).is_empty(), "once");
+        assert_eq!(
+            update(
+                &mut s,
+                Action::Backend(BackendEvent::Resumed(vec![
+                    "failover fabrikam.com: finished".into()
+                ]))
+            ),
+            vec![Effect::Refresh]
+        );
+        assert!(!s.in_flight);
+        update(&mut s, Action::Next);
+        assert_eq!(s.page, Page::Tasks);
     }
 
     #[test]

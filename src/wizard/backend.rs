@@ -350,6 +350,30 @@ async fn handle(
                 ))),
             }
         }
+        Effect::Resume => match crate::ops::resume::run(s, progress).await {
+            Ok(r) => send(BackendEvent::Resumed(
+                r.items
+                    .iter()
+                    .map(|i| {
+                        format!(
+                            "{} {}: {}{}",
+                            i.operation,
+                            i.domain,
+                            i.outcome,
+                            if i.detail.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" — {}", i.detail)
+                            }
+                        )
+                    })
+                    .collect(),
+            )),
+            Err(e) => send(BackendEvent::Failed(panel(
+                "Finishing the interrupted changes failed",
+                &e,
+            ))),
+        },
         Effect::Verify { domain } => match verify::run(s, &domain).await {
             Ok(r) => send(BackendEvent::Verified {
                 lines: r.checks.iter().map(|c| c.to_string()).collect(),

@@ -346,6 +346,41 @@ mod tests {
     }
 
     #[test]
+    fn the_resume_page_before_and_after() {
+        use crate::wizard::app::Page;
+        let mut s = State::new(vec!["rehearsal".into()]);
+        update(&mut s, Action::Next);
+        let mut st = crate::wizard::app::tests::status(true);
+        st.interrupted = vec![
+            "failover fabrikam.com (started 2026-12-02T10:00:00Z)".into(),
+            "switch-back contoso.com (started 2026-12-02T10:05:00Z)".into(),
+        ];
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Connected {
+                who: "admin@contoso.onmicrosoft.com".into(),
+                missing_phs: vec![],
+                missing_convert: vec![],
+                status: Box::new(st),
+                sample_user: None,
+            }),
+        );
+        snap("connect_interrupted", &s);
+        update(&mut s, Action::Next);
+        assert_eq!(s.page, Page::Resume);
+        snap("resume", &s);
+        update(&mut s, Action::Next);
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Resumed(vec![
+                "failover fabrikam.com: finished — converted; read back: Managed".into(),
+                "switch-back contoso.com: already done — the tenant has the settings".into(),
+            ])),
+        );
+        snap("resume_done", &s);
+    }
+
+    #[test]
     fn a_rehearsal_control_confirms_what_it_did() {
         let mut s = connected(true);
         update(&mut s, Action::Controls);

@@ -36,6 +36,7 @@ pub fn render(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
         Page::TrustDomain => federation::trust_domain(s, t),
         Page::Certificates => federation::certificates(s, t),
         Page::Verify => federation::verify(s, t),
+        Page::Resume => start::resume(s, t),
     };
     let lines = hang(lines, usize::from(area.width));
     f.render_widget(

@@ -68,7 +68,58 @@ pub fn connect(s: &State, t: &Theme) -> Vec<Line<'static>> {
                 for u in &st.sync_engines.unknown {
                     lines.push(Line::from(format!("  {u}")));
                 }
+                if !st.interrupted.is_empty() {
+                    lines.push(Line::from(""));
+                    lines.push(Line::from(Span::styled(
+                        format!(
+                            "Interrupted changes: {} (Enter finishes them first)",
+                            st.interrupted.len()
+                        ),
+                        t.warn,
+                    )));
+                }
             }
+        }
+    }
+    lines
+}
+
+/// The changes a run left without an outcome, and then what finishing them did.
+pub fn resume(s: &State, t: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![];
+    match &s.resumed {
+        None => {
+            lines.push(Line::from(
+                "A run stopped before it could record how these changes ended:",
+            ));
+            lines.push(Line::from(""));
+            for i in s.status.iter().flat_map(|st| st.interrupted.iter()) {
+                lines.push(Line::from(format!("  {i}")));
+            }
+            lines.push(Line::from(""));
+            lines.push(Line::from(
+                "Enter reads each domain's real state and finishes the change, or records that",
+            ));
+            lines.push(Line::from(
+                "it was already made (as `entra-failover resume`); nothing is done twice.",
+            ));
+        }
+        Some(done) => {
+            lines.push(Line::from("Finished:"));
+            lines.push(Line::from(""));
+            for l in done {
+                let style = if l.contains(": needs you") {
+                    t.bad
+                } else {
+                    t.good
+                };
+                lines.push(Line::from(Span::styled(format!("  {l}"), style)));
+            }
+            if done.is_empty() {
+                lines.push(Line::from("  Nothing was left to finish."));
+            }
+            lines.push(Line::from(""));
+            lines.push(Line::from("Enter goes on to Additional tasks."));
         }
     }
     lines
