@@ -4,6 +4,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+#[cfg(unix)]
+#[path = "support/held.rs"]
+mod held;
+
 struct Tmux {
     session: String,
 }
@@ -396,8 +400,6 @@ fn a_panic_leaves_the_terminal_restored() {
 #[cfg(unix)]
 #[test]
 fn the_wizard_finishes_an_interrupted_failover() {
-    use entra_failover::emulator::{Config, Emulator};
-    use serde_json::{Value, json};
     if !tmux_available() {
         eprintln!("tmux is not installed: skipped");
         return;
@@ -419,33 +421,8 @@ fn the_wizard_finishes_an_interrupted_failover() {
     cli(&["rehearse", "connect-script"]);
     cli(&["rehearse", "sync"]);
     cli(&["rehearse", "farm", "sts.contoso.com", "down"]);
-    // Served from here, so that it can hold the conversion; the command joins it.
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let emu = rt
-        .block_on(Emulator::start(Config::new(home.path().join("rehearsal"))))
-        .unwrap();
-    let info = emu.info().clone();
-    let http = entra_failover::ops::session::http_client(Some(&info.ca_file)).unwrap();
-    let control = |method: reqwest::Method, path: &str, body: Option<Value>| -> Value {
-        rt.block_on(async {
-            let mut r = http
-                .request(method, format!("{}{path}", info.control_url))
-                .bearer_auth(&info.control_token);
-            if let Some(b) = body {
-                r = r.json(&b);
-            }
-            let resp = r.send().await.unwrap();
-            assert!(resp.status().is_success(), "{path}");
-            resp.json().await.unwrap_or(Value::Null)
-        })
-    };
-    control(
-        reqwest::Method::POST,
-        "/faults",
-        Some(
-            json!({"method": "PATCH", "path": "/v1.0/domains/fabrikam.com", "kind": "hold-answer", "count": 1}),
-        ),
-    );
+    let tenant = held::HeldTenant::serve(home.path());
+    tenant.hold("PATCH", "/v1.0/domains/fabrikam.com", "hold-answer");
     let mut child = Command::new(env!("CARGO_BIN_EXE_entra-failover"))
         .args(["failover", "--domain", "fabrikam.com", "--yes"])
         .env("ENTRA_FAILOVER_HOME", home.path())
@@ -453,21 +430,11 @@ fn the_wizard_finishes_an_interrupted_failover() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !control(reqwest::Method::GET, "/held", None)
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|r| r["path"] == "/v1.0/domains/fabrikam.com")
-    {
-        assert!(Instant::now() < deadline, "the conversion was never sent");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    tenant.wait_held("/v1.0/domains/fabrikam.com");
     // Killed as a crash kills: the conversion is made, its answer never read.
     child.kill().unwrap();
     child.wait().unwrap();
-    control(reqwest::Method::DELETE, "/faults", None);
-    emu.stop();
+    tenant.stop();
     assert_eq!(
         wizard_status(home.path())["interrupted"]
             .as_array()

@@ -1249,6 +1249,14 @@ pub mod tests {
 
     /// A state signed in to the rehearsal tenant, on the task list.
     pub fn connected(phs: bool) -> State {
+        let mut s = signed_in(status(phs));
+        update(&mut s, Action::Next);
+        assert_eq!(s.page, Page::Tasks);
+        s
+    }
+
+    /// A state just signed in to the rehearsal tenant whose status is `st`, on the Connect page.
+    pub fn signed_in(st: Status) -> State {
         let mut s = State::new(vec!["rehearsal".into()]);
         assert_eq!(
             update(&mut s, Action::Next),
@@ -1262,12 +1270,10 @@ pub mod tests {
                 who: "admin@contoso.onmicrosoft.com".into(),
                 missing_phs: vec![],
                 missing_convert: vec![],
-                status: Box::new(status(phs)),
+                status: Box::new(st),
                 sample_user: Some("adele.vance@contoso.com".into()),
             }),
         );
-        update(&mut s, Action::Next);
-        assert_eq!(s.page, Page::Tasks);
         s
     }
 
@@ -1395,20 +1401,9 @@ pub mod tests {
 
     #[test]
     fn interrupted_changes_are_finished_first() {
-        let mut s = State::new(vec!["rehearsal".into()]);
-        update(&mut s, Action::Next);
         let mut st = status(true);
         st.interrupted = vec!["failover fabrikam.com (started 2026-12-02T10:00:00Z)".into()];
-        update(
-            &mut s,
-            Action::Backend(BackendEvent::Connected {
-                who: "admin@contoso.onmicrosoft.com".into(),
-                missing_phs: vec![],
-                missing_convert: vec![],
-                status: Box::new(st),
-                sample_user: None,
-            }),
-        );
+        let mut s = signed_in(st);
         update(&mut s, Action::Next);
         assert_eq!(
             s.page,

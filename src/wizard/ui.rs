@@ -348,23 +348,12 @@ mod tests {
     #[test]
     fn the_resume_page_before_and_after() {
         use crate::wizard::app::Page;
-        let mut s = State::new(vec!["rehearsal".into()]);
-        update(&mut s, Action::Next);
         let mut st = crate::wizard::app::tests::status(true);
         st.interrupted = vec![
             "failover fabrikam.com (started 2026-12-02T10:00:00Z)".into(),
             "switch-back contoso.com (started 2026-12-02T10:05:00Z)".into(),
         ];
-        update(
-            &mut s,
-            Action::Backend(BackendEvent::Connected {
-                who: "admin@contoso.onmicrosoft.com".into(),
-                missing_phs: vec![],
-                missing_convert: vec![],
-                status: Box::new(st),
-                sample_user: None,
-            }),
-        );
+        let mut s = crate::wizard::app::tests::signed_in(st);
         snap("connect_interrupted", &s);
         update(&mut s, Action::Next);
         assert_eq!(s.page, Page::Resume);

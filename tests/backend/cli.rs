@@ -848,39 +848,13 @@ fn the_data_folder_and_everything_in_it_are_the_owners_alone() {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_stops_a_change_and_says_how_to_finish_it() {
-    use entra_failover::emulator::{Config, Emulator};
     let home = Home::new();
     home.json(&["enable-phs", "--yes"]);
     home.json(&["rehearse", "connect-script"]);
     home.json(&["rehearse", "sync"]);
     home.json(&["rehearse", "farm", "sts.contoso.com", "down"]);
-    // Served from here, so that it can hold a request; the command joins it.
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let emu = rt
-        .block_on(Emulator::start(Config::new(home.path().join("rehearsal"))))
-        .unwrap();
-    let info = emu.info().clone();
-    let http = entra_failover::ops::session::http_client(Some(&info.ca_file)).unwrap();
-    let control = |method: reqwest::Method, path: &str, body: Option<Value>| -> Value {
-        rt.block_on(async {
-            let mut r = http
-                .request(method, format!("{}{path}", info.control_url))
-                .bearer_auth(&info.control_token);
-            if let Some(b) = body {
-                r = r.json(&b);
-            }
-            let resp = r.send().await.unwrap();
-            assert!(resp.status().is_success(), "{path}");
-            resp.json().await.unwrap_or(Value::Null)
-        })
-    };
-    control(
-        reqwest::Method::POST,
-        "/faults",
-        Some(
-            serde_json::json!({"method": "PATCH", "path": "/v1.0/domains/fabrikam.com", "kind": "hold", "count": 1}),
-        ),
-    );
+    let tenant = crate::held::HeldTenant::serve(home.path());
+    tenant.hold("PATCH", "/v1.0/domains/fabrikam.com", "hold");
     let child = Command::new(env!("CARGO_BIN_EXE_entra-failover"))
         .args(["failover", "--domain", "fabrikam.com", "--yes"])
         .env("ENTRA_FAILOVER_HOME", home.path())
@@ -889,19 +863,7 @@ fn ctrl_c_stops_a_change_and_says_how_to_finish_it() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !control(reqwest::Method::GET, "/held", None)
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|r| r["path"] == "/v1.0/domains/fabrikam.com")
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the conversion was never sent"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    tenant.wait_held("/v1.0/domains/fabrikam.com");
     let killed = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -915,8 +877,7 @@ fn ctrl_c_stops_a_change_and_says_how_to_finish_it() {
         "{err}"
     );
     // The journal has the change's intent and no outcome: status lists it, resume finishes it.
-    control(reqwest::Method::DELETE, "/faults", None);
-    emu.stop();
+    tenant.stop();
     let st = home.json(&["status"]);
     assert_eq!(st["interrupted"].as_array().map(Vec::len), Some(1), "{st}");
     home.json(&["resume", "--yes"]);

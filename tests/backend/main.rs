@@ -4,3 +4,6 @@ mod cli;
 mod clients;
 mod credentials;
 mod engines;
+#[cfg(unix)]
+#[path = "../support/held.rs"]
+mod held;
