@@ -575,7 +575,7 @@ pub async fn verify(g: &Global, a: VerifyArgs) -> Result<u8, CliError> {
 
 pub async fn resume(g: &Global) -> Result<u8, CliError> {
     let s = connect(g).await?;
-    let pending = crate::ops::resume::pending(&journal::read(&s.home, &s.tenant)?);
+    let pending = crate::ops::journal::pending(&journal::read(&s.home, &s.tenant)?);
     if pending.is_empty() {
         if g.json {
             print_json(&crate::ops::resume::Report { items: vec![] })?;

@@ -45,6 +45,21 @@ pub fn private_dir(dir: &Path) -> Result<(), OpsError> {
     crate::files::private_dir(dir).map_err(|e| OpsError::file(dir, e))
 }
 
+/// Intents with no outcome after them, the newest per operation and domain.
+pub fn pending(entries: &[Entry]) -> Vec<Entry> {
+    let mut last: Vec<Entry> = vec![];
+    for e in entries {
+        match last
+            .iter_mut()
+            .find(|l| l.operation == e.operation && l.domain == e.domain)
+        {
+            Some(slot) => *slot = e.clone(),
+            None => last.push(e.clone()),
+        }
+    }
+    last.into_iter().filter(|e| e.phase == "intent").collect()
+}
+
 /// Appends one entry and makes it durable before returning.
 pub fn append(home: &Path, tenant: &str, entry: &Entry) -> Result<(), OpsError> {
     let p = path(home, tenant);

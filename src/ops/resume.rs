@@ -24,21 +24,6 @@ pub struct Report {
     pub items: Vec<Item>,
 }
 
-/// Intents with no outcome after them, the newest per operation and domain.
-pub fn pending(entries: &[Entry]) -> Vec<Entry> {
-    let mut last: Vec<Entry> = vec![];
-    for e in entries {
-        match last
-            .iter_mut()
-            .find(|l| l.operation == e.operation && l.domain == e.domain)
-        {
-            Some(slot) => *slot = e.clone(),
-            None => last.push(e.clone()),
-        }
-    }
-    last.into_iter().filter(|e| e.phase == "intent").collect()
-}
-
 fn entry(op: &str, domain: &str, phase: &str, backup: Option<String>, detail: &str) -> Entry {
     Entry {
         time: journal::now(),
@@ -54,7 +39,7 @@ fn entry(op: &str, domain: &str, phase: &str, backup: Option<String>, detail: &s
 pub async fn run(s: &Session, progress: &dyn Progress) -> Result<Report, OpsError> {
     let _lock = super::lock::acquire(&s.home, &s.tenant)?;
     let mut items = vec![];
-    for intent in pending(&journal::read(&s.home, &s.tenant)?) {
+    for intent in journal::pending(&journal::read(&s.home, &s.tenant)?) {
         progress.event(
             Some(&intent.domain),
             &format!("reconciling an interrupted {}", intent.operation),
@@ -248,7 +233,7 @@ mod tests {
             e("failover", "c.com", "intent"),
             e("failover", "c.com", "failed"),
         ];
-        let p: Vec<(String, String)> = pending(&log)
+        let p: Vec<(String, String)> = journal::pending(&log)
             .into_iter()
             .map(|x| (x.operation, x.domain))
             .collect();

@@ -257,7 +257,7 @@ pub async fn status(s: &Session) -> Result<Status, OpsError> {
         password_hashes_arriving,
         domains: out,
         farms,
-        interrupted: super::resume::pending(&super::journal::read(&s.home, &s.tenant)?)
+        interrupted: super::journal::pending(&super::journal::read(&s.home, &s.tenant)?)
             .into_iter()
             .map(|e| format!("{} {} (started {})", e.operation, e.domain, e.time))
             .collect(),

@@ -493,9 +493,9 @@ async fn load_farm(s: &Session, service: &str) -> Result<FarmInfo, String> {
                 format!(
                     "{}, expires {}",
                     c.sha1_thumbprint,
-                    crate::graph::models::graph_time(crate::emulator::state::unix(
-                        c.not_after_unix
-                    ))
+                    time::OffsetDateTime::from_unix_timestamp(c.not_after_unix)
+                        .map(crate::graph::models::graph_time)
+                        .unwrap_or_default()
                 )
             })
             .collect(),

@@ -456,7 +456,7 @@ async fn resume_finishes_interrupted_changes_against_the_real_state() {
             .is_none()
     );
     assert!(
-        resume::pending(&journal::read(&s.home, &s.tenant).unwrap()).is_empty(),
+        journal::pending(&journal::read(&s.home, &s.tenant).unwrap()).is_empty(),
         "no dangling intent"
     );
     // Resuming again has nothing to do.
