@@ -219,8 +219,19 @@ fn failover_and_switch_back_in_the_wizard_then_status_agrees() {
     assert!(!s.contains(&password), "the password is never shown");
     let converted = wizard_status(home.path());
     assert_eq!(domain_type(&converted, "contoso.com"), "Managed");
+    // A colleague fails fabrikam.com over from the command line (it joins the wizard's tenant).
+    let out = Command::new(env!("CARGO_BIN_EXE_entra-failover"))
+        .args(["failover", "--domain", "fabrikam.com", "--yes"])
+        .env("ENTRA_FAILOVER_HOME", home.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
-    // The farm comes back: switch contoso.com back from its backup, then verify.
+    // The farm comes back: switch both back together from their backups, then verify both.
     t.press("Escape", "Select a task:");
     t.press("F2", "Rehearsal controls (simulated)");
     t.press("2", "is back (simulated)");
@@ -229,11 +240,36 @@ fn failover_and_switch_back_in_the_wizard_then_status_agrees() {
     t.press("Space", "(•) Federation with AD FS");
     t.press("Enter", "Enter reads the farm's metadata");
     t.press("Enter", "The farm answers");
-    t.press("Enter", "backup taken");
-    t.press("Enter", "an exact restore");
-    t.press("Enter", "Changes, in order:");
-    t.press("Enter", "contoso.com: federated");
-    t.press("Enter", "All checks passed.");
+    t.press("Enter", "[ ] fabrikam.com  (backup taken");
+    t.press("Space", "[x] contoso.com");
+    t.press("Down", "> [ ] fabrikam.com");
+    t.press("Space", "> [x] fabrikam.com");
+    t.press(
+        "Enter",
+        "Each domain's backup taken at failover (an exact restore)",
+    );
+    let s = t.press("Enter", "more lines below (Down scrolls)");
+    assert!(s.contains("2 domains"), "one plan for both: {s}");
+    // The plan is longer than the screen: Down scrolls to its changes (it stops at the end).
+    for _ in 0..20 {
+        t.send("Down");
+    }
+    t.wait_for("Changes, in order:");
+    t.press("Enter", "fabrikam.com: federated");
+    assert!(t.screen().contains("contoso.com: federated"));
+    t.press(
+        "Enter",
+        "Verify federation connectivity of contoso.com, fabrikam.com:",
+    );
+    let s = t.wait_for("more lines below (Down scrolls)");
+    assert!(
+        s.contains("\ncontoso.com:\n"),
+        "each domain has its own checks: {s}"
+    );
+    for _ in 0..30 {
+        t.send("Down");
+    }
+    t.wait_for("All checks passed.");
     t.press("Escape", "Select a task:");
     t.send("q");
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -261,7 +297,16 @@ fn failover_and_switch_back_in_the_wizard_then_status_agrees() {
         .filter(|e| e["phase"] == "done")
         .map(|e| e["operation"].as_str().unwrap())
         .collect();
-    assert_eq!(ops, ["enable-phs", "failover", "switch-back"]);
+    assert_eq!(
+        ops,
+        [
+            "enable-phs",
+            "failover",
+            "failover",
+            "switch-back",
+            "switch-back"
+        ]
+    );
     // Nothing was printed into the terminal by logging: the log went to its file.
     assert!(home.path().join("logs/wizard.log").exists());
 }

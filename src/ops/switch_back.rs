@@ -42,7 +42,7 @@ pub struct Report {
 
 pub struct Prepared {
     pub plan: Plan,
-    domain: String,
+    pub domain: String,
     settings: Value,
     from: String,
     noop: bool,
@@ -297,6 +297,11 @@ fn same_settings(current: &Value, wanted: &Value) -> bool {
         .all(|(k, v)| current.get(k).unwrap_or(&Value::Null) == v)
 }
 
+/// One domain of `run_many`: its place in the order, its name, and how it went.
+type Ran = (usize, String, Result<Report, OpsError>);
+
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 /// How many domains are prepared or switched back at once (the Graph client bounds the requests).
 const DOMAINS_AT_ONCE: usize = 32;
 
@@ -304,8 +309,14 @@ const DOMAINS_AT_ONCE: usize = 32;
 pub async fn prepare_many(s: &Session, os: &[Options]) -> Result<Vec<Prepared>, OpsError> {
     use futures_util::{StreamExt, TryStreamExt};
     let farms = FarmCache::default();
-    futures_util::stream::iter(os)
-        .map(|o| prepare_with(s, o, &farms))
+    let farms = &farms;
+    // The futures are made (and boxed) before the stream, so that the stream holds no closure over
+    // borrowed data: that keeps it Send when the wizard runs it in a spawned task.
+    let futures: Vec<BoxFuture<'_, Result<Prepared, OpsError>>> = os
+        .iter()
+        .map(|o| Box::pin(prepare_with(s, o, farms)) as BoxFuture<'_, _>)
+        .collect();
+    futures_util::stream::iter(futures)
         .buffered(DOMAINS_AT_ONCE)
         .try_collect()
         .await
@@ -335,9 +346,11 @@ pub async fn run_many(
     }
     let stop = std::sync::atomic::AtomicBool::new(false);
     let stop = &stop;
-    let mut results: Vec<(usize, String, Result<Report, OpsError>)> =
-        futures_util::stream::iter(ps.into_iter().enumerate())
-            .map(|(i, p)| async move {
+    let futures: Vec<BoxFuture<'_, Ran>> = ps
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            Box::pin(async move {
                 let domain = p.domain.clone();
                 if stop.load(std::sync::atomic::Ordering::SeqCst) {
                     return (i, domain, Err(OpsError::Partial("not started".into())));
@@ -347,10 +360,13 @@ pub async fn run_many(
                     stop.store(true, std::sync::atomic::Ordering::SeqCst);
                 }
                 (i, domain, r)
-            })
-            .buffer_unordered(DOMAINS_AT_ONCE)
-            .collect()
-            .await;
+            }) as BoxFuture<'_, _>
+        })
+        .collect();
+    let mut results: Vec<Ran> = futures_util::stream::iter(futures)
+        .buffer_unordered(DOMAINS_AT_ONCE)
+        .collect()
+        .await;
     results.sort_by_key(|(i, _, _)| *i);
     if results.iter().any(|(_, _, r)| r.is_err()) {
         let summary: Vec<String> = results

@@ -278,8 +278,9 @@ pub enum Effect {
     LoadFarm {
         service: String,
     },
+    /// Switch `domains` back together: one plan, one confirmation.
     PrepareSwitchBack {
-        domain: String,
+        domains: Vec<String>,
         from_backup: bool,
         service: String,
     },
@@ -288,6 +289,10 @@ pub enum Effect {
     },
     Verify {
         domain: String,
+    },
+    /// Verify each domain switched back together.
+    VerifyAll {
+        domains: Vec<String>,
     },
     /// Look again, after a pause, whether a password sync newer than `previous` has run.
     WatchHashes {
@@ -343,6 +348,8 @@ pub struct State {
     pub verify: Option<(Vec<String>, bool)>,
     /// What Resume did, one line per change, once it ran.
     pub resumed: Option<Vec<String>>,
+    /// The managed domains to switch back together (Microsoft Entra domain page).
+    pub back: std::collections::BTreeSet<String>,
     /// The Complete page's watch for the first password hashes after enable-phs.
     pub hashes: Option<HashesWatch>,
 }
@@ -389,6 +396,7 @@ impl State {
             upn: String::new(),
             sample_user: None,
             resumed: None,
+            back: Default::default(),
             plan_full: false,
             password: String::new(),
             signin_result: None,
@@ -476,10 +484,9 @@ impl State {
             Page::SettingsSource
                 if self.from_backup
                     && self
-                        .target
-                        .as_deref()
-                        .and_then(|d| self.backup_of(d))
-                        .is_none() =>
+                        .switching_back()
+                        .iter()
+                        .any(|d| self.backup_of(d).is_none()) =>
             {
                 Some("there is no backup of this domain: choose the farm's metadata".into())
             }
@@ -553,6 +560,15 @@ impl State {
         self.notice = None;
         if page == Page::TestSignin {
             self.offer_sample_user();
+        }
+    }
+
+    /// The domains a switch-back is about: those ticked, else the one chosen.
+    fn switching_back(&self) -> Vec<String> {
+        if self.back.is_empty() {
+            self.target.iter().cloned().collect()
+        } else {
+            self.back.iter().cloned().collect()
         }
     }
 
@@ -736,6 +752,13 @@ fn toggle(s: &mut State) {
         Page::OptionalFeatures => s.phs_checked = !s.phs_checked,
         Page::UserSignIn => s.sign_in = SignIn::ALL[s.focus.min(2)],
         Page::SettingsSource => s.from_backup = s.focus == 0,
+        Page::EntraDomain => {
+            if let Some(d) = s.managed_roots().get(s.focus).cloned()
+                && !s.back.remove(&d)
+            {
+                s.back.insert(d);
+            }
+        }
         Page::Domains => {
             if let Some(d) = s.federated_roots().get(s.focus) {
                 if !s.selected.remove(d) {
@@ -866,6 +889,7 @@ fn next(s: &mut State) -> Vec<Effect> {
             }
             SignIn::Federation => {
                 s.flow = Flow::SwitchBack;
+                s.back.clear();
                 if s.farm_service.is_empty() {
                     s.farm_service = s
                         .status
@@ -893,22 +917,26 @@ fn next(s: &mut State) -> Vec<Effect> {
             vec![Effect::LoadFarm { service }]
         }
         Page::EntraDomain => {
+            // Enter alone takes the focused domain; Space ticks several to switch back together.
             let roots = s.managed_roots();
-            s.target = roots
-                .get(s.focus.min(roots.len().saturating_sub(1)))
-                .cloned();
-            s.from_backup = s.target.as_deref().and_then(|d| s.backup_of(d)).is_some();
+            s.back.retain(|d| roots.contains(d));
+            if s.back.is_empty()
+                && let Some(d) = roots.get(s.focus.min(roots.len().saturating_sub(1)))
+            {
+                s.back.insert(d.clone());
+            }
+            s.target = s.back.iter().next().cloned();
+            s.from_backup = s.back.iter().all(|d| s.backup_of(d).is_some());
             s.go(Page::SettingsSource);
             s.focus = if s.from_backup { 0 } else { 1 };
             vec![]
         }
         Page::SettingsSource => {
-            let domain = s.target.clone().unwrap_or_default();
             s.plan = None;
             s.go(Page::Ready);
             s.busy = Some("preparing the plan".into());
             vec![Effect::PrepareSwitchBack {
-                domain,
+                domains: s.back.iter().cloned().collect(),
                 from_backup: s.from_backup,
                 service: s.farm_service.trim().to_ascii_lowercase(),
             }]
@@ -979,6 +1007,13 @@ fn next(s: &mut State) -> Vec<Effect> {
             s.history.clear();
             s.history.push(Page::Tasks);
             s.focus = 0;
+            if s.flow == Flow::SwitchBack && !s.back.is_empty() {
+                let domains: Vec<String> = s.back.iter().cloned().collect();
+                s.verify = None;
+                s.page = Page::Verify;
+                s.busy = Some(format!("verifying {}", domains.join(", ")));
+                return vec![Effect::VerifyAll { domains }];
+            }
             if matches!(s.flow, Flow::SwitchBack | Flow::ResetTrust) {
                 let domain = s.target.clone().unwrap_or_default();
                 s.verify = None;
@@ -1041,7 +1076,7 @@ fn retry(s: &mut State) -> Vec<Effect> {
         Page::Ready if s.flow == Flow::SwitchBack && s.plan.is_none() => {
             s.busy = Some("preparing the plan".into());
             vec![Effect::PrepareSwitchBack {
-                domain: s.target.clone().unwrap_or_default(),
+                domains: s.back.iter().cloned().collect(),
                 from_backup: s.from_backup,
                 service: s.farm_service.trim().to_ascii_lowercase(),
             }]
@@ -1050,6 +1085,12 @@ fn retry(s: &mut State) -> Vec<Effect> {
             s.busy = Some("reading the farm's certificates".into());
             vec![Effect::PrepareResetTrust {
                 domain: s.target.clone().unwrap_or_default(),
+            }]
+        }
+        Page::Verify if s.flow == Flow::SwitchBack && !s.back.is_empty() => {
+            s.busy = Some("verifying".into());
+            vec![Effect::VerifyAll {
+                domains: s.back.iter().cloned().collect(),
             }]
         }
         Page::Verify => {
@@ -1601,7 +1642,7 @@ pub mod tests {
         assert_eq!(
             update(&mut s, Action::Next),
             vec![Effect::PrepareSwitchBack {
-                domain: "contoso.com".into(),
+                domains: vec!["contoso.com".into()],
                 from_backup: true,
                 service: "sts.contoso.com".into()
             }]
@@ -1626,8 +1667,8 @@ pub mod tests {
         );
         assert_eq!(
             update(&mut s, Action::Next),
-            vec![Effect::Verify {
-                domain: "contoso.com".into()
+            vec![Effect::VerifyAll {
+                domains: vec!["contoso.com".into()]
             }]
         );
         assert_eq!(s.page, Page::Verify);
@@ -1640,6 +1681,72 @@ pub mod tests {
         );
         update(&mut s, Action::Next);
         assert_eq!(s.page, Page::TestSignin);
+    }
+
+    #[test]
+    fn several_domains_switch_back_with_one_plan_and_are_verified_together() {
+        let mut s = connected(true);
+        if let Some(st) = s.status.as_mut() {
+            st.domains[1].authentication_type = "Managed".into();
+            st.domains[1].issuer_uri = None;
+        }
+        s.flow = Flow::SwitchBack;
+        s.farm_service = "sts.contoso.com".into();
+        let backup = |domain: &str| BackupInfo {
+            domain: domain.into(),
+            taken_at: "2026-11-25T10:00:00Z".into(),
+            path: format!("/b/{domain}.json"),
+            farm: Some("sts.contoso.com".into()),
+        };
+        s.backups = vec![backup("contoso.com"), backup("northwind.com")];
+        s.go(Page::EntraDomain);
+        assert_eq!(s.managed_roots(), ["contoso.com", "northwind.com"]);
+        update(&mut s, Action::Toggle);
+        update(&mut s, Action::Down);
+        update(&mut s, Action::Toggle);
+        update(&mut s, Action::Next);
+        assert_eq!(s.page, Page::SettingsSource);
+        assert!(s.from_backup, "every ticked domain has a backup");
+        assert_eq!(
+            update(&mut s, Action::Next),
+            vec![Effect::PrepareSwitchBack {
+                domains: vec!["contoso.com".into(), "northwind.com".into()],
+                from_backup: true,
+                service: "sts.contoso.com".into()
+            }]
+        );
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Planned(Box::new(plan(false)))),
+        );
+        assert_eq!(update(&mut s, Action::Next), vec![Effect::Run]);
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Done(vec![
+                "contoso.com: federated".into(),
+                "northwind.com: federated".into(),
+            ])),
+        );
+        assert_eq!(
+            update(&mut s, Action::Next),
+            vec![Effect::VerifyAll {
+                domains: vec!["contoso.com".into(), "northwind.com".into()]
+            }]
+        );
+        // Unticking one and going back leaves the other; a domain without a backup blocks "backup".
+        let mut s2 = connected(true);
+        s2.flow = Flow::SwitchBack;
+        s2.back = ["contoso.com".to_string(), "northwind.com".to_string()].into();
+        s2.backups = vec![backup("contoso.com")];
+        s2.from_backup = true;
+        s2.go(Page::SettingsSource);
+        assert!(update(&mut s2, Action::Next).is_empty());
+        assert!(
+            s2.notice
+                .as_deref()
+                .unwrap_or_default()
+                .contains("no backup")
+        );
     }
 
     #[test]

@@ -30,7 +30,7 @@ enum Pending {
     None,
     EnablePhs(enable_phs::Prepared),
     Failover(failover::Prepared),
-    SwitchBack(switch_back::Prepared),
+    SwitchBack(Vec<switch_back::Prepared>),
     ResetTrust(Box<reset_trust::Prepared>),
 }
 
@@ -210,12 +210,19 @@ async fn handle(
                 }
                 Err(e) => send(BackendEvent::Failed(panel("Configuring failed", &e))),
             },
-            Pending::SwitchBack(p) => match switch_back::run(s, p, progress).await {
-                Ok(r) => send(BackendEvent::Done(vec![
-                    format!("{}: {} (issuer {})", r.domain, r.outcome, r.issuer_uri),
-                    format!("From: {}", r.from),
-                    "Journal: entra-failover history".into(),
-                ])),
+            Pending::SwitchBack(ps) => match switch_back::run_many(s, ps, progress).await {
+                Ok(rs) => {
+                    let mut lines = vec![];
+                    for r in rs {
+                        lines.push(format!(
+                            "{}: {} (issuer {})",
+                            r.domain, r.outcome, r.issuer_uri
+                        ));
+                        lines.push(format!("  From: {}", r.from));
+                    }
+                    lines.push("Journal: entra-failover history".into());
+                    send(BackendEvent::Done(lines));
+                }
                 Err(e) => send(BackendEvent::Failed(panel("Configuring failed", &e))),
             },
             Pending::ResetTrust(p) => match reset_trust::run(s, *p, progress).await {
@@ -295,31 +302,34 @@ async fn handle(
         }
         Effect::LoadFarm { service } => send(BackendEvent::Farm(load_farm(s, &service).await)),
         Effect::PrepareSwitchBack {
-            domain,
+            domains,
             from_backup,
             service,
         } => {
             *current = Task::ChangeSignIn;
-            let source = if from_backup {
-                switch_back::Source::Backup(None)
-            } else {
-                match metadata_source(s, &service, &domain).await {
-                    Ok(src) => src,
-                    Err(e) => {
-                        send(BackendEvent::Failed(panel("Preparing failed", &e)));
-                        return;
+            let mut options = vec![];
+            for domain in domains {
+                let source = if from_backup {
+                    switch_back::Source::Backup(None)
+                } else {
+                    match metadata_source(s, &service, &domain).await {
+                        Ok(src) => src,
+                        Err(e) => {
+                            send(BackendEvent::Failed(panel("Preparing failed", &e)));
+                            return;
+                        }
                     }
-                }
-            };
-            let o = switch_back::Options {
-                domain,
-                source,
-                force: false,
-            };
-            match switch_back::prepare(s, &o).await {
-                Ok(p) => {
-                    send(BackendEvent::Planned(Box::new(p.plan.clone())));
-                    *pending = Pending::SwitchBack(p);
+                };
+                options.push(switch_back::Options {
+                    domain,
+                    source,
+                    force: false,
+                });
+            }
+            match switch_back::prepare_many(s, &options).await {
+                Ok(ps) => {
+                    send(BackendEvent::Planned(Box::new(one_plan(&s.tenant, &ps))));
+                    *pending = Pending::SwitchBack(ps);
                 }
                 Err(e) => send(BackendEvent::Failed(panel("Preparing failed", &e))),
             }
@@ -374,6 +384,24 @@ async fn handle(
                 &e,
             ))),
         },
+        Effect::VerifyAll { domains } => {
+            let mut lines = vec![];
+            let mut passed = true;
+            for domain in &domains {
+                match verify::run(s, domain).await {
+                    Ok(r) => {
+                        lines.push(format!("{domain}:"));
+                        lines.extend(r.checks.iter().map(|c| format!("  {c}")));
+                        passed &= r.passed;
+                    }
+                    Err(e) => {
+                        send(BackendEvent::Failed(panel("Verification failed", &e)));
+                        return;
+                    }
+                }
+            }
+            send(BackendEvent::Verified { lines, passed });
+        }
         Effect::Verify { domain } => match verify::run(s, &domain).await {
             Ok(r) => send(BackendEvent::Verified {
                 lines: r.checks.iter().map(|c| c.to_string()).collect(),
@@ -546,4 +574,30 @@ async fn prepare_reset(s: &Session, domain: &str) -> Result<reset_trust::Prepare
         ))),
     };
     reset_trust::prepare(s, &o).await
+}
+
+/// Several domains' plans as the one plan Ready to configure shows and one confirmation covers:
+/// each check named with its domain, the steps in order.
+fn one_plan(tenant: &str, ps: &[switch_back::Prepared]) -> crate::ops::plan::Plan {
+    if let [p] = ps {
+        return p.plan.clone();
+    }
+    let mut plan = crate::ops::plan::Plan::new(
+        &format!(
+            "Change user sign-in to federation with AD FS: {} domains",
+            ps.len()
+        ),
+        tenant,
+    );
+    for p in ps {
+        for c in &p.plan.checks {
+            plan.check(
+                &format!("{}: {}", p.domain, c.name),
+                c.outcome,
+                c.detail.clone(),
+            );
+        }
+        plan.steps.extend(p.plan.steps.iter().cloned());
+    }
+    plan
 }

@@ -346,6 +346,42 @@ mod tests {
     }
 
     #[test]
+    fn several_domains_ticked_to_switch_back_together() {
+        use crate::wizard::app::{BackupInfo, Page};
+        let mut s = connected(true);
+        if let Some(st) = s.status.as_mut() {
+            st.domains[1].authentication_type = "Managed".into();
+            st.domains[1].issuer_uri = None;
+        }
+        update(&mut s, Action::Digit(3));
+        update(&mut s, Action::Down);
+        update(&mut s, Action::Toggle);
+        update(&mut s, Action::Next);
+        let backup = |domain: &str| BackupInfo {
+            domain: domain.into(),
+            taken_at: "2026-11-25T10:00:00Z".into(),
+            path: format!("/b/{domain}.json"),
+            farm: Some("sts.contoso.com".into()),
+        };
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Backups(vec![
+                backup("contoso.com"),
+                backup("northwind.com"),
+            ])),
+        );
+        s.page = Page::EntraDomain;
+        s.focus = 0;
+        update(&mut s, Action::Toggle);
+        update(&mut s, Action::Down);
+        update(&mut s, Action::Toggle);
+        snap("entra_domain_two_ticked", &s);
+        update(&mut s, Action::Next);
+        assert_eq!(s.page, Page::SettingsSource);
+        snap("settings_source_two_domains", &s);
+    }
+
+    #[test]
     fn the_resume_page_before_and_after() {
         use crate::wizard::app::Page;
         let mut st = crate::wizard::app::tests::status(true);

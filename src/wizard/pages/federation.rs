@@ -2,7 +2,7 @@
 
 use ratatui::text::{Line, Span};
 
-use super::{radio, row};
+use super::{checkbox, radio, row};
 use crate::wizard::app::{FEDERATION_JOBS, State};
 use crate::wizard::theme::Theme;
 
@@ -47,7 +47,8 @@ pub fn adfs_farm(s: &State, t: &Theme) -> Vec<Line<'static>> {
 
 pub fn entra_domain(s: &State, t: &Theme) -> Vec<Line<'static>> {
     let mut lines = vec![
-        Line::from("The managed domain to federate with AD FS:"),
+        Line::from("The managed domains to federate with AD FS (Space ticks several; Enter alone"),
+        Line::from("takes the one under the cursor):"),
         Line::from(""),
     ];
     let roots = s.managed_roots();
@@ -58,13 +59,20 @@ pub fn entra_domain(s: &State, t: &Theme) -> Vec<Line<'static>> {
         let backup = s
             .backup_of(d)
             .map(|b| format!("  (backup taken {})", b.taken_at))
-            .unwrap_or_default();
-        lines.push(row(i == s.focus, format!("{d}{backup}"), t));
+            .unwrap_or_else(|| "  (no backup)".into());
+        lines.push(row(
+            i == s.focus,
+            format!("{} {d}{backup}", checkbox(s.back.contains(d))),
+            t,
+        ));
     }
     lines
 }
 
 pub fn settings_source(s: &State, t: &Theme) -> Vec<Line<'static>> {
+    if s.back.len() > 1 {
+        return settings_source_many(s, t);
+    }
     let domain = s.target.clone().unwrap_or_default();
     let backup = s.backup_of(&domain);
     let mut lines = vec![
@@ -141,7 +149,12 @@ pub fn certificates(s: &State, t: &Theme) -> Vec<Line<'static>> {
 }
 
 pub fn verify(s: &State, t: &Theme) -> Vec<Line<'static>> {
-    let domain = s.target.clone().unwrap_or_default();
+    // Several domains switched back together are verified together.
+    let domain = if s.flow == crate::wizard::app::Flow::SwitchBack && s.back.len() > 1 {
+        s.back.iter().cloned().collect::<Vec<_>>().join(", ")
+    } else {
+        s.target.clone().unwrap_or_default()
+    };
     let mut lines = vec![
         Line::from(format!("Verify federation connectivity of {domain}:")),
         Line::from(""),
@@ -158,5 +171,51 @@ pub fn verify(s: &State, t: &Theme) -> Vec<Line<'static>> {
             });
         }
     }
+    lines
+}
+
+/// Several domains switch back together from one source: each from its own newest backup, or each
+/// from the farm's metadata (with its own issuer).
+fn settings_source_many(s: &State, t: &Theme) -> Vec<Line<'static>> {
+    let names: Vec<&str> = s.back.iter().map(String::as_str).collect();
+    let missing: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|d| s.backup_of(d).is_none())
+        .collect();
+    let mut lines = vec![
+        Line::from(format!(
+            "Where the federation settings of {} domains come from ({}):",
+            names.len(),
+            names.join(", ")
+        )),
+        Line::from(""),
+    ];
+    let label = if missing.is_empty() {
+        format!(
+            "{} Each domain's backup taken at failover (an exact restore)",
+            radio(s.from_backup)
+        )
+    } else {
+        format!(
+            "{} Each domain's backup taken at failover (none for {})",
+            radio(s.from_backup),
+            missing.join(", ")
+        )
+    };
+    lines.push(row(s.focus == 0, label, t));
+    lines.push(row(
+        s.focus == 1,
+        format!(
+            "{} The farm's federation metadata ({})",
+            radio(!s.from_backup),
+            s.farm_service
+        ),
+        t,
+    ));
+    lines.push(Line::from(""));
+    lines.push(Line::from(
+        "One plan and one confirmation for all of them; they switch back side by side.",
+    ));
     lines
 }

@@ -133,7 +133,24 @@ fn visible(lines: Vec<Line<'static>>, height: u16, scroll: Option<usize>) -> Vec
         }
     }
     .min(lines.len() - height);
-    lines.into_iter().skip(start).take(height).collect()
+    let mut shown: Vec<Line<'static>> = lines.iter().skip(start).take(height).cloned().collect();
+    // A page of text that runs on says so, or the last lines of a plan would go unseen.
+    if scroll.is_some() && height > 2 {
+        if start + height < lines.len()
+            && let Some(last) = shown.last_mut()
+        {
+            *last = Line::from(format!(
+                "  ↓ {} more lines below (Down scrolls)",
+                lines.len() - start - height + 1
+            ));
+        }
+        if start > 0
+            && let Some(first) = shown.first_mut()
+        {
+            *first = Line::from(format!("  ↑ {} more lines above (Up scrolls)", start + 1));
+        }
+    }
+    shown
 }
 
 /// A selectable row: `>` marks focus, so it reads without colour.
