@@ -92,17 +92,7 @@ pub fn settings_source(s: &State, t: &Theme) -> Vec<Line<'static>> {
             radio(s.from_backup)
         ),
     };
-    lines.push(row(s.focus == 0, label, t));
-    lines.push(row(
-        s.focus == 1,
-        format!(
-            "{} The farm's federation metadata ({})",
-            radio(!s.from_backup),
-            s.farm_service
-        ),
-        t,
-    ));
-    lines.push(Line::from(""));
+    lines.extend(source_choice(s, label, t));
     lines.push(Line::from(
         "The backup restores the settings byte for byte, the issuer included.",
     ));
@@ -203,19 +193,27 @@ fn settings_source_many(s: &State, t: &Theme) -> Vec<Line<'static>> {
             missing.join(", ")
         )
     };
-    lines.push(row(s.focus == 0, label, t));
-    lines.push(row(
-        s.focus == 1,
-        format!(
-            "{} The farm's federation metadata ({})",
-            radio(!s.from_backup),
-            s.farm_service
-        ),
-        t,
-    ));
-    lines.push(Line::from(""));
+    lines.extend(source_choice(s, label, t));
     lines.push(Line::from(
         "One plan and one confirmation for all of them; they switch back side by side.",
     ));
     lines
+}
+
+/// The two sources of federation settings: the backup (`backup`, as worded for one domain or
+/// several) and the farm's metadata, then a blank line.
+fn source_choice(s: &State, backup: String, t: &Theme) -> Vec<Line<'static>> {
+    vec![
+        row(s.focus == 0, backup, t),
+        row(
+            s.focus == 1,
+            format!(
+                "{} The farm's federation metadata ({})",
+                radio(!s.from_backup),
+                s.farm_service
+            ),
+            t,
+        ),
+        Line::from(""),
+    ]
 }
