@@ -91,13 +91,26 @@ fn lock_folder(dir: &Path) -> Result<std::fs::File, EmulatorError> {
     let file = options
         .open(&path)
         .map_err(|e| EmulatorError::io(&path, e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(EmulatorError::InUse {
-            dir: dir.to_path_buf(),
-            running: running(dir).map(Box::new),
-        }),
-        Err(std::fs::TryLockError::Error(e)) => Err(EmulatorError::io(&path, e)),
+    // A lock with nobody serving behind it (no emulator.json) may be a copy a forked child holds
+    // for the instant before it execs (another thread of this process starting a program): look
+    // again for a moment before calling the folder taken.
+    let mut looks = 0;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let running = running(dir);
+                looks += 1;
+                if running.is_some() || looks >= 100 {
+                    return Err(EmulatorError::InUse {
+                        dir: dir.to_path_buf(),
+                        running: running.map(Box::new),
+                    });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(EmulatorError::io(&path, e)),
+        }
     }
 }
 
