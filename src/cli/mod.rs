@@ -101,6 +101,8 @@ pub enum Command {
     Resume,
     /// The journal of changes made to the tenant.
     History,
+    /// The change record: timeline, backups with SHA-256, Graph request-ids, settings before and now.
+    Report(runbook::ReportArgs),
     /// The backups of federation settings.
     Backups,
     /// Drive the rehearsal tenant: its credentials, a sync cycle, the farm, the clock.
@@ -142,6 +144,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
                 Some(Command::Adfs { command }) => runbook::adfs(&g, command).await,
                 Some(Command::Resume) => runbook::resume(&g).await,
                 Some(Command::History) => runbook::history(&g).await,
+                Some(Command::Report(a)) => runbook::report(&g, a).await,
                 Some(Command::Backups) => runbook::backups(&g).await,
                 Some(Command::Rehearse { command }) => rehearse::run(&g, command).await,
                 Some(Command::Emulator(a)) => emulator::run(a).await,

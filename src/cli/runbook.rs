@@ -127,20 +127,48 @@ fn show_plan(g: &Global, plan: &Plan) -> Result<(), CliError> {
 struct Done<'a, T: Serialize> {
     plan: &'a Plan,
     result: T,
+    /// The change report of this run (`reports/<tenant>/`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report: Option<String>,
 }
 
 fn finish<T: Serialize + std::fmt::Debug>(
     g: &Global,
     plan: &Plan,
     result: T,
-    text: String,
+    mut text: String,
+    report: Option<PathBuf>,
 ) -> Result<u8, CliError> {
+    let report = report.map(|p| p.display().to_string());
     if g.json {
-        print_json(&Done { plan, result })?;
+        print_json(&Done {
+            plan,
+            result,
+            report,
+        })?;
     } else {
+        if let Some(r) = &report {
+            text.push_str(&format!("\nChange report: {r}"));
+        }
         print_text(&text)?;
     }
     Ok(0)
+}
+
+/// Writes the run's change report; a report that cannot be written is said, never fatal: the
+/// change itself is done and journaled.
+async fn record(
+    s: &crate::ops::Session,
+    (mark, started): (usize, time::OffsetDateTime),
+    op: &str,
+) -> Option<PathBuf> {
+    match crate::ops::report::write_for_run(s, mark, started, op).await {
+        Ok(p) => Some(p),
+        Err(e) => {
+            eprintln!("entra-failover: the change report could not be written: {e}");
+            None
+        }
+    }
 }
 
 pub async fn enable_phs(g: &Global, a: EnablePhsArgs) -> Result<u8, CliError> {
@@ -159,7 +187,12 @@ pub async fn enable_phs(g: &Global, a: EnablePhsArgs) -> Result<u8, CliError> {
     let plan = p.plan.clone();
     let progress = Stderr::new();
     let previous = p.last_password_sync.clone();
+    let started = (
+        crate::ops::report::mark(&s),
+        time::OffsetDateTime::now_utc(),
+    );
     let mut r = enable_phs::run(&s, p, &progress).await?;
+    let report = record(&s, started, "enable-phs").await;
     if a.wait && !r.hashes_flowing {
         let t =
             enable_phs::wait_for_hashes(&s, previous.as_deref(), a.wait_timeout, &progress).await?;
@@ -173,7 +206,7 @@ pub async fn enable_phs(g: &Global, a: EnablePhsArgs) -> Result<u8, CliError> {
         r.engines.describe(),
         r.note
     );
-    finish(g, &plan, r, text)
+    finish(g, &plan, r, text, report)
 }
 
 pub async fn failover(g: &Global, a: FailoverArgs) -> Result<u8, CliError> {
@@ -214,7 +247,12 @@ pub async fn failover(g: &Global, a: FailoverArgs) -> Result<u8, CliError> {
     }
     let plan = p.plan.clone();
     let progress = Stderr::new();
+    let started = (
+        crate::ops::report::mark(&s),
+        time::OffsetDateTime::now_utc(),
+    );
     let r = failover::run(&s, p, &progress).await?;
+    let report = record(&s, started, "failover").await;
     if a.wait {
         let converted: Vec<String> = r
             .domains
@@ -244,7 +282,7 @@ pub async fn failover(g: &Global, a: FailoverArgs) -> Result<u8, CliError> {
         ));
     }
     text.push_str("\nNext: sign-in changes take effect within minutes, up to an hour; then test a user with `entra-failover test-signin --upn USER`.");
-    finish(g, &plan, r, text)
+    finish(g, &plan, r, text, report)
 }
 
 pub async fn switch_back(g: &Global, a: SwitchBackArgs) -> Result<u8, CliError> {
@@ -287,7 +325,12 @@ pub async fn switch_back(g: &Global, a: SwitchBackArgs) -> Result<u8, CliError> 
     }
     let plan = p.plan.clone();
     let progress = Stderr::new();
+    let started = (
+        crate::ops::report::mark(&s),
+        time::OffsetDateTime::now_utc(),
+    );
     let r = switch_back::run(&s, p, &progress).await?;
+    let report = record(&s, started, "switch-back").await;
     if a.wait {
         failover::wait_for_realm(
             &s,
@@ -302,7 +345,7 @@ pub async fn switch_back(g: &Global, a: SwitchBackArgs) -> Result<u8, CliError> 
         "\n{}: {} (issuer {}, from {}).\nNext: verify federation connectivity, then test a user's sign-in.",
         r.domain, r.outcome, r.issuer_uri, r.from
     );
-    finish(g, &plan, r, text)
+    finish(g, &plan, r, text, report)
 }
 
 /// Several domains: every plan shown, one confirmation, then side by side.
@@ -338,7 +381,9 @@ async fn switch_back_many(
     }
     let plans: Vec<Plan> = ps.iter().map(|p| p.plan.clone()).collect();
     let progress = Stderr::new();
+    let started = (crate::ops::report::mark(s), time::OffsetDateTime::now_utc());
     let rs = switch_back::run_many(s, ps, &progress).await?;
+    let report = record(s, started, "switch-back").await;
     if a.wait {
         let domains: Vec<String> = rs.iter().map(|r| r.domain.clone()).collect();
         failover::wait_for_realm(
@@ -351,7 +396,9 @@ async fn switch_back_many(
         .await?;
     }
     if g.json {
-        print_json(&serde_json::json!({"plans": plans, "result": rs}))?;
+        print_json(
+            &serde_json::json!({"plans": plans, "result": rs, "report": report.as_ref().map(|p| p.display().to_string())}),
+        )?;
     } else {
         let mut text = String::from("\n");
         for r in &rs {
@@ -361,6 +408,9 @@ async fn switch_back_many(
             ));
         }
         text.push_str("Next: verify federation connectivity, then test a user's sign-in.");
+        if let Some(r) = &report {
+            text.push_str(&format!("\nChange report: {}", r.display()));
+        }
         print_text(&text)?;
     }
     Ok(0)
@@ -474,6 +524,53 @@ pub async fn history(g: &Global) -> Result<u8, CliError> {
     Ok(0)
 }
 
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// `md` (Markdown, for the change ticket) or `json`
+    #[arg(long, default_value = "md", value_parser = ["md", "json"])]
+    pub format: String,
+    /// Only changes started this long ago or since (`2h`, `30m`, or a time `2026-12-02T10:00:00Z`)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Write the report to this file (readable only by you) instead of printing it
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// `--since`: a duration back from now, or a time.
+fn since(text: &str) -> Result<time::OffsetDateTime, CliError> {
+    if let Ok(t) = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+    {
+        return Ok(t);
+    }
+    let d = crate::emulator::parse_duration(text).map_err(|e| {
+        CliError::Usage(format!(
+            "--since {text}: {e} (a duration such as 2h, or a time such as 2026-12-02T10:00:00Z)"
+        ))
+    })?;
+    Ok(time::OffsetDateTime::now_utc() - d)
+}
+
+pub async fn report(g: &Global, a: ReportArgs) -> Result<u8, CliError> {
+    let since = a.since.as_deref().map(since).transpose()?;
+    let s = connect(g).await?;
+    let r = crate::ops::report::build(&s, since).await?;
+    let text = if a.format == "json" || g.json {
+        serde_json::to_string_pretty(&r).unwrap_or_default()
+    } else {
+        r.markdown()
+    };
+    match a.out {
+        Some(path) => {
+            crate::files::write_atomic(&path, text.as_bytes())
+                .map_err(|e| crate::ops::OpsError::file(&path, e))?;
+            print_text(&format!("Wrote the change report to {}", path.display()))?;
+        }
+        None => print_text(text.trim_end())?,
+    }
+    Ok(0)
+}
+
 pub async fn backups(g: &Global) -> Result<u8, CliError> {
     let s = connect(g).await?;
     let mut rows = vec![];
@@ -549,7 +646,12 @@ pub async fn reset_trust(g: &Global, a: ResetTrustArgs) -> Result<u8, CliError> 
         )?;
     }
     let plan = p.plan.clone();
+    let started = (
+        crate::ops::report::mark(&s),
+        time::OffsetDateTime::now_utc(),
+    );
     let r = crate::ops::reset_trust::run(&s, p, &Stderr::new()).await?;
+    let report = record(&s, started, "reset-trust").await;
     let mut text = format!(
         "\n{}: {}.",
         r.domain,
@@ -563,7 +665,7 @@ pub async fn reset_trust(g: &Global, a: ResetTrustArgs) -> Result<u8, CliError> 
         text.push_str(&format!("\nAD FS script written to {script}: run it on the primary AD FS server (it backs up the relying party trust first)."));
     }
     text.push_str("\nNext: verify federation connectivity, then test a user's sign-in.");
-    finish(g, &plan, r, text)
+    finish(g, &plan, r, text, report)
 }
 
 pub async fn verify(g: &Global, a: VerifyArgs) -> Result<u8, CliError> {

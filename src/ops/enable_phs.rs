@@ -221,6 +221,7 @@ fn entry(op: &str, domain: &str, phase: &str, backup: Option<(&str, &str)>, deta
         backup: backup.map(|b| b.0.to_string()),
         sha256: backup.map(|b| b.1.to_string()),
         detail: detail.into(),
+        request_id: None,
     }
 }
 
@@ -244,7 +245,8 @@ pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Re
             ),
         )?;
         progress.event(None, "turning on the tenant's password hash sync flag");
-        s.graph
+        let sent = s
+            .graph
             .send(
                 reqwest::Method::PATCH,
                 &path,
@@ -268,11 +270,9 @@ pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Re
                     .into(),
             ));
         }
-        journal::append(
-            &s.home,
-            &s.tenant,
-            &entry("enable-phs", "-", "done", None, "read back: on"),
-        )?;
+        let mut done = entry("enable-phs", "-", "done", None, "read back: on");
+        done.request_id = sent.request_id;
+        journal::append(&s.home, &s.tenant, &done)?;
         changed = true;
     }
     let fresh = p.read_at.elapsed() < FRESH;

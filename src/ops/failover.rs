@@ -314,6 +314,7 @@ fn entry(domain: &str, phase: &str, backup: Option<(&str, &str)>, detail: &str) 
         backup: backup.map(|b| b.0.to_string()),
         sha256: backup.map(|b| b.1.to_string()),
         detail: detail.into(),
+        request_id: None,
     }
 }
 
@@ -409,16 +410,14 @@ async fn convert(
     // Whatever the answer, the domain's real state decides what happened.
     let after: Value = s.graph.get(&format!("/v1.0/domains/{d}")).await?;
     if after["authenticationType"] == "Managed" {
-        journal_off_thread(
-            s,
-            entry(
-                id,
-                "done",
-                Some((&path_text, &b.sha256)),
-                "read back: Managed",
-            ),
-        )
-        .await?;
+        let mut done = entry(
+            id,
+            "done",
+            Some((&path_text, &b.sha256)),
+            "read back: Managed",
+        );
+        done.request_id = result.as_ref().ok().and_then(|r| r.request_id.clone());
+        journal_off_thread(s, done).await?;
         progress.event(Some(id), "converted");
         return Ok(DomainResult {
             domain: id.into(),

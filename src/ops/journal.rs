@@ -21,6 +21,9 @@ pub struct Entry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
     pub detail: String,
+    /// Graph's `request-id` of the change (what Microsoft support asks for), on its outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 pub fn tenant_dir_name(tenant: &str) -> String {
@@ -126,6 +129,7 @@ mod tests {
             backup: None,
             sha256: None,
             detail: String::new(),
+            request_id: None,
         };
         append(home.path(), "t", &e("intent")).unwrap();
         let p = path(home.path(), "t");

@@ -8,6 +8,7 @@ pub mod farm;
 pub mod journal;
 pub mod lock;
 pub mod plan;
+pub mod report;
 pub mod reset_trust;
 pub mod resume;
 pub mod session;

@@ -207,6 +207,7 @@ pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Re
             backup: Some(text.clone()),
             sha256: Some(b.sha256.clone()),
             detail: detail.into(),
+            request_id: None,
         };
         journal::append(
             &s.home,
@@ -233,6 +234,7 @@ pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Re
                 .iter()
                 .all(|(k, v)| raw.get(k).unwrap_or(&Value::Null) == v)
         });
+        let request_id = result.as_ref().ok().and_then(|r| r.request_id.clone());
         if !applied {
             let why = result
                 .err()
@@ -241,11 +243,9 @@ pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Re
             journal::append(&s.home, &s.tenant, &entry("failed", &why))?;
             return Err(OpsError::Partial(format!("{}: {why}", p.domain)));
         }
-        journal::append(
-            &s.home,
-            &s.tenant,
-            &entry("done", "read back: certificates as the farm's"),
-        )?;
+        let mut done = entry("done", "read back: certificates as the farm's");
+        done.request_id = request_id;
+        journal::append(&s.home, &s.tenant, &done)?;
         backup_path = Some(text);
     }
     let script = match p.script {

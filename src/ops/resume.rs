@@ -33,6 +33,7 @@ fn entry(op: &str, domain: &str, phase: &str, backup: Option<String>, detail: &s
         backup,
         sha256: None,
         detail: detail.into(),
+        request_id: None,
     }
 }
 

@@ -430,16 +430,14 @@ async fn run_locked(s: &Session, p: Prepared, progress: &dyn Progress) -> Result
     let now = federation(s, &p.domain).await?;
     match now {
         Some((_, raw)) if same_settings(&raw, &p.settings) => {
-            journal::append(
-                &s.home,
-                &s.tenant,
-                &entry(
-                    &p.domain,
-                    "done",
-                    &p.from,
-                    "read back: Federated, settings as restored",
-                ),
-            )?;
+            let mut done = entry(
+                &p.domain,
+                "done",
+                &p.from,
+                "read back: Federated, settings as restored",
+            );
+            done.request_id = result.as_ref().ok().and_then(|r| r.request_id.clone());
+            journal::append(&s.home, &s.tenant, &done)?;
             progress.event(Some(&p.domain), "federated");
             Ok(Report {
                 domain: p.domain,
@@ -478,5 +476,6 @@ fn entry(domain: &str, phase: &str, from: &str, detail: &str) -> Entry {
         backup: Some(from.to_string()),
         sha256: None,
         detail: detail.into(),
+        request_id: None,
     }
 }

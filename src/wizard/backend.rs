@@ -164,91 +164,110 @@ async fn handle(
                 Err(e) => send(BackendEvent::Failed(panel("Pre-flight failed", &e))),
             }
         }
-        Effect::Run => match std::mem::replace(pending, Pending::None) {
-            Pending::EnablePhs(p) => match enable_phs::run(s, p, progress).await {
-                Ok(r) => {
-                    let mut lines = vec![
-                        format!(
-                            "Password hash synchronization: on{}",
-                            if r.changed { " (changed now)" } else { "" }
-                        ),
-                        format!("Sync engine: {}", r.engines.describe()),
-                    ];
-                    if let Some(path) = &r.connect_script {
-                        lines.push(format!("Script for the Connect server: {path}"));
-                    }
-                    lines.push(r.note.clone());
-                    lines.push("Journal: entra-failover history".into());
-                    send(BackendEvent::Done(lines));
-                    if !r.hashes_flowing {
-                        send(BackendEvent::AwaitHashes {
-                            previous: r.last_password_sync,
-                        });
-                    }
-                }
-                Err(e) => send(BackendEvent::Failed(panel("Configuring failed", &e))),
-            },
-            Pending::Failover(p) => match failover::run(s, p, progress).await {
-                Ok(r) => {
-                    let mut lines: Vec<String> = r
-                        .domains
-                        .iter()
-                        .map(|d| {
+        Effect::Run => {
+            let (mark, started) = (crate::ops::report::mark(s), time::OffsetDateTime::now_utc());
+            let operation = match pending {
+                Pending::EnablePhs(_) => "enable-phs",
+                Pending::Failover(_) => "failover",
+                Pending::SwitchBack(_) => "switch-back",
+                Pending::ResetTrust(_) => "reset-trust",
+                Pending::None => "",
+            };
+            let mut done: Option<Vec<String>> = None;
+            match std::mem::replace(pending, Pending::None) {
+                Pending::EnablePhs(p) => match enable_phs::run(s, p, progress).await {
+                    Ok(r) => {
+                        let mut lines = vec![
                             format!(
-                                "{}: {}{}",
-                                d.domain,
-                                d.outcome,
-                                d.backup
-                                    .as_ref()
-                                    .map(|b| format!("; backup {b}"))
-                                    .unwrap_or_default()
-                            )
-                        })
-                        .collect();
-                    lines.push("Journal: entra-failover history".into());
-                    send(BackendEvent::Done(lines));
-                }
-                Err(e) => send(BackendEvent::Failed(panel("Configuring failed", &e))),
-            },
-            Pending::SwitchBack(ps) => match switch_back::run_many(s, ps, progress).await {
-                Ok(rs) => {
-                    let mut lines = vec![];
-                    for r in rs {
-                        lines.push(format!(
-                            "{}: {} (issuer {})",
-                            r.domain, r.outcome, r.issuer_uri
-                        ));
-                        lines.push(format!("  From: {}", r.from));
-                    }
-                    lines.push("Journal: entra-failover history".into());
-                    send(BackendEvent::Done(lines));
-                }
-                Err(e) => send(BackendEvent::Failed(panel("Configuring failed", &e))),
-            },
-            Pending::ResetTrust(p) => match reset_trust::run(s, *p, progress).await {
-                Ok(r) => {
-                    let mut lines = vec![format!(
-                        "{}: {}",
-                        r.domain,
-                        if r.changed {
-                            "federation settings updated from the farm"
-                        } else {
-                            "nothing to update"
+                                "Password hash synchronization: on{}",
+                                if r.changed { " (changed now)" } else { "" }
+                            ),
+                            format!("Sync engine: {}", r.engines.describe()),
+                        ];
+                        if let Some(path) = &r.connect_script {
+                            lines.push(format!("Script for the Connect server: {path}"));
                         }
-                    )];
-                    if let Some(script) = r.adfs_script {
-                        lines.push(format!("AD FS script: {script}"));
-                        lines.push("Run it on the primary AD FS server; it backs up the relying party trust first.".into());
+                        lines.push(r.note.clone());
+                        lines.push("Journal: entra-failover history".into());
+                        done = Some(lines);
+                        if !r.hashes_flowing {
+                            send(BackendEvent::AwaitHashes {
+                                previous: r.last_password_sync,
+                            });
+                        }
                     }
-                    send(BackendEvent::Done(lines));
+                    Err(e) => send(BackendEvent::Failed(panel("Configuring failed", &e))),
+                },
+                Pending::Failover(p) => match failover::run(s, p, progress).await {
+                    Ok(r) => {
+                        let mut lines: Vec<String> = r
+                            .domains
+                            .iter()
+                            .map(|d| {
+                                format!(
+                                    "{}: {}{}",
+                                    d.domain,
+                                    d.outcome,
+                                    d.backup
+                                        .as_ref()
+                                        .map(|b| format!("; backup {b}"))
+                                        .unwrap_or_default()
+                                )
+                            })
+                            .collect();
+                        lines.push("Journal: entra-failover history".into());
+                        done = Some(lines);
+                    }
+                    Err(e) => send(BackendEvent::Failed(panel("Configuring failed", &e))),
+                },
+                Pending::SwitchBack(ps) => match switch_back::run_many(s, ps, progress).await {
+                    Ok(rs) => {
+                        let mut lines = vec![];
+                        for r in rs {
+                            lines.push(format!(
+                                "{}: {} (issuer {})",
+                                r.domain, r.outcome, r.issuer_uri
+                            ));
+                            lines.push(format!("  From: {}", r.from));
+                        }
+                        lines.push("Journal: entra-failover history".into());
+                        done = Some(lines);
+                    }
+                    Err(e) => send(BackendEvent::Failed(panel("Configuring failed", &e))),
+                },
+                Pending::ResetTrust(p) => match reset_trust::run(s, *p, progress).await {
+                    Ok(r) => {
+                        let mut lines = vec![format!(
+                            "{}: {}",
+                            r.domain,
+                            if r.changed {
+                                "federation settings updated from the farm"
+                            } else {
+                                "nothing to update"
+                            }
+                        )];
+                        if let Some(script) = r.adfs_script {
+                            lines.push(format!("AD FS script: {script}"));
+                            lines.push("Run it on the primary AD FS server; it backs up the relying party trust first.".into());
+                        }
+                        done = Some(lines);
+                    }
+                    Err(e) => send(BackendEvent::Failed(panel("Configuring failed", &e))),
+                },
+                Pending::None => send(BackendEvent::Failed(panel(
+                    "Nothing to run",
+                    &OpsError::Input("prepare the change first".into()),
+                ))),
+            }
+            // The change record of this run, named on the Complete page.
+            if let Some(mut lines) = done {
+                match crate::ops::report::write_for_run(s, mark, started, operation).await {
+                    Ok(p) => lines.push(format!("Change report: {}", p.display())),
+                    Err(e) => lines.push(format!("The change report could not be written: {e}")),
                 }
-                Err(e) => send(BackendEvent::Failed(panel("Configuring failed", &e))),
-            },
-            Pending::None => send(BackendEvent::Failed(panel(
-                "Nothing to run",
-                &OpsError::Input("prepare the change first".into()),
-            ))),
-        },
+                send(BackendEvent::Done(lines));
+            }
+        }
         Effect::Control(c) => {
             let msg = control(s, c).await;
             send(BackendEvent::Control(msg));

@@ -173,6 +173,23 @@ fn the_whole_runbook_on_the_rehearsal_tenant() {
     ]);
     let results = r["result"]["domains"].as_array().unwrap();
     assert!(results.iter().all(|d| d["outcome"] == "converted"), "{r}");
+    // The run's change record: written beside the journal, named in the result.
+    let run_report = std::fs::read_to_string(r["report"].as_str().unwrap()).unwrap();
+    assert!(
+        run_report.starts_with("# entra-failover change report"),
+        "{run_report}"
+    );
+    for d in ["contoso.com", "fabrikam.com"] {
+        assert!(
+            run_report.contains(&format!("| failover | {d} | done |")),
+            "{run_report}"
+        );
+        assert!(run_report.contains(&format!("## {d}")), "{run_report}");
+    }
+    assert!(
+        !run_report.contains("enable-phs"),
+        "only this run's changes: {run_report}"
+    );
     let st = home.json(&["status"]);
     for d in ["contoso.com", "eu.contoso.com", "fabrikam.com"] {
         assert_eq!(domain(&st, d)["authentication_type"], "Managed", "{d}");
@@ -284,6 +301,51 @@ fn the_whole_runbook_on_the_rehearsal_tenant() {
     let dones = entries.iter().filter(|e| e["phase"] == "done").count();
     assert_eq!(intents, dones);
     assert_eq!(intents, 1 + 2 + 2 + 1);
+
+    // The report names every change the journal has, in its order, with its outcome, backup and
+    // Graph request-id, and each domain's settings before and now.
+    let report = home.json(&["report", "--format", "json"]);
+    let changes = report["changes"].as_array().unwrap();
+    let journaled: Vec<(String, String)> = entries
+        .iter()
+        .filter(|e| e["phase"] == "intent")
+        .map(|e| (e["operation"].to_string(), e["domain"].to_string()))
+        .collect();
+    let reported: Vec<(String, String)> = changes
+        .iter()
+        .map(|c| (c["operation"].to_string(), c["domain"].to_string()))
+        .collect();
+    assert_eq!(reported, journaled);
+    for c in changes {
+        assert_eq!(c["outcome"], "done", "{c}");
+        assert!(
+            c["request_id"].as_str().is_some_and(|r| r.len() == 36),
+            "{c}"
+        );
+    }
+    let contoso = report["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["domain"] == "contoso.com")
+        .unwrap();
+    assert_eq!(contoso["now_authentication_type"], "Federated");
+    assert_eq!(
+        contoso["before"]["issuerUri"],
+        "http://sts.contoso.com/adfs/services/trust"
+    );
+    let md = text(&home.run(&["report"]).stdout);
+    assert!(md.contains("| Domain | File | SHA-256 |"), "{md}");
+    let none = home.json(&[
+        "report",
+        "--format",
+        "json",
+        "--since",
+        "2999-01-01T00:00:00Z",
+    ]);
+    assert!(none["changes"].as_array().unwrap().is_empty());
+    let out = home.run(&["report", "--since", "yesterday"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -555,6 +617,8 @@ fn secrets_never_reach_files_logs_or_output() {
     // on with --force and verify fails on DNS (its report is searched for the canaries all the same).
     run(&["verify", "--domain", "contoso.com"], None, false);
     run(&["history", "--json"], None, true);
+    run(&["report"], None, true);
+    run(&["report", "--format", "json"], None, true);
     run(&["backups"], None, true);
     // A wrong secret: the error must not echo it either.
     let out = Command::new(env!("CARGO_BIN_EXE_entra-failover"))

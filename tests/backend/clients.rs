@@ -392,6 +392,7 @@ async fn resume_finishes_interrupted_changes_against_the_real_state() {
     let t = Tenant::start(None).await;
     let s = t.session(t.admin());
     let intent = |domain: &str, backup: Option<String>| Entry {
+        request_id: None,
         time: journal::now(),
         operation: "failover".into(),
         domain: domain.into(),

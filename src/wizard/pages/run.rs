@@ -42,10 +42,8 @@ pub fn configuring(s: &State, _t: &Theme) -> Vec<Line<'static>> {
 
 pub fn complete(s: &State, _t: &Theme) -> Vec<Line<'static>> {
     let mut lines = vec![Line::from("Configuration complete."), Line::from("")];
-    lines.extend(s.summary.iter().map(|l| Line::from(l.clone())));
-    lines.push(Line::from(""));
     if let Some(w) = &s.hashes {
-        // The live panel: the step is not done until password hashes arrive.
+        // The live panel first: the step is not done until password hashes arrive.
         match &w.arrived {
             Some(t) => lines.push(Line::from(format!(
                 "Password hashes: arriving (a password sync ran at {t})."
@@ -65,8 +63,12 @@ pub fn complete(s: &State, _t: &Theme) -> Vec<Line<'static>> {
                 }
             }
         }
+        lines.push(Line::from(""));
+        lines.extend(s.summary.iter().map(|l| Line::from(l.clone())));
         return lines;
     }
+    lines.extend(s.summary.iter().map(|l| Line::from(l.clone())));
+    lines.push(Line::from(""));
     lines.push(Line::from(
         "Next: sign-in changes take effect within minutes, up to 60; then test a user's sign-in.",
     ));
