@@ -60,40 +60,31 @@ pub fn changes(entries: &[Entry], since: Option<OffsetDateTime>) -> Vec<Change> 
     let mut open: BTreeMap<(String, String), usize> = BTreeMap::new();
     for e in entries.iter().filter(|e| after(e)) {
         let key = (e.operation.clone(), e.domain.clone());
+        // A change starts at its intent (or, for a no-op or an intent before `since`, at its outcome).
+        let start = |outcome: &str, detail: &str| Change {
+            operation: e.operation.clone(),
+            domain: e.domain.clone(),
+            started: e.time.clone(),
+            ended: None,
+            outcome: outcome.into(),
+            detail: detail.into(),
+            backup: e.backup.clone(),
+            backup_sha256: e.sha256.clone(),
+            request_id: None,
+        };
         if e.phase == "intent" {
             open.insert(key, out.len());
-            out.push(Change {
-                operation: e.operation.clone(),
-                domain: e.domain.clone(),
-                started: e.time.clone(),
-                ended: None,
-                outcome: "interrupted".into(),
-                detail: e.detail.clone(),
-                backup: e.backup.clone(),
-                backup_sha256: e.sha256.clone(),
-                request_id: None,
-            });
+            out.push(start("interrupted", &e.detail));
             continue;
         }
-        let change = match open.remove(&key) {
-            Some(i) => &mut out[i],
-            // An outcome without its intent (a no-op, or an intent before `since`).
+        let i = match open.remove(&key) {
+            Some(i) => i,
             None => {
-                out.push(Change {
-                    operation: e.operation.clone(),
-                    domain: e.domain.clone(),
-                    started: e.time.clone(),
-                    ended: None,
-                    outcome: String::new(),
-                    detail: String::new(),
-                    backup: e.backup.clone(),
-                    backup_sha256: e.sha256.clone(),
-                    request_id: None,
-                });
-                let last = out.len() - 1;
-                &mut out[last]
+                out.push(start("", ""));
+                out.len() - 1
             }
         };
+        let change = &mut out[i];
         change.ended = Some(e.time.clone());
         change.outcome = e.phase.clone();
         change.detail = if change.detail.is_empty() {
