@@ -213,16 +213,7 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
 }
 
 fn entry(op: &str, domain: &str, phase: &str, backup: Option<(&str, &str)>, detail: &str) -> Entry {
-    Entry {
-        time: journal::now(),
-        operation: op.into(),
-        domain: domain.into(),
-        phase: phase.into(),
-        backup: backup.map(|b| b.0.to_string()),
-        sha256: backup.map(|b| b.1.to_string()),
-        detail: detail.into(),
-        request_id: None,
-    }
+    Entry::new(op, domain, phase, detail).with_backup(backup.map(|b| b.0), backup.map(|b| b.1))
 }
 
 pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Report, OpsError> {

@@ -306,16 +306,8 @@ async fn read_federations(
 }
 
 fn entry(domain: &str, phase: &str, backup: Option<(&str, &str)>, detail: &str) -> Entry {
-    Entry {
-        time: journal::now(),
-        operation: "failover".into(),
-        domain: domain.into(),
-        phase: phase.into(),
-        backup: backup.map(|b| b.0.to_string()),
-        sha256: backup.map(|b| b.1.to_string()),
-        detail: detail.into(),
-        request_id: None,
-    }
+    Entry::new("failover", domain, phase, detail)
+        .with_backup(backup.map(|b| b.0), backup.map(|b| b.1))
 }
 
 /// Appends journal lines off the async workers (each is fsync'd), so that other domains' requests

@@ -26,6 +26,29 @@ pub struct Entry {
     pub request_id: Option<String>,
 }
 
+impl Entry {
+    /// A line stamped now, with no backup or request-id (add them with `with_backup`).
+    pub fn new(operation: &str, domain: &str, phase: &str, detail: &str) -> Entry {
+        Entry {
+            time: now(),
+            operation: operation.into(),
+            domain: domain.into(),
+            phase: phase.into(),
+            backup: None,
+            sha256: None,
+            detail: detail.into(),
+            request_id: None,
+        }
+    }
+
+    /// The backup the change starts from, and its SHA-256 when known.
+    pub fn with_backup(mut self, path: Option<&str>, sha256: Option<&str>) -> Entry {
+        self.backup = path.map(str::to_string);
+        self.sha256 = sha256.map(str::to_string);
+        self
+    }
+}
+
 pub fn tenant_dir_name(tenant: &str) -> String {
     tenant
         .chars()

@@ -327,13 +327,8 @@ mod tests {
     fn e(time: &str, op: &str, domain: &str, phase: &str) -> Entry {
         Entry {
             time: time.into(),
-            operation: op.into(),
-            domain: domain.into(),
-            phase: phase.into(),
-            backup: None,
-            sha256: None,
-            detail: phase.into(),
             request_id: (phase == "done").then(|| format!("req-{domain}")),
+            ..Entry::new(op, domain, phase, phase)
         }
     }
 

@@ -199,15 +199,9 @@ pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Re
         let b = Backup::new(&s.tenant, &p.domain, p.domain_object.clone(), p.raw.clone());
         let path = backup::write(&s.home, &b)?;
         let text = path.display().to_string();
-        let entry = |phase: &str, detail: &str| Entry {
-            time: journal::now(),
-            operation: "reset-trust".into(),
-            domain: p.domain.clone(),
-            phase: phase.into(),
-            backup: Some(text.clone()),
-            sha256: Some(b.sha256.clone()),
-            detail: detail.into(),
-            request_id: None,
+        let entry = |phase: &str, detail: &str| {
+            Entry::new("reset-trust", &p.domain, phase, detail)
+                .with_backup(Some(&text), Some(&b.sha256))
         };
         journal::append(
             &s.home,

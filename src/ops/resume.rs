@@ -25,16 +25,7 @@ pub struct Report {
 }
 
 fn entry(op: &str, domain: &str, phase: &str, backup: Option<String>, detail: &str) -> Entry {
-    Entry {
-        time: journal::now(),
-        operation: op.into(),
-        domain: domain.into(),
-        phase: phase.into(),
-        backup,
-        sha256: None,
-        detail: detail.into(),
-        request_id: None,
-    }
+    Entry::new(op, domain, phase, detail).with_backup(backup.as_deref(), None)
 }
 
 pub async fn run(s: &Session, progress: &dyn Progress) -> Result<Report, OpsError> {

@@ -468,14 +468,5 @@ async fn run_locked(s: &Session, p: Prepared, progress: &dyn Progress) -> Result
 }
 
 fn entry(domain: &str, phase: &str, from: &str, detail: &str) -> Entry {
-    Entry {
-        time: journal::now(),
-        operation: "switch-back".into(),
-        domain: domain.into(),
-        phase: phase.into(),
-        backup: Some(from.to_string()),
-        sha256: None,
-        detail: detail.into(),
-        request_id: None,
-    }
+    Entry::new("switch-back", domain, phase, detail).with_backup(Some(from), None)
 }
