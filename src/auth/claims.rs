@@ -132,6 +132,8 @@ pub enum Task {
     StartCloudSyncJobs,
     ConvertDomains,
     ManageFederation,
+    /// Staged rollout of password hash sync to pilot groups.
+    StagedRollout,
 }
 
 struct Need {
@@ -193,6 +195,28 @@ impl Task {
             Task::ConvertDomains | Task::ManageFederation => {
                 vec![read_domains, read_federation, write_federation]
             }
+            Task::StagedRollout => vec![
+                Need {
+                    permissions: &[
+                        "Policy.ReadWrite.FeatureRollout",
+                        "Policy.ReadWrite.HybridAuthentication",
+                        "Directory.ReadWrite.All",
+                    ],
+                    delegated_roles: Some(&[HYBRID_IDENTITY_ADMIN, GLOBAL_ADMIN]),
+                    why: "to change staged rollout",
+                },
+                Need {
+                    permissions: &[
+                        "GroupMember.Read.All",
+                        "Group.Read.All",
+                        "Group.ReadWrite.All",
+                        "Directory.Read.All",
+                        "Directory.ReadWrite.All",
+                    ],
+                    delegated_roles: None,
+                    why: "to find the groups and count their members",
+                },
+            ],
         }
     }
 }

@@ -84,6 +84,8 @@ pub enum Command {
     EnablePhs(runbook::EnablePhsArgs),
     /// Move federated domains to password hash sync (managed sign-in).
     Failover(runbook::FailoverArgs),
+    /// Staged rollout: pilot groups sign in with password hash sync while their domain stays federated.
+    StagedRollout(runbook::StagedRolloutArgs),
     /// Federate a managed domain with AD FS again, from the backup or the farm's metadata.
     SwitchBack(runbook::SwitchBackArgs),
     /// Reset the Microsoft Entra ID trust: take the farm's certificates, write the AD FS script.
@@ -137,6 +139,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
                 Some(Command::Profiles) => status::profiles(&g),
                 Some(Command::EnablePhs(a)) => runbook::enable_phs(&g, a).await,
                 Some(Command::Failover(a)) => runbook::failover(&g, a).await,
+                Some(Command::StagedRollout(a)) => runbook::staged_rollout(&g, a).await,
                 Some(Command::SwitchBack(a)) => runbook::switch_back(&g, a).await,
                 Some(Command::ResetTrust(a)) => runbook::reset_trust(&g, a).await,
                 Some(Command::Verify(a)) => runbook::verify(&g, a).await,

@@ -101,6 +101,36 @@ pub struct TestSigninArgs {
     pub no_password: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct StagedRolloutArgs {
+    #[command(subcommand)]
+    pub command: Option<StagedCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StagedCommand {
+    /// The policy and its groups, with member counts (the default).
+    Show,
+    /// Turn it on for password hash sync (creating the policy), adding the groups given.
+    Enable {
+        /// A group's display name or id (repeat for several).
+        #[arg(long = "group")]
+        groups: Vec<String>,
+    },
+    /// Add pilot groups.
+    Add {
+        #[arg(long = "group", required = true)]
+        groups: Vec<String>,
+    },
+    /// Remove groups: their users go back to the farm.
+    Remove {
+        #[arg(long = "group", required = true)]
+        groups: Vec<String>,
+    },
+    /// End the staged rollout (delete the policy; the backup keeps it).
+    End,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum AdfsCommand {
     /// Entity id, endpoints and signing certificates of a farm's federation metadata.
@@ -206,6 +236,48 @@ pub async fn enable_phs(g: &Global, a: EnablePhsArgs) -> Result<u8, CliError> {
         r.engines.describe(),
         r.note
     );
+    finish(g, &plan, r, text, report)
+}
+
+pub async fn staged_rollout(g: &Global, a: StagedRolloutArgs) -> Result<u8, CliError> {
+    use crate::ops::staged_rollout::{self, Change};
+    let s = connect(g).await?;
+    let change = match a.command.unwrap_or(StagedCommand::Show) {
+        StagedCommand::Show => {
+            let v = staged_rollout::show(&s).await?;
+            if g.json {
+                print_json(&v)?;
+            } else {
+                print_text(&v.text())?;
+            }
+            return Ok(0);
+        }
+        StagedCommand::Enable { groups } => Change::Enable(groups),
+        StagedCommand::Add { groups } => Change::Add(groups),
+        StagedCommand::Remove { groups } => Change::Remove(groups),
+        StagedCommand::End => Change::End,
+    };
+    let p = staged_rollout::prepare(&s, &change).await?;
+    show_plan(g, &p.plan)?;
+    if g.dry_run {
+        return Ok(if p.plan.failed().is_empty() { 0 } else { 3 });
+    }
+    if p.changes && p.plan.failed().is_empty() {
+        confirm(g, "yes", &p.plan.title)?;
+    }
+    let plan = p.plan.clone();
+    let progress = Stderr::new();
+    let started = (
+        crate::ops::report::mark(&s),
+        time::OffsetDateTime::now_utc(),
+    );
+    let r = staged_rollout::run(&s, p, &progress).await?;
+    let report = if r.changed {
+        record(&s, started, staged_rollout::OP).await
+    } else {
+        None
+    };
+    let text = format!("\n{}\n{}", r.view.text(), r.note);
     finish(g, &plan, r, text, report)
 }
 

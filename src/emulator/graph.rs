@@ -7,7 +7,8 @@ use super::Shared;
 use super::http::{Req, Resp, graph_error, graph_status_error, json as json_resp, no_content};
 use super::schema::{self, Invalid};
 use super::state::{
-    DOMAIN_NAME_ADMIN, GLOBAL_ADMIN, HYBRID_IDENTITY_ADMIN, PolicyRec, Tenant, UserRec, unix,
+    DOMAIN_NAME_ADMIN, GLOBAL_ADMIN, GroupRec, HYBRID_IDENTITY_ADMIN, PolicyRec, Tenant, UserRec,
+    unix,
 };
 use super::tokens::{self, Claims, TokenError};
 use crate::graph::models::{
@@ -181,6 +182,8 @@ const GROUP_PROPS: &[&str] = &[
     "createdDateTime",
     "visibility",
     "deletedDateTime",
+    "membershipRule",
+    "membershipRuleProcessingState",
 ];
 const FED_PROPS: &[&str] = &[
     "id",
@@ -482,12 +485,17 @@ pub fn handle(
         ("GET", ["users", _]) => get_user(&call, t, who, &segs[1]).map(Into::into),
         ("GET", ["me"]) => me(&call, t, who).map(Into::into),
         ("GET", ["groups"]) => list_groups(&call, t, who).map(Into::into),
+        ("GET", ["groups", _]) => get_group(&call, t, who, &segs[1]).map(Into::into),
+        ("GET", ["groups", _, "members"]) => list_members(&call, t, who, &segs[1]).map(Into::into),
         ("GET", ["policies", "featurerolloutpolicies"]) => {
             list_policies(&call, t, who).map(Into::into)
         }
         ("POST", ["policies", "featurerolloutpolicies"]) => create_policy(&call, t, who),
         ("GET", ["policies", "featurerolloutpolicies", _]) => {
             get_policy(&call, t, who, &segs[2]).map(Into::into)
+        }
+        ("PATCH", ["policies", "featurerolloutpolicies", _]) => {
+            patch_policy(&call, t, who, &segs[2])
         }
         ("DELETE", ["policies", "featurerolloutpolicies", _]) => {
             delete_policy(&call, t, who, &segs[2])
@@ -1460,36 +1468,142 @@ fn me(call: &Call, t: &Tenant, who: &Claims) -> Result<Resp, Resp> {
     Ok(call.ok(v))
 }
 
+const GROUP_READ: &[&str] = &[
+    "Group.Read.All",
+    "Group.ReadWrite.All",
+    "GroupMember.Read.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+
+fn group_json(t: &Tenant, g: &GroupRec) -> Value {
+    json!({
+        "id": g.id, "displayName": g.display_name, "description": null, "mailEnabled": false,
+        "securityEnabled": true,
+        "groupTypes": if g.dynamic { json!(["DynamicMembership"]) } else { json!([]) },
+        "membershipRule": if g.dynamic { json!("(user.department -eq \"Staff\")") } else { Value::Null },
+        "membershipRuleProcessingState": if g.dynamic { json!("On") } else { Value::Null },
+        "onPremisesSyncEnabled": if g.dynamic { Value::Null } else { json!(true) },
+        "mail": null, "mailNickname": g.display_name.replace(' ', "").to_lowercase(),
+        "createdDateTime": graph_time(unix(t.created)), "visibility": null, "deletedDateTime": null,
+    })
+}
+
+fn shape_group(t: &Tenant, g: &GroupRec, select: Option<&[String]>) -> Value {
+    let v = group_json(t, g);
+    match select {
+        Some(s) => schema::apply_select(
+            v,
+            &s.iter().map(String::as_str).collect::<Vec<_>>(),
+            GROUP_PROPS,
+        ),
+        None => v,
+    }
+}
+
 fn list_groups(call: &Call, t: &Tenant, who: &Claims) -> Result<Resp, Resp> {
-    call.allow(
-        who,
-        &[
-            "Group.Read.All",
-            "Group.ReadWrite.All",
-            "GroupMember.Read.All",
-            "Directory.Read.All",
-            "Directory.ReadWrite.All",
-        ],
-        None,
-    )?;
+    call.allow(who, GROUP_READ, None)?;
     let select = call.select("microsoft.graph.group", GROUP_PROPS)?;
-    let items = t
-        .groups
-        .iter()
-        .map(|g| {
-            let v = json!({
-                "id": g.id, "displayName": g.display_name, "description": null, "mailEnabled": false,
-                "securityEnabled": true, "groupTypes": [], "onPremisesSyncEnabled": true,
-                "mail": null, "mailNickname": g.display_name.replace(' ', "").to_lowercase(),
-                "createdDateTime": graph_time(unix(t.created)), "visibility": null, "deletedDateTime": null,
-            });
-            match &select {
-                Some(s) => schema::apply_select(v, &s.iter().map(String::as_str).collect::<Vec<_>>(), GROUP_PROPS),
-                None => v,
+    let mut groups: Vec<&GroupRec> = t.groups.iter().collect();
+    if let Some(f) = call.req.query("$filter") {
+        match parse_filter(f).map_err(|m| call.bad(&m))? {
+            Filter::Eq(prop, Value::String(v)) if prop.eq_ignore_ascii_case("displayName") => {
+                groups.retain(|g| g.display_name.eq_ignore_ascii_case(&v))
             }
-        })
+            Filter::Eq(prop, Value::String(v)) if prop.eq_ignore_ascii_case("id") => {
+                groups.retain(|g| g.id.eq_ignore_ascii_case(&v))
+            }
+            Filter::StartsWith(prop, v) if prop.eq_ignore_ascii_case("displayName") => {
+                let v = v.to_lowercase();
+                groups.retain(|g| g.display_name.to_lowercase().starts_with(&v))
+            }
+            Filter::Eq(prop, _) | Filter::StartsWith(prop, _) | Filter::EndsWith(prop, _) => {
+                return Err(graph_error(
+                    StatusCode::BAD_REQUEST,
+                    call.req,
+                    "Request_UnsupportedQuery",
+                    &format!(
+                        "Unsupported or invalid query filter clause specified for property '{}' of resource 'Group'.",
+                        short(&prop)
+                    ),
+                ));
+            }
+        }
+    }
+    let items = groups
+        .into_iter()
+        .map(|g| shape_group(t, g, select.as_deref()))
         .collect();
     call.page(items, t.limits.page_size, call.context("groups"), None)
+}
+
+fn find_group<'a>(call: &Call, t: &'a Tenant, id: &str) -> Result<&'a GroupRec, Resp> {
+    t.groups
+        .iter()
+        .find(|g| g.id.eq_ignore_ascii_case(id))
+        .ok_or_else(|| call.not_found(&short(id)))
+}
+
+fn get_group(call: &Call, t: &Tenant, who: &Claims, id: &str) -> Result<Resp, Resp> {
+    call.allow(who, GROUP_READ, None)?;
+    let select = call.select("microsoft.graph.group", GROUP_PROPS)?;
+    let g = find_group(call, t, id)?;
+    let mut v = shape_group(t, g, select.as_deref());
+    if let Value::Object(m) = &mut v {
+        m.insert(
+            "@odata.context".into(),
+            Value::String(call.context("groups/$entity")),
+        );
+    }
+    Ok(call.ok(v))
+}
+
+/// `GET /groups/{id}/members`: direct members as directory objects, each with its `@odata.type`.
+fn list_members(call: &Call, t: &Tenant, who: &Claims, id: &str) -> Result<Resp, Resp> {
+    call.allow(who, GROUP_READ, None)?;
+    let select = call.select(
+        "microsoft.graph.directoryObject",
+        &["id", "displayName", "userPrincipalName"],
+    )?;
+    let g = find_group(call, t, id)?;
+    let mut items: Vec<Value> = vec![];
+    for uid in &g.members {
+        if let Some(u) = t.users.iter().find(|u| &u.id == uid) {
+            items.push(json!({"@odata.type": "#microsoft.graph.user", "id": u.id,
+                "displayName": u.display_name, "userPrincipalName": u.upn}));
+        }
+    }
+    for gid in &g.member_groups {
+        if let Some(o) = t.groups.iter().find(|o| &o.id == gid) {
+            items.push(json!({"@odata.type": "#microsoft.graph.group", "id": o.id, "displayName": o.display_name}));
+        }
+    }
+    for (k, cid) in g.contacts.iter().enumerate() {
+        items.push(
+            json!({"@odata.type": "#microsoft.graph.orgContact", "id": cid,
+            "displayName": format!("Partner contact {}", k + 1)}),
+        );
+    }
+    if let Some(s) = &select {
+        items = items
+            .into_iter()
+            .map(|v| {
+                let kind = v.get("@odata.type").cloned();
+                let mut out = serde_json::Map::new();
+                if let Some(k) = kind {
+                    out.insert("@odata.type".into(), k);
+                }
+                for p in s {
+                    if let Some(x) = v.get(p.as_str()) {
+                        out.insert(p.clone(), x.clone());
+                    }
+                }
+                Value::Object(out)
+            })
+            .collect();
+    }
+    let top = t.limits.page_size;
+    call.page(items, top, call.context("directoryObjects"), None)
 }
 
 // ---- staged rollout ------------------------------------------------------------------------------
@@ -1615,6 +1729,26 @@ fn create_policy(call: &Call, t: &mut Tenant, who: &Claims) -> Result<Outcome, R
     })
 }
 
+fn patch_policy(call: &Call, t: &mut Tenant, who: &Claims, id: &str) -> Result<Outcome, Resp> {
+    call.allow(who, POLICY_WRITE, Some(POLICY_ROLES))?;
+    let body = call.body()?;
+    let obj = schema::check(&schema::FEATURE_ROLLOUT_POLICY, &body).map_err(|i| call.invalid(i))?;
+    if obj.contains_key("feature") || obj.contains_key("id") {
+        return Err(call.bad("Property 'feature' is read-only once the policy exists."));
+    }
+    let idx = find_policy(call, t, id)?;
+    let mut merged = serde_json::to_value(&t.policies[idx].policy).unwrap_or(Value::Null);
+    merge(&mut merged, &body);
+    let policy: FeatureRolloutPolicy =
+        serde_json::from_value(merged).map_err(|e| call.bad(&short(&e.to_string())))?;
+    call.sh.throttle(call.req, who, &t.limits)?;
+    t.policies[idx].policy = policy;
+    Ok(Outcome {
+        resp: no_content(call.req),
+        changed: true,
+    })
+}
+
 fn delete_policy(call: &Call, t: &mut Tenant, who: &Claims, id: &str) -> Result<Outcome, Resp> {
     call.allow(who, POLICY_WRITE, Some(POLICY_ROLES))?;
     let idx = find_policy(call, t, id)?;
@@ -1655,6 +1789,17 @@ fn add_applies_to(call: &Call, t: &mut Tenant, who: &Claims, id: &str) -> Result
         .iter()
         .find(|g| g.id.eq_ignore_ascii_case(&object_id))
         .ok_or_else(|| call.not_found(&object_id))?;
+    if group.dynamic {
+        return Err(call.bad("Dynamic groups are not supported for feature rollout."));
+    }
+    if !group.member_groups.is_empty() {
+        return Err(call.bad("Nested groups are not supported for feature rollout."));
+    }
+    if !group.contacts.is_empty() {
+        return Err(
+            call.bad("Groups that contain contact objects are not supported for feature rollout.")
+        );
+    }
     let group_id = group.id.clone();
     let p = &t.policies[idx];
     if p.applies_to

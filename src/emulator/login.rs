@@ -94,9 +94,15 @@ fn user_realm(sh: &Shared, t: &Tenant, req: &Req, upn: &str) -> Resp {
         .domain_index(&domain)
         .filter(|&i| t.domains[i].domain.is_verified == Some(true))
         .map(|i| t.realm(i, now, sh.delay));
+    // A staged-rollout pilot of a federated domain is sent to Entra's own sign-in page.
+    let staged = t
+        .user_by_upn(upn)
+        .is_some_and(|u| u.synced && t.staged_phs(&u.id));
     let kind = match &realm {
         None => "Unknown",
-        Some(r) if r.auth == AuthenticationType::Federated && r.federation.is_some() => "Federated",
+        Some(r) if r.auth == AuthenticationType::Federated && r.federation.is_some() && !staged => {
+            "Federated"
+        }
         Some(_) => "Managed",
     };
     let fed = realm
@@ -607,6 +613,7 @@ fn check_password(
     if let Some(r) = &realm
         && r.auth == AuthenticationType::Federated
         && user.synced
+        && !t.staged_phs(&user.id)
     {
         // Entra does not take federated users' passwords: they belong to the farm (WS-Trust).
         let host = r

@@ -137,8 +137,21 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct GroupSpec {
     pub display_name: String,
+    /// How many synchronized users are members (the first ones of `domain`, or of the tenant).
     #[serde(default)]
     pub members: u32,
+    /// Whose users the members are; every domain's when left out.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// A dynamic (rule-based) group, which staged rollout does not take.
+    #[serde(default)]
+    pub dynamic: bool,
+    /// Organisational contacts among the members, which block staged rollout.
+    #[serde(default)]
+    pub contacts: u32,
+    /// Other groups (by display name) that are members: a nested group.
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -343,6 +356,7 @@ impl Scenario {
             }
         }
         check(&tenant, &admin, &farms, &domains, &limits)?;
+        check_groups(&self.group, &domains)?;
         Ok(Resolved {
             tenant,
             admin,
@@ -354,6 +368,28 @@ impl Scenario {
             limits,
         })
     }
+}
+
+fn check_groups(groups: &[GroupSpec], domains: &[DomainSpec]) -> Result<(), EmulatorError> {
+    for g in groups {
+        if let Some(d) = &g.domain
+            && !domains.iter().any(|x| x.name.eq_ignore_ascii_case(d))
+        {
+            return Err(EmulatorError::Scenario(format!(
+                "group {:?} takes its members from domain {d:?}, which the scenario does not have",
+                g.display_name
+            )));
+        }
+        for name in &g.groups {
+            if name == &g.display_name || !groups.iter().any(|o| &o.display_name == name) {
+                return Err(EmulatorError::Scenario(format!(
+                    "group {:?} names {name:?} as a member group: no other group has that name",
+                    g.display_name
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check(

@@ -21,7 +21,7 @@ use crate::graph::models::{
     FeatureRolloutPolicy, FederatedIdpMfaBehavior, InternalDomainFederation,
     OnPremisesAccidentalDeletionPrevention, OnPremisesDirectorySynchronizationConfiguration,
     OnPremisesDirectorySynchronizationFeature, PromptLoginBehavior, SigningCertificateUpdateStatus,
-    graph_time,
+    StagedFeatureName, graph_time,
 };
 
 /// The Global Administrator role template id.
@@ -162,7 +162,16 @@ impl UserRec {
 pub struct GroupRec {
     pub id: String,
     pub display_name: String,
+    /// Member users' ids.
     pub members: Vec<String>,
+    #[serde(default)]
+    pub dynamic: bool,
+    /// Member organisational contacts' ids.
+    #[serde(default)]
+    pub contacts: Vec<String>,
+    /// Member groups' ids.
+    #[serde(default)]
+    pub member_groups: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -592,20 +601,39 @@ impl Tenant {
                 n += 1;
             }
         }
-        let synced: Vec<String> = users
-            .iter()
-            .filter(|u| u.synced)
-            .map(|u| u.id.clone())
-            .collect();
-        let groups = s
+        let mut groups: Vec<GroupRec> = s
             .groups
             .iter()
             .map(|g| GroupRec {
                 id: uuid::Uuid::new_v4().to_string(),
                 display_name: g.display_name.clone(),
-                members: synced.iter().take(g.members as usize).cloned().collect(),
+                members: users
+                    .iter()
+                    .filter(|u| u.synced)
+                    .filter(|u| {
+                        g.domain
+                            .as_deref()
+                            .is_none_or(|d| u.domain().eq_ignore_ascii_case(d))
+                    })
+                    .take(g.members as usize)
+                    .map(|u| u.id.clone())
+                    .collect(),
+                dynamic: g.dynamic,
+                contacts: (0..g.contacts)
+                    .map(|_| uuid::Uuid::new_v4().to_string())
+                    .collect(),
+                member_groups: vec![],
             })
             .collect();
+        for (i, g) in s.groups.iter().enumerate() {
+            let ids: Vec<String> = g
+                .groups
+                .iter()
+                .filter_map(|name| groups.iter().find(|o| &o.display_name == name))
+                .map(|o| o.id.clone())
+                .collect();
+            groups[i].member_groups = ids;
+        }
         let mut features = OnPremisesDirectorySynchronizationFeature {
             password_sync_enabled: Some(s.sync.password_hash_sync),
             ..Default::default()
@@ -814,6 +842,21 @@ impl Tenant {
                 .unwrap_or(AuthenticationType::Managed),
             federation: d.federation.clone(),
         }
+    }
+
+    /// Whether staged rollout moves this user to password hash sync: an enabled `passwordHashSync`
+    /// policy applies to the organisation or to a group the user is a direct member of.
+    pub fn staged_phs(&self, user_id: &str) -> bool {
+        self.policies.iter().any(|p| {
+            p.policy.feature == Some(StagedFeatureName::PasswordHashSync)
+                && p.policy.is_enabled == Some(true)
+                && (p.policy.is_applied_to_organization == Some(true)
+                    || p.applies_to.iter().any(|gid| {
+                        self.groups
+                            .iter()
+                            .any(|g| &g.id == gid && g.members.iter().any(|m| m == user_id))
+                    }))
+        })
     }
 
     pub fn user_by_upn(&self, upn: &str) -> Option<&UserRec> {

@@ -259,6 +259,9 @@ pub struct FeatureRolloutPolicy {
     pub feature: Option<StagedFeatureName>,
     pub is_enabled: Option<bool>,
     pub is_applied_to_organization: Option<bool>,
+    /// The groups it applies to, when read with `$expand=appliesTo`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applies_to: Option<Vec<DirectoryObject>>,
 }
 
 /// `microsoft.graph.user` (the properties this tool reads).
@@ -292,7 +295,19 @@ pub struct Group {
     pub mail_enabled: Option<bool>,
     pub security_enabled: Option<bool>,
     pub group_types: Option<Vec<String>>,
+    pub membership_rule: Option<String>,
     pub on_premises_sync_enabled: Option<bool>,
+}
+
+/// A member of a group as `GET /groups/{id}/members` lists it: its kind is its `@odata.type`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DirectoryObject {
+    #[serde(rename = "@odata.type")]
+    pub odata_type: Option<String>,
+    pub id: Option<String>,
+    pub display_name: Option<String>,
+    pub user_principal_name: Option<String>,
 }
 
 /// The body of every Graph error: `{"error":{"code","message","innerError":{…}}}`.

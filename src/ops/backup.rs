@@ -128,6 +128,73 @@ impl SyncJobsBackup {
     }
 }
 
+pub const POLICY_FORMAT: &str = "entra-failover/staged-rollout-backup/1";
+
+/// The staged rollout of password hash sync before a change: the policy with its groups as Graph
+/// returned it (`null` when there was none).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PolicyBackup {
+    pub format: String,
+    pub tenant: String,
+    pub taken_at: String,
+    pub policy: Value,
+    pub sha256: String,
+}
+
+impl PolicyBackup {
+    pub fn new(tenant: &str, policy: Value) -> PolicyBackup {
+        let taken_at = super::journal::now();
+        let sha256 =
+            sha256_hex(&serde_json::json!([POLICY_FORMAT, tenant, taken_at, policy]).to_string());
+        PolicyBackup {
+            format: POLICY_FORMAT.into(),
+            tenant: tenant.into(),
+            taken_at,
+            policy,
+            sha256,
+        }
+    }
+
+    /// Reads and checks one.
+    pub fn read(path: &Path) -> Result<PolicyBackup, OpsError> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| OpsError::Input(format!("backup {}: {e}", path.display())))?;
+        let b: PolicyBackup = serde_json::from_slice(&bytes).map_err(|e| {
+            OpsError::Input(format!(
+                "backup {} is damaged or not a backup: {e}",
+                path.display()
+            ))
+        })?;
+        let digest =
+            sha256_hex(&serde_json::json!([b.format, b.tenant, b.taken_at, b.policy]).to_string());
+        if b.format != POLICY_FORMAT || digest != b.sha256 {
+            return Err(OpsError::Input(format!(
+                "backup {} does not match its checksum: it was changed or truncated",
+                path.display()
+            )));
+        }
+        Ok(b)
+    }
+
+    /// Writes it atomically (0600) in `staged-rollout/` beside the domain backups; returns its path.
+    pub fn write(&self, home: &Path) -> Result<PathBuf, OpsError> {
+        let d = dir(home, &self.tenant).join("staged-rollout");
+        private_dir(&d)?;
+        let stamp = self.taken_at.replace([':', '-'], "");
+        // Two changes within one second keep two backups.
+        let p = (0..)
+            .map(|n| match n {
+                0 => d.join(format!("password-hash-sync.{stamp}.json")),
+                n => d.join(format!("password-hash-sync.{stamp}.{n}.json")),
+            })
+            .find(|p| !p.exists())
+            .unwrap_or_else(|| d.join(format!("password-hash-sync.{stamp}.json")));
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| OpsError::file(&p, e))?;
+        crate::files::write_atomic(&p, &bytes).map_err(|e| OpsError::file(&p, e))?;
+        Ok(p)
+    }
+}
+
 impl Backup {
     pub fn new(tenant: &str, domain: &str, domain_object: Value, federation: Value) -> Backup {
         let taken_at = super::journal::now();

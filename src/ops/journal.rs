@@ -24,6 +24,10 @@ pub struct Entry {
     /// Graph's `request-id` of the change (what Microsoft support asks for), on its outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// On an intent: the state the change aims at, when `resume` needs more than the backup to
+    /// finish it (staged rollout: on or off, and its groups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<serde_json::Value>,
 }
 
 impl Entry {
@@ -38,6 +42,7 @@ impl Entry {
             sha256: None,
             detail: detail.into(),
             request_id: None,
+            target: None,
         }
     }
 
@@ -144,16 +149,7 @@ mod tests {
     #[test]
     fn a_torn_last_line_does_not_swallow_the_next_entry() {
         let home = tempfile::tempdir().unwrap();
-        let e = |phase: &str| Entry {
-            time: now(),
-            operation: "failover".into(),
-            domain: "a.com".into(),
-            phase: phase.into(),
-            backup: None,
-            sha256: None,
-            detail: String::new(),
-            request_id: None,
-        };
+        let e = |phase: &str| Entry::new("failover", "a.com", phase, "");
         append(home.path(), "t", &e("intent")).unwrap();
         let p = path(home.path(), "t");
         let mut f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();

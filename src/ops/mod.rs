@@ -12,6 +12,7 @@ pub mod report;
 pub mod reset_trust;
 pub mod resume;
 pub mod session;
+pub mod staged_rollout;
 pub mod status;
 pub mod switch_back;
 pub mod sync_engines;

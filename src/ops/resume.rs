@@ -144,6 +144,7 @@ async fn reconcile(s: &Session, intent: &Entry) -> Result<(&'static str, String)
                 )),
             }
         }
+        super::staged_rollout::OP => super::staged_rollout::reconcile(s, intent).await,
         "enable-phs" => {
             let sync = sync_settings(s).await?;
             if sync.features.as_ref().and_then(|f| f.password_sync_enabled) == Some(true) {

@@ -391,15 +391,9 @@ async fn resume_finishes_interrupted_changes_against_the_real_state() {
     use entra_failover::ops::{resume, status};
     let t = Tenant::start(None).await;
     let s = t.session(t.admin());
-    let intent = |domain: &str, backup: Option<String>| Entry {
-        request_id: None,
-        time: journal::now(),
-        operation: "failover".into(),
-        domain: domain.into(),
-        phase: "intent".into(),
-        backup,
-        sha256: None,
-        detail: "Federated -> Managed".into(),
+    let intent = |domain: &str, backup: Option<String>| {
+        Entry::new("failover", domain, "intent", "Federated -> Managed")
+            .with_backup(backup.as_deref(), None)
     };
     // Interrupted before the change: the backup and the intent are on disk, the PATCH never went out.
     let (_, raw) = status::federation(&s, "contoso.com")

@@ -7,3 +7,4 @@ mod engines;
 #[cfg(unix)]
 #[path = "../support/held.rs"]
 mod held;
+mod staged;
