@@ -1,0 +1,50 @@
+//! Every change's last pages: the plan, the run, its outcome, and the sign-in test that proves it.
+
+use super::*;
+
+pub(super) fn next(s: &mut State) -> Vec<Effect> {
+    match s.page {
+        Page::Ready => {
+            s.log.clear();
+            s.go(Page::Configuring);
+            s.in_flight = true;
+            vec![Effect::Run]
+        }
+        Page::Configuring => vec![],
+        Page::Complete => {
+            s.history.clear();
+            s.history.push(Page::Tasks);
+            s.focus = 0;
+            if s.flow == Flow::SwitchBack && !s.back.is_empty() {
+                let domains: Vec<String> = s.back.iter().cloned().collect();
+                s.verify = None;
+                s.page = Page::Verify;
+                s.busy = Some(format!("verifying {}", domains.join(", ")));
+                return vec![Effect::VerifyAll { domains }];
+            }
+            if matches!(s.flow, Flow::SwitchBack | Flow::ResetTrust) {
+                let domain = s.target.clone().unwrap_or_default();
+                s.verify = None;
+                s.page = Page::Verify;
+                s.busy = Some(format!("verifying {domain}"));
+                return vec![Effect::Verify { domain }];
+            }
+            s.page = Page::TestSignin;
+            s.offer_sample_user();
+            vec![]
+        }
+        Page::TestSignin => {
+            if s.upn.trim().is_empty() {
+                s.notice = Some("type a user principal name".into());
+                return vec![];
+            }
+            s.signin_result = None;
+            s.busy = Some(format!("testing the sign-in of {}", s.upn.trim()));
+            vec![Effect::TestSignIn {
+                upn: s.upn.trim().to_string(),
+                password: std::mem::take(&mut s.password),
+            }]
+        }
+        _ => vec![],
+    }
+}
