@@ -514,3 +514,93 @@ fn the_wizard_finishes_an_interrupted_failover() {
     assert_eq!(domain_type(&st, "fabrikam.com"), "Managed");
     assert_eq!(st["interrupted"].as_array().map(Vec::len), Some(0), "{st}");
 }
+
+#[test]
+fn staged_rollout_in_the_wizard_moves_a_pilot_while_the_domain_stays_federated() {
+    if !tmux_available() {
+        eprintln!("tmux is not installed: skipped");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let cli = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_entra-failover"))
+            .args(args)
+            .env("ENTRA_FAILOVER_HOME", home.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_default()
+    };
+    cli(&["enable-phs", "--yes"]);
+    cli(&["rehearse", "connect-script"]);
+    cli(&["rehearse", "sync"]);
+
+    let t = Tmux::start(home.path(), "staged");
+    t.wait_for("Choose the tenant to configure");
+    t.press("Enter", "Signed in as admin@contoso.onmicrosoft.com");
+    t.press("Enter", "Select a task:");
+    let s = t.press("5", "Staged rollout of password hash sync: none yet.");
+    assert!(
+        s.contains("Groups in this tenant:") && s.contains("PHS pilot"),
+        "{s}"
+    );
+    // A dynamic group is refused by the plan, before anything is sent.
+    t.type_text("All Contoso staff");
+    t.wait_for("commas between): All Contoso staff_");
+    let s = t.press("Enter", "[FAIL] group All Contoso staff");
+    assert!(s.contains("dynamic group"), "{s}");
+    t.press("Escape", "commas between): All Contoso staff_");
+    for _ in 0.."All Contoso staff".len() {
+        t.send("BSpace");
+    }
+    t.wait_for("commas between): _");
+    t.type_text("PHS pilot");
+    t.wait_for("commas between): PHS pilot_");
+    let s = t.press("Enter", "Changes, in order:");
+    assert!(
+        s.contains("[pass] group PHS pilot: 10 users (contoso.com 10)"),
+        "{s}"
+    );
+    let s = t.press("Enter", "Change report:");
+    assert!(
+        s.contains("Staged rollout of password hash sync: on"),
+        "{s}"
+    );
+    assert!(s.contains("PHS pilot"), "{s}");
+
+    // The tenant afterwards, read by another process: the policy and its group; the domain federated.
+    let v = cli(&["staged-rollout", "--json"]);
+    assert_eq!(v["enabled"], true, "{v}");
+    assert_eq!(v["groups"][0]["display_name"], "PHS pilot", "{v}");
+    assert_eq!(
+        domain_type(&wizard_status(home.path()), "contoso.com"),
+        "Federated"
+    );
+
+    // Test sign-in: the offered sample user is a pilot, and signs in with the password hash.
+    let password = tenant_file(home.path())["secrets"]["user_password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    t.press("Enter", "User principal name: adele.vance@contoso.com");
+    t.send("Tab");
+    t.type_text(&password);
+    t.send("Enter");
+    let s = t.wait_for("Password test: OK");
+    assert!(s.contains("Managed sign-in"), "{s}");
+
+    // End it from the wizard: the policy is gone.
+    t.press("Escape", "Select a task:");
+    t.press("5", "Staged rollout of password hash sync: on, 1 group(s).");
+    t.press("Down", "> Add groups");
+    t.press("Down", "> [ ] End the staged rollout");
+    t.press("Space", "> [x] End the staged rollout");
+    t.press("Enter", "Changes, in order:");
+    t.press("Enter", "Change report:");
+    let v = cli(&["staged-rollout", "--json"]);
+    assert!(v["policy"].is_null(), "{v}");
+}

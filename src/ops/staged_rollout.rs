@@ -39,6 +39,8 @@ pub struct GroupInfo {
     pub dynamic: bool,
     /// Synchronized from on-premises AD (`onPremisesSyncEnabled`).
     pub synced: bool,
+    /// One member's UPN: a user to prove the pilot with (`test-signin`).
+    pub sample_user: Option<String>,
 }
 
 impl GroupInfo {
@@ -139,6 +141,8 @@ pub enum Change {
     Enable(Vec<String>),
     Add(Vec<String>),
     Remove(Vec<String>),
+    /// Exactly these groups (names or ids), turning it on: what the wizard's checkboxes ask for.
+    Set(Vec<String>),
     /// End it: delete the policy (the backup keeps it).
     End,
 }
@@ -264,6 +268,7 @@ pub async fn inspect(s: &Session, g: &Group) -> Result<GroupInfo, OpsError> {
                 .any(|k| k.eq_ignore_ascii_case("DynamicMembership"))
         }),
         synced: g.on_premises_sync_enabled == Some(true),
+        sample_user: None,
     };
     for m in members {
         match m.odata_type.as_deref().unwrap_or_default() {
@@ -276,6 +281,9 @@ pub async fn inspect(s: &Session, g: &Group) -> Result<GroupInfo, OpsError> {
                     .map(|(_, d)| d.to_ascii_lowercase())
                     .unwrap_or_else(|| "?".into());
                 *info.users_by_domain.entry(domain).or_default() += 1;
+                if info.sample_user.is_none() {
+                    info.sample_user = m.user_principal_name.clone();
+                }
             }
             "#microsoft.graph.group" => info.nested_groups += 1,
             "#microsoft.graph.orgContact" => info.contacts += 1,
@@ -306,6 +314,7 @@ async fn group_by_id(s: &Session, id: &str) -> Result<GroupInfo, OpsError> {
             contacts: 0,
             dynamic: false,
             synced: false,
+            sample_user: None,
         });
     }
     inspect(s, &g).await
@@ -337,6 +346,21 @@ fn view_of(phs: Option<&Value>, all: &[FeatureRolloutPolicy], groups: Vec<GroupI
     }
 }
 
+/// For a switch-back's plan: pilots of a staged rollout keep signing in with their password hash
+/// after their domain is federated again. `None` when there is none, or it cannot be read (an
+/// application profile may not read feature rollout policies).
+pub async fn still_on(s: &Session) -> Option<String> {
+    let (phs, _) = policies(s).await.ok()?;
+    let p = phs?;
+    if p["isEnabled"].as_bool() != Some(true) {
+        return None;
+    }
+    let n = group_ids(&p).len();
+    Some(format!(
+        "staged rollout of password hash sync is on for {n} group(s): their members keep signing in with the password hash, not at the farm, until it ends (`staged-rollout end`)"
+    ))
+}
+
 pub async fn show(s: &Session) -> Result<View, OpsError> {
     let (phs, all) = policies(s).await?;
     let mut groups = vec![];
@@ -353,6 +377,7 @@ pub async fn prepare(s: &Session, change: &Change) -> Result<Prepared, OpsError>
         Change::Enable(_) => "Turn on staged rollout of password hash sync",
         Change::Add(_) => "Add groups to the staged rollout of password hash sync",
         Change::Remove(_) => "Remove groups from the staged rollout of password hash sync",
+        Change::Set(_) => "Change the staged rollout of password hash sync",
         Change::End => "End the staged rollout of password hash sync",
     };
     let mut plan = Plan::new(title, &s.tenant);
@@ -391,168 +416,165 @@ pub async fn prepare(s: &Session, change: &Change) -> Result<Prepared, OpsError>
         enabled: true,
         groups: current.clone(),
     };
-    // Resolve the groups named on the command line.
+    // Resolve the groups named (by name or id), and say what each would do.
     let asked = match change {
-        Change::Enable(g) | Change::Add(g) | Change::Remove(g) => g.clone(),
+        Change::Enable(g) | Change::Add(g) | Change::Remove(g) | Change::Set(g) => g.clone(),
         Change::End => vec![],
     };
-    let mut infos = vec![];
+    let mut infos: Vec<GroupInfo> = vec![];
     for name in &asked {
         let g = find_group(s, name).await?;
         let info = inspect(s, &g).await?;
-        names.insert(info.id.clone(), info.display_name.clone());
-        infos.push(info);
+        if !infos.iter().any(|i| i.id == info.id) {
+            names.insert(info.id.clone(), info.display_name.clone());
+            infos.push(info);
+        }
+    }
+    let is_current = |id: &str| current.iter().any(|c| c.eq_ignore_ascii_case(id));
+    let (adds, removes): (Vec<&GroupInfo>, Vec<String>) = match change {
+        Change::Enable(_) | Change::Add(_) => (infos.iter().collect(), vec![]),
+        Change::Remove(_) => (vec![], infos.iter().map(|i| i.id.clone()).collect()),
+        Change::Set(_) => (
+            infos.iter().collect(),
+            current
+                .iter()
+                .filter(|c| !infos.iter().any(|i| i.id.eq_ignore_ascii_case(c)))
+                .cloned()
+                .collect(),
+        ),
+        Change::End => (vec![], vec![]),
+    };
+    if matches!(change, Change::Add(_) | Change::Remove(_)) && policy_id.is_none() {
+        plan.check(
+            "staged rollout",
+            Outcome::Fail,
+            "there is none yet: `staged-rollout enable --group …` starts it",
+        );
+    }
+    if !adds.iter().all(|g| is_current(&g.id)) || matches!(change, Change::Enable(_)) {
+        let flag_on = sync.features.as_ref().and_then(|f| f.password_sync_enabled) == Some(true);
+        if !flag_on {
+            plan.check(
+                "password hash sync",
+                Outcome::Fail,
+                "off: pilot users would have no password hash to sign in with. Turn it on first (`enable-phs`) and let hashes arrive",
+            );
+        } else {
+            let recent = last
+                .as_deref()
+                .and_then(parse_graph_time)
+                .is_some_and(|t| (time::OffsetDateTime::now_utc() - t).whole_hours() < 3);
+            plan.check(
+                "password hash sync",
+                if recent { Outcome::Pass } else { Outcome::Warn },
+                match (&last, recent) {
+                    (Some(t), true) => format!("on; the last password sync ran at {t}"),
+                    (Some(t), false) => format!(
+                        "on, but the last password sync ran at {t}: pilot users whose hash has not arrived cannot sign in"
+                    ),
+                    (None, _) => "on, but no password sync has run yet: pilot users cannot sign in until their hashes arrive".into(),
+                },
+            );
+        }
+    }
+    for info in adds {
+        let name = format!("group {}", info.display_name);
+        if is_current(&info.id) {
+            if !matches!(change, Change::Set(_)) {
+                plan.check(
+                    &name,
+                    Outcome::Info,
+                    format!("already in the staged rollout ({})", info.describe()),
+                );
+            }
+            continue;
+        }
+        if let Some(why) = info.refusal() {
+            plan.check(&name, Outcome::Fail, why);
+            continue;
+        }
+        let mut detail = info.describe();
+        if info.users > FIRST_ADD_USERS {
+            detail.push_str(&format!(
+                "; Microsoft's portal takes at most {FIRST_ADD_USERS} users when a group is first added: members past that may take up to 24 hours to switch"
+            ));
+        }
+        if !info.synced {
+            detail.push_str("; a cloud group: only its members synchronized from AD are affected");
+        }
+        let big = info.users > FIRST_ADD_USERS;
+        plan.check(
+            &name,
+            if big { Outcome::Warn } else { Outcome::Pass },
+            detail,
+        );
+        if info.users == 0 {
+            plan.check(&name, Outcome::Warn, "has no user members: nobody moves");
+        }
+        target.groups.push(info.id.clone());
+    }
+    for id in &removes {
+        let label = match names.get(id) {
+            Some(n) => n.clone(),
+            None => {
+                let g = group_by_id(s, id).await?;
+                names.insert(id.clone(), g.display_name.clone());
+                g.display_name
+            }
+        };
+        if let Some(pos) = target
+            .groups
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(id))
+        {
+            target.groups.remove(pos);
+            plan.check(
+                &format!("group {label}"),
+                Outcome::Pass,
+                "leaves the staged rollout: its users go back to the farm after their next sign-in",
+            );
+        } else {
+            plan.check(
+                &format!("group {label}"),
+                Outcome::Fail,
+                "is not in the staged rollout",
+            );
+        }
+    }
+    if target.groups.len() > MAX_GROUPS {
+        plan.check(
+            "groups",
+            Outcome::Fail,
+            format!(
+                "{} groups: Microsoft allows at most {MAX_GROUPS} a feature (it has {} now)",
+                target.groups.len(),
+                current.len()
+            ),
+        );
     }
     match change {
-        Change::Enable(_) | Change::Add(_) => {
-            if matches!(change, Change::Add(_)) && policy_id.is_none() {
-                plan.check(
-                    "staged rollout",
-                    Outcome::Fail,
-                    "there is none yet: `staged-rollout enable --group …` starts it",
-                );
-            }
-            let flag_on =
-                sync.features.as_ref().and_then(|f| f.password_sync_enabled) == Some(true);
-            if !flag_on {
-                plan.check(
-                    "password hash sync",
-                    Outcome::Fail,
-                    "off: pilot users would have no password hash to sign in with. Turn it on first (`enable-phs`) and let hashes arrive",
-                );
-            } else {
-                let recent = last
-                    .as_deref()
-                    .and_then(parse_graph_time)
-                    .is_some_and(|t| (time::OffsetDateTime::now_utc() - t).whole_hours() < 3);
-                plan.check(
-                    "password hash sync",
-                    if recent { Outcome::Pass } else { Outcome::Warn },
-                    match (&last, recent) {
-                        (Some(t), true) => format!("on; the last password sync ran at {t}"),
-                        (Some(t), false) => format!(
-                            "on, but the last password sync ran at {t}: pilot users whose hash has not arrived cannot sign in"
-                        ),
-                        (None, _) => "on, but no password sync has run yet: pilot users cannot sign in until their hashes arrive".into(),
-                    },
-                );
-            }
-            for info in &infos {
-                if current.iter().any(|c| c.eq_ignore_ascii_case(&info.id)) {
-                    plan.check(
-                        &format!("group {}", info.display_name),
-                        Outcome::Info,
-                        format!("already in the staged rollout ({})", info.describe()),
-                    );
-                    continue;
-                }
-                match info.refusal() {
-                    Some(why) => {
-                        plan.check(&format!("group {}", info.display_name), Outcome::Fail, why)
-                    }
-                    None => {
-                        let mut detail = info.describe();
-                        if info.users > FIRST_ADD_USERS {
-                            detail.push_str(&format!(
-                                "; Microsoft's portal takes at most {FIRST_ADD_USERS} users when a group is first added: members past that may take up to 24 hours to switch"
-                            ));
-                        }
-                        if !info.synced {
-                            detail.push_str(
-                                "; a cloud group: only its members synchronized from AD are affected",
-                            );
-                        }
-                        plan.check(
-                            &format!("group {}", info.display_name),
-                            if info.users > FIRST_ADD_USERS {
-                                Outcome::Warn
-                            } else {
-                                Outcome::Pass
-                            },
-                            detail,
-                        );
-                        if info.users == 0 {
-                            plan.check(
-                                &format!("group {}", info.display_name),
-                                Outcome::Warn,
-                                "has no user members: nobody moves",
-                            );
-                        }
-                        target.groups.push(info.id.clone());
-                    }
-                }
-            }
-            if target.groups.len() > MAX_GROUPS {
-                plan.check(
-                    "groups",
-                    Outcome::Fail,
-                    format!(
-                        "{} groups: Microsoft allows at most {MAX_GROUPS} a feature (it has {} now)",
-                        target.groups.len(),
-                        current.len()
-                    ),
-                );
-            }
-            if target.groups.is_empty() && matches!(change, Change::Enable(_)) {
-                plan.check(
-                    "groups",
-                    Outcome::Warn,
-                    "no group: nobody moves until one is added (`staged-rollout add --group …`)",
-                );
-            }
-        }
-        Change::Remove(_) => {
-            if policy_id.is_none() {
-                plan.check(
-                    "staged rollout",
-                    Outcome::Fail,
-                    "there is none to remove groups from",
-                );
-            }
-            for info in &infos {
-                if let Some(pos) = target
-                    .groups
-                    .iter()
-                    .position(|c| c.eq_ignore_ascii_case(&info.id))
-                {
-                    target.groups.remove(pos);
-                    plan.check(
-                        &format!("group {}", info.display_name),
-                        Outcome::Pass,
-                        format!("leaves the staged rollout ({}); its users go back to the farm after their next sign-in", info.describe()),
-                    );
-                } else {
-                    plan.check(
-                        &format!("group {}", info.display_name),
-                        Outcome::Fail,
-                        "is not in the staged rollout",
-                    );
-                }
-            }
-            target.enabled = enabled || policy_id.is_none();
-        }
+        Change::Enable(_) | Change::Set(_) if target.groups.is_empty() => plan.check(
+            "groups",
+            Outcome::Warn,
+            "no group: nobody moves until one is added",
+        ),
+        Change::Remove(_) => target.enabled = enabled || policy_id.is_none(),
         Change::End => {
             target = Target {
                 enabled: false,
                 groups: vec![],
             };
-            if policy_id.is_none() {
-                plan.check(
-                    "staged rollout",
-                    Outcome::Info,
-                    "there is none: nothing to end",
-                );
+            let detail = if policy_id.is_none() {
+                "there is none: nothing to end".to_string()
             } else {
-                plan.check(
-                    "staged rollout",
-                    Outcome::Info,
-                    format!(
-                        "{} group(s) leave it; their users go back to the farm after their next sign-in",
-                        current.len()
-                    ),
-                );
-            }
+                format!(
+                    "{} group(s) leave it; their users go back to the farm after their next sign-in",
+                    current.len()
+                )
+            };
+            plan.check("staged rollout", Outcome::Info, detail);
         }
+        _ => {}
     }
     for id in &current {
         if !names.contains_key(id) {

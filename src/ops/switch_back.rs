@@ -49,7 +49,15 @@ pub struct Prepared {
 }
 
 pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
-    prepare_with(s, o, &FarmCache::default()).await
+    let farms = FarmCache::default();
+    let (mut p, staged) = futures_util::join!(
+        prepare_with(s, o, &farms),
+        super::staged_rollout::still_on(s)
+    );
+    if let (Ok(p), Some(note)) = (&mut p, staged) {
+        p.plan.check("staged rollout", Outcome::Warn, note);
+    }
+    p
 }
 
 async fn prepare_with(s: &Session, o: &Options, farms: &FarmCache) -> Result<Prepared, OpsError> {
@@ -316,10 +324,19 @@ pub async fn prepare_many(s: &Session, os: &[Options]) -> Result<Vec<Prepared>, 
         .iter()
         .map(|o| Box::pin(prepare_with(s, o, farms)) as BoxFuture<'_, _>)
         .collect();
-    futures_util::stream::iter(futures)
-        .buffered(DOMAINS_AT_ONCE)
-        .try_collect()
-        .await
+    let (ps, staged) = futures_util::join!(
+        futures_util::stream::iter(futures)
+            .buffered(DOMAINS_AT_ONCE)
+            .try_collect::<Vec<Prepared>>(),
+        super::staged_rollout::still_on(s)
+    );
+    let mut ps = ps?;
+    if let Some(note) = staged {
+        for p in &mut ps {
+            p.plan.check("staged rollout", Outcome::Warn, note.clone());
+        }
+    }
+    Ok(ps)
 }
 
 pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Report, OpsError> {

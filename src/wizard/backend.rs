@@ -10,8 +10,8 @@ use super::app::{BackendEvent, BackupInfo, Control, Effect, ErrorPanel, FarmInfo
 use crate::auth::claims::Task as Permission;
 use crate::graph::models::parse_graph_time;
 use crate::ops::{
-    OpsError, Progress, Session, backup, enable_phs, failover, farm, reset_trust, status,
-    switch_back, test_signin, verify,
+    OpsError, Progress, Session, backup, enable_phs, failover, farm, reset_trust, staged_rollout,
+    status, switch_back, test_signin, verify,
 };
 
 struct ToChannel(UnboundedSender<BackendEvent>);
@@ -32,6 +32,7 @@ enum Pending {
     Failover(failover::Prepared),
     SwitchBack(Vec<switch_back::Prepared>),
     ResetTrust(Box<reset_trust::Prepared>),
+    Staged(Box<staged_rollout::Prepared>),
 }
 
 /// Turns an error into the panel: what happened, the request id, and what it means.
@@ -171,6 +172,7 @@ async fn handle(
                 Pending::Failover(_) => "failover",
                 Pending::SwitchBack(_) => "switch-back",
                 Pending::ResetTrust(_) => "reset-trust",
+                Pending::Staged(_) => staged_rollout::OP,
                 Pending::None => "",
             };
             let mut done: Option<Vec<String>> = None;
@@ -251,6 +253,23 @@ async fn handle(
                             lines.push("Run it on the primary AD FS server; it backs up the relying party trust first.".into());
                         }
                         done = Some(lines);
+                    }
+                    Err(e) => send(BackendEvent::Failed(panel("Configuring failed", &e))),
+                },
+                Pending::Staged(p) => match staged_rollout::run(s, *p, progress).await {
+                    Ok(r) => {
+                        let mut lines: Vec<String> =
+                            r.view.text().lines().map(str::to_string).collect();
+                        lines.push(r.note.clone());
+                        if let Some(b) = &r.backup {
+                            lines.push(format!("Backup of the policy before: {b}"));
+                        }
+                        lines.push("Journal: entra-failover history".into());
+                        done = Some(lines);
+                        // Test sign-in offers one of the pilots now in it.
+                        if let Ok(info) = load_staged(s).await {
+                            send(BackendEvent::Staged(Box::new(info)));
+                        }
                     }
                     Err(e) => send(BackendEvent::Failed(panel("Configuring failed", &e))),
                 },
@@ -428,6 +447,23 @@ async fn handle(
             }),
             Err(e) => send(BackendEvent::Failed(panel("Verification failed", &e))),
         },
+        Effect::LoadStaged => match load_staged(s).await {
+            Ok(info) => send(BackendEvent::Staged(Box::new(info))),
+            Err(e) => send(BackendEvent::Failed(panel(
+                "Reading the staged rollout failed",
+                &e,
+            ))),
+        },
+        Effect::PrepareStaged { change } => {
+            *current = Task::StagedRollout;
+            match staged_rollout::prepare(s, &change).await {
+                Ok(p) => {
+                    send(BackendEvent::Planned(Box::new(p.plan.clone())));
+                    *pending = Pending::Staged(Box::new(p));
+                }
+                Err(e) => send(BackendEvent::Failed(panel("Preparing failed", &e))),
+            }
+        }
         Effect::WatchHashes { previous } => {
             // A pause between looks: a password sync runs every two minutes at best.
             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
@@ -439,6 +475,31 @@ async fn handle(
         }
         Effect::Connect { .. } | Effect::Exit => {}
     }
+}
+
+/// The staged rollout, and the first names of the tenant's groups to type from.
+async fn load_staged(s: &Session) -> Result<super::app::StagedInfo, OpsError> {
+    let v = staged_rollout::show(s).await?;
+    let some: Vec<crate::graph::models::Group> = s
+        .graph
+        .pages("/v1.0/groups?$select=id,displayName&$top=12")
+        .next_page()
+        .await?
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|g| serde_json::from_value(g).ok())
+        .collect();
+    Ok(super::app::StagedInfo {
+        enabled: v.enabled,
+        exists: v.policy.is_some(),
+        groups: v
+            .groups
+            .iter()
+            .map(|g| (g.id.clone(), g.display_name.clone(), g.describe()))
+            .collect(),
+        pilot_user: v.groups.iter().find_map(|g| g.sample_user.clone()),
+        some_groups: some.into_iter().filter_map(|g| g.display_name).collect(),
+    })
 }
 
 async fn control(s: &Session, c: Control) -> String {

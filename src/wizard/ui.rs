@@ -438,6 +438,21 @@ mod tests {
         snap("connect", &s);
         s.page = Page::Tasks;
         snap("tasks", &s);
+        update(&mut s, Action::Digit(5));
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Staged(Box::new(
+                crate::wizard::app::tests::staged(&[("g1", "PHS pilot"), ("g2", "Fabrikam pilot")]),
+            ))),
+        );
+        update(&mut s, Action::Toggle);
+        update(&mut s, Action::Down);
+        update(&mut s, Action::Down);
+        for c in "Sales pilot".chars() {
+            update(&mut s, Action::Input(c));
+        }
+        snap("staged_rollout", &s);
+        update(&mut s, Action::Previous);
         update(&mut s, Action::Digit(1));
         s.busy = None;
         snap("view_config", &s);

@@ -174,6 +174,24 @@ fn pilot_groups_sign_in_with_the_hash_while_the_domain_stays_federated() {
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("is not in the staged rollout"));
 
+    // A switch-back while pilots remain says that they keep the password hash.
+    let plan = home.json(&[
+        "switch-back",
+        "--domain",
+        "northwind.com",
+        "--metadata-url",
+        "https://sts.contoso.com/FederationMetadata/2007-06/FederationMetadata.xml",
+        "--issuer",
+        "http://northwind.com/adfs/services/trust/",
+        "--dry-run",
+    ]);
+    let warned = plan["checks"].as_array().unwrap().iter().any(|c| {
+        c["name"] == "staged rollout"
+            && c["outcome"] == "warn"
+            && c["detail"].as_str().unwrap().contains("1 group(s)")
+    });
+    assert!(warned, "{plan}");
+
     // End it: the policy is gone, its last state is in a backup.
     let r = home.json(&["staged-rollout", "end", "--yes"]);
     assert_eq!(r["result"]["view"]["policy"], Value::Null);

@@ -10,6 +10,7 @@ mod failover;
 mod federation;
 mod replies;
 mod run;
+mod staged;
 mod start;
 mod switch_back;
 mod sync_options;
@@ -37,6 +38,8 @@ pub enum Page {
     Verify,
     /// Finishes the changes an interrupted run left, as `entra-failover resume` does.
     Resume,
+    /// Staged rollout of password hash sync: its groups, which to keep, which to add.
+    StagedRollout,
 }
 
 impl Page {
@@ -62,6 +65,7 @@ impl Page {
             Page::Certificates => "Certificates",
             Page::Verify => "Verify federation connectivity",
             Page::Resume => "Finish interrupted changes",
+            Page::StagedRollout => "Staged rollout",
         }
     }
 }
@@ -91,14 +95,6 @@ impl Task {
             Task::ChangeSignIn => "Change user sign-in",
             Task::ManageFederation => "Manage federation",
             Task::StagedRollout => "Staged rollout of password hash sync",
-        }
-    }
-
-    /// Tasks whose pages are not built yet say so, and where to do the job meanwhile.
-    pub fn coming(self) -> Option<&'static str> {
-        match self {
-            Task::StagedRollout => Some("coming: staged rollout has no backend yet"),
-            _ => None,
         }
     }
 }
@@ -134,6 +130,21 @@ pub enum Flow {
     SwitchBack,
     ResetTrust,
     VerifyOnly,
+    Staged,
+}
+
+/// The staged rollout as its page shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StagedInfo {
+    pub enabled: bool,
+    /// The policy exists (on or off).
+    pub exists: bool,
+    /// `(id, display name, members)` of each group in it.
+    pub groups: Vec<(String, String, String)>,
+    /// Some of the tenant's group names, to type from.
+    pub some_groups: Vec<String>,
+    /// A member of a pilot group, whom Test sign-in offers after a change.
+    pub pilot_user: Option<String>,
 }
 
 /// The jobs of Manage federation.
@@ -207,6 +218,7 @@ pub enum BackendEvent {
     Hashes(Option<String>),
     /// Resume's outcome for each interrupted change.
     Resumed(Vec<String>),
+    Staged(Box<StagedInfo>),
 }
 
 #[derive(Clone, Debug)]
@@ -302,6 +314,11 @@ pub enum Effect {
     VerifyAll {
         domains: Vec<String>,
     },
+    /// Read the staged rollout and some group names.
+    LoadStaged,
+    PrepareStaged {
+        change: crate::ops::staged_rollout::Change,
+    },
     /// Look again, after a pause, whether a password sync newer than `previous` has run.
     WatchHashes {
         previous: Option<String>,
@@ -360,6 +377,13 @@ pub struct State {
     pub back: std::collections::BTreeSet<String>,
     /// The Complete page's watch for the first password hashes after enable-phs.
     pub hashes: Option<HashesWatch>,
+    pub staged: Option<StagedInfo>,
+    /// The ids of the staged rollout's groups that stay (unticked ones leave).
+    pub staged_keep: BTreeSet<String>,
+    /// Groups to add, by name or id, separated by commas.
+    pub staged_add: String,
+    pub staged_end: bool,
+    pub staged_change: Option<crate::ops::staged_rollout::Change>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -418,6 +442,11 @@ impl State {
             certificates: vec![],
             verify: None,
             hashes: None,
+            staged: None,
+            staged_keep: BTreeSet::new(),
+            staged_add: String::new(),
+            staged_end: false,
+            staged_change: None,
         }
     }
 
@@ -479,7 +508,9 @@ impl State {
         }
         match self.page {
             Page::Connect if self.who.is_none() => Some("not signed in yet".into()),
-            Page::Tasks => Task::ALL[self.focus.min(4)].coming().map(str::to_string),
+            Page::StagedRollout if self.staged.is_none() => {
+                Some("reading the staged rollout".into())
+            }
             Page::AdfsFarm if self.farm_service.trim().is_empty() => {
                 Some("type the federation service name".into())
             }
@@ -544,6 +575,7 @@ impl State {
             Page::TrustDomain => self.federated_roots().len().max(1),
             Page::SettingsSource => 2,
             Page::ManageFederation => FEDERATION_JOBS.len(),
+            Page::StagedRollout => self.staged_rows(),
             _ => 1,
         }
     }
@@ -591,7 +623,16 @@ impl State {
         matches!(
             self.page,
             Page::Preflight | Page::TestSignin | Page::AdfsFarm
-        )
+        ) || (self.page == Page::StagedRollout && self.focus == self.staged_add_row())
+    }
+
+    /// Staged rollout's rows: its groups, then the field to add groups, then "end it".
+    pub fn staged_rows(&self) -> usize {
+        self.staged_add_row() + 2
+    }
+
+    pub fn staged_add_row(&self) -> usize {
+        self.staged.as_ref().map_or(0, |v| v.groups.len())
     }
 }
 
@@ -702,11 +743,11 @@ pub fn update(s: &mut State, a: Action) -> Vec<Effect> {
             s.focus = (s.focus + 1).min(10_000);
             vec![]
         }
-        Action::Up | Action::FocusPrev if !s.text_input() || a_is_focus(&a) => {
+        Action::Up | Action::FocusPrev if !s.text_input() || moves(s, &a) => {
             s.focus = s.focus.checked_sub(1).unwrap_or(s.rows() - 1);
             vec![]
         }
-        Action::Down | Action::FocusNext if !s.text_input() || a_is_focus(&a) => {
+        Action::Down | Action::FocusNext if !s.text_input() || moves(s, &a) => {
             s.focus = (s.focus + 1) % s.rows();
             vec![]
         }
@@ -741,8 +782,10 @@ pub fn update(s: &mut State, a: Action) -> Vec<Effect> {
     }
 }
 
-fn a_is_focus(a: &Action) -> bool {
-    matches!(a, Action::FocusNext | Action::FocusPrev)
+/// Whether an arrow or Tab moves the focus off a text field: Tab always; the arrows too where the
+/// field is one row among others (staged rollout's list).
+fn moves(s: &State, a: &Action) -> bool {
+    matches!(a, Action::FocusNext | Action::FocusPrev) || s.page == Page::StagedRollout
 }
 
 /// The text field being typed into.
@@ -751,6 +794,7 @@ fn field(s: &mut State) -> &mut String {
         (Page::TestSignin, 0) => &mut s.upn,
         (Page::TestSignin, _) => &mut s.password,
         (Page::AdfsFarm, _) => &mut s.farm_service,
+        (Page::StagedRollout, _) => &mut s.staged_add,
         _ => &mut s.confirm,
     }
 }
@@ -758,6 +802,7 @@ fn field(s: &mut State) -> &mut String {
 fn toggle(s: &mut State) {
     match s.page {
         Page::OptionalFeatures => s.phs_checked = !s.phs_checked,
+        Page::StagedRollout => staged::toggle(s),
         Page::UserSignIn => s.sign_in = SignIn::ALL[s.focus.min(2)],
         Page::SettingsSource => s.from_backup = s.focus == 0,
         Page::EntraDomain => {
@@ -801,6 +846,7 @@ fn next(s: &mut State) -> Vec<Effect> {
             federation::next(s)
         }
         Page::Ready | Page::Configuring | Page::Complete | Page::TestSignin => run::next(s),
+        Page::StagedRollout => staged::next(s),
     }
 }
 
@@ -862,6 +908,17 @@ fn retry(s: &mut State) -> Vec<Effect> {
             vec![Effect::Verify {
                 domain: s.target.clone().unwrap_or_default(),
             }]
+        }
+        Page::Ready if s.flow == Flow::Staged && s.plan.is_none() => {
+            s.busy = Some("preparing the plan".into());
+            s.staged_change
+                .clone()
+                .map(|change| vec![Effect::PrepareStaged { change }])
+                .unwrap_or_default()
+        }
+        Page::StagedRollout => {
+            s.busy = Some("reading the staged rollout".into());
+            vec![Effect::LoadStaged]
         }
         Page::Ready if s.task == Task::SyncOptions => {
             s.busy = Some("preparing the plan".into());

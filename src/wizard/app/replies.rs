@@ -102,6 +102,11 @@ pub(super) fn backend(s: &mut State, e: BackendEvent) -> Vec<Effect> {
             }
         }
         BackendEvent::Certificates(rows) => s.certificates = rows,
+        BackendEvent::Staged(info) => {
+            s.busy = None;
+            s.staged_keep = info.groups.iter().map(|g| g.0.clone()).collect();
+            s.staged = Some(*info);
+        }
         BackendEvent::Verified { lines, passed } => {
             s.busy = None;
             s.verify = Some((lines, passed));

@@ -29,6 +29,11 @@ pub(super) fn next(s: &mut State) -> Vec<Effect> {
                 s.busy = Some(format!("verifying {domain}"));
                 return vec![Effect::Verify { domain }];
             }
+            if s.flow == Flow::Staged
+                && let Some(u) = s.staged.as_ref().and_then(|v| v.pilot_user.clone())
+            {
+                s.upn = u;
+            }
             s.page = Page::TestSignin;
             s.offer_sample_user();
             vec![]

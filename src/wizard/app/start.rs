@@ -65,7 +65,15 @@ pub(super) fn next(s: &mut State) -> Vec<Effect> {
                     s.go(Page::ManageFederation);
                     vec![]
                 }
-                Task::StagedRollout => vec![],
+                Task::StagedRollout => {
+                    s.flow = Flow::Staged;
+                    s.staged = None;
+                    s.staged_add.clear();
+                    s.staged_end = false;
+                    s.go(Page::StagedRollout);
+                    s.busy = Some("reading the staged rollout".into());
+                    vec![Effect::LoadStaged]
+                }
             }
         }
         Page::ViewConfig => {

@@ -311,14 +311,106 @@ fn previous_from_every_page_goes_back() {
     update(&mut s, Action::Next);
     update(&mut s, Action::Previous);
     assert_eq!(s.page, Page::UserSignIn);
-    // Manage federation has its own page; staged rollout says it is coming and stays.
+    // Manage federation and staged rollout have their own pages.
     update(&mut s, Action::Previous);
     update(&mut s, Action::Digit(4));
     assert_eq!(s.page, Page::ManageFederation);
     update(&mut s, Action::Previous);
+    let fx = update(&mut s, Action::Digit(5));
+    assert_eq!(s.page, Page::StagedRollout);
+    assert_eq!(fx, vec![Effect::LoadStaged]);
+}
+
+pub fn staged(groups: &[(&str, &str)]) -> StagedInfo {
+    StagedInfo {
+        enabled: !groups.is_empty(),
+        exists: !groups.is_empty(),
+        groups: groups
+            .iter()
+            .map(|(id, name)| {
+                (
+                    id.to_string(),
+                    name.to_string(),
+                    "10 users (contoso.com 10)".into(),
+                )
+            })
+            .collect(),
+        some_groups: vec!["PHS pilot".into(), "Fabrikam pilot".into()],
+        pilot_user: Some("adele.vance@contoso.com".into()),
+    }
+}
+
+#[test]
+fn staged_rollout_keeps_ticked_groups_adds_typed_ones_or_ends_it() {
+    use crate::ops::staged_rollout::Change;
+    let mut s = connected(true);
     update(&mut s, Action::Digit(5));
-    assert_eq!(s.page, Page::Tasks);
-    assert!(s.notice.as_deref().unwrap_or_default().contains("coming"));
+    // Nothing to do before the rollout is read.
+    assert!(update(&mut s, Action::Next).is_empty());
+    assert!(s.busy.is_some());
+    update(
+        &mut s,
+        Action::Backend(BackendEvent::Staged(Box::new(staged(&[(
+            "g1",
+            "PHS pilot",
+        )])))),
+    );
+    assert!(s.staged_keep.contains("g1"));
+    // Unchanged: said, and nothing starts.
+    assert!(update(&mut s, Action::Next).is_empty());
+    assert!(
+        s.notice
+            .as_deref()
+            .unwrap_or_default()
+            .contains("Nothing to change")
+    );
+    // Space on the group row unticks it; on the field, letters and spaces are typed.
+    update(&mut s, Action::Toggle);
+    assert!(!s.staged_keep.contains("g1"));
+    update(&mut s, Action::Down);
+    assert!(s.text_input());
+    for c in "Fabrikam pilot, g9".chars() {
+        update(&mut s, Action::Input(c));
+    }
+    let fx = update(&mut s, Action::Next);
+    assert_eq!(
+        fx,
+        vec![Effect::PrepareStaged {
+            change: Change::Set(vec!["Fabrikam pilot".into(), "g9".into()])
+        }]
+    );
+    assert_eq!(s.page, Page::Ready);
+    // Back, and End instead.
+    update(&mut s, Action::Previous);
+    assert_eq!(s.page, Page::StagedRollout);
+    assert_eq!(s.staged_add, "Fabrikam pilot, g9", "what was typed is kept");
+    update(&mut s, Action::Down);
+    assert!(s.text_input());
+    update(&mut s, Action::Down);
+    assert!(!s.text_input());
+    update(&mut s, Action::Toggle);
+    assert!(s.staged_end);
+    let fx = update(&mut s, Action::Next);
+    assert_eq!(
+        fx,
+        vec![Effect::PrepareStaged {
+            change: Change::End
+        }]
+    );
+    // Ready → Configuring → Complete → Test sign-in.
+    update(
+        &mut s,
+        Action::Backend(BackendEvent::Planned(Box::new(plan(false)))),
+    );
+    assert_eq!(update(&mut s, Action::Next), vec![Effect::Run]);
+    update(
+        &mut s,
+        Action::Backend(BackendEvent::Done(vec!["Staged rollout: none.".into()])),
+    );
+    assert_eq!(s.page, Page::Complete);
+    update(&mut s, Action::Next);
+    assert_eq!(s.page, Page::TestSignin);
+    assert_eq!(s.upn, "adele.vance@contoso.com", "a pilot user is offered");
 }
 
 #[test]
@@ -458,6 +550,7 @@ fn switching_back_reads_the_farm_then_restores_the_backup_then_verifies() {
     );
     update(&mut s, Action::Next);
     assert_eq!(s.page, Page::TestSignin);
+    assert_eq!(s.upn, "adele.vance@contoso.com", "a pilot user is offered");
 }
 
 #[test]

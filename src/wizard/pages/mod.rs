@@ -4,6 +4,7 @@ mod config;
 mod federation;
 mod run;
 mod signin;
+mod staged;
 mod start;
 
 use ratatui::Frame;
@@ -37,6 +38,7 @@ pub fn render(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
         Page::Certificates => federation::certificates(s, t),
         Page::Verify => federation::verify(s, t),
         Page::Resume => start::resume(s, t),
+        Page::StagedRollout => staged::staged_rollout(s, t),
     };
     let lines = hang(lines, usize::from(area.width));
     f.render_widget(

@@ -128,15 +128,7 @@ pub fn resume(s: &State, t: &Theme) -> Vec<Line<'static>> {
 pub fn tasks(s: &State, t: &Theme) -> Vec<Line<'static>> {
     let mut lines = vec![Line::from("Select a task:"), Line::from("")];
     for (i, task) in Task::ALL.iter().enumerate() {
-        let coming = task
-            .coming()
-            .map(|c| format!("  ({c})"))
-            .unwrap_or_default();
-        lines.push(row(
-            i == s.focus,
-            format!("{}. {}{coming}", i + 1, task.label()),
-            t,
-        ));
+        lines.push(row(i == s.focus, format!("{}. {}", i + 1, task.label()), t));
     }
     lines
 }
