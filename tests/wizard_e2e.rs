@@ -280,6 +280,16 @@ fn failover_and_switch_back_in_the_wizard_then_status_agrees() {
         t.send("Down");
     }
     t.wait_for("All checks passed.");
+    // Verify federated login: a user of contoso.com signs in at the farm, as Entra ID asks it.
+    t.press("Enter", "Sign a user of contoso.com in at the AD FS farm");
+    t.press("Tab", "> Password:");
+    t.type_text(&password);
+    t.send("Enter");
+    let s = t.wait_for("Password test: OK");
+    assert!(s.contains("the farm sts.contoso.com signed"), "{s}");
+    assert!(s.contains("Entra ID would take its token"), "{s}");
+    assert!(!s.contains(&password));
+    t.press("Escape", "Verify federation connectivity of");
     t.press("Escape", "Select a task:");
     t.send("q");
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -2,3 +2,4 @@
 
 pub mod metadata;
 pub mod trust_script;
+pub mod wstrust;

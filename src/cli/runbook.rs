@@ -99,6 +99,10 @@ pub struct TestSigninArgs {
     /// Only home realm discovery; no password test.
     #[arg(long)]
     pub no_password: bool,
+    /// Test the password at this AD FS farm (e.g. sts.contoso.com) whatever user realm says:
+    /// before a switch-back, against the settings the domain's backup would restore.
+    #[arg(long, conflicts_with = "no_password")]
+    pub farm: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -509,7 +513,7 @@ pub async fn test_signin(g: &Global, a: TestSigninArgs) -> Result<u8, CliError> 
         None
     };
     let s = connect(g).await?;
-    let r = test_signin::run(&s, &a.upn, password.as_ref()).await?;
+    let r = test_signin::run(&s, &a.upn, password.as_ref(), a.farm.as_deref()).await?;
     let failed = r.password_test.as_ref().is_some_and(|t| !t.ok);
     if g.json {
         print_json(&r)?;

@@ -293,7 +293,9 @@ fn soap_fault(req: &Req, reason: &str) -> Resp {
 }
 
 /// WS-Trust 2005 username/password: on-premises AD checks the password, and the farm issues a SAML
-/// 1.1 assertion for the user's domain's issuer.
+/// 1.1 assertion for Microsoft 365 (`urn:federation:MicrosoftOnline`), with the issuer its claim
+/// rules give the user's domain, the user's ImmutableID as its name, and a signature by its
+/// current token-signing certificate (which Entra ID must also hold).
 fn username_mixed(t: &Tenant, service: &str, farm: &FarmRec, req: &Req) -> Resp {
     let Ok(text_body) = std::str::from_utf8(&req.body) else {
         return soap_fault(req, "ID3137: The request message is not valid XML.");
@@ -320,6 +322,21 @@ fn username_mixed(t: &Tenant, service: &str, farm: &FarmRec, req: &Req) -> Resp 
             "ID3082: The request scope is not valid or is unsupported: no username token.",
         );
     };
+    let applies_to = doc
+        .descendants()
+        .find(|n| n.tag_name().name() == "AppliesTo")
+        .and_then(|n| n.descendants().find(|d| d.tag_name().name() == "Address"))
+        .and_then(|n| n.text())
+        .map(str::trim);
+    if applies_to != Some(RELYING_PARTY) {
+        return soap_fault(
+            req,
+            &format!(
+                "MSIS7007: The requested relying party trust '{}' is unspecified or unsupported.",
+                applies_to.unwrap_or_default()
+            ),
+        );
+    }
     let user = t.user_by_upn(username).filter(|u| u.synced && u.enabled);
     let Some(user) = user.filter(|_| password == t.user_password()) else {
         return soap_fault(
@@ -327,29 +344,45 @@ fn username_mixed(t: &Tenant, service: &str, farm: &FarmRec, req: &Req) -> Resp 
             "ID3242: The security token could not be authenticated or authorized.",
         );
     };
-    let issuer = t
+    let root = t
         .domain_of_upn(&user.upn)
-        .and_then(|i| {
-            t.domains[t.root_of(i)].federation.clone().or_else(|| {
-                t.domains[t.root_of(i)]
-                    .previous
+        .map(|i| t.domains[t.root_of(i)].id().to_ascii_lowercase());
+    let issuer = match root.as_ref().and_then(|r| farm.issuers.get(r)) {
+        Some(i) => i.clone(),
+        // A domain the farm's claim rules do not name: the farm's own identifier.
+        None if !farm.issuers.is_empty() => farm.identifier.clone(),
+        // A state saved before farms kept their own issuers: what Entra had for the domain.
+        None => t
+            .domain_of_upn(&user.upn)
+            .and_then(|i| {
+                let r = &t.domains[t.root_of(i)];
+                r.federation
                     .clone()
-                    .and_then(|p| p.federation)
+                    .or_else(|| r.previous.clone().and_then(|p| p.federation))
             })
-        })
-        .and_then(|f| f.issuer_uri)
-        .unwrap_or_else(|| farm.identifier.clone());
+            .and_then(|f| f.issuer_uri)
+            .unwrap_or_else(|| farm.identifier.clone()),
+    };
     let now = t.now();
     let ts = |d: time::OffsetDateTime| crate::graph::models::graph_time(d);
-    let body = format!(
-        "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\"><s:Body><t:RequestSecurityTokenResponse xmlns:t=\"http://schemas.xmlsoap.org/ws/2005/02/trust\"><t:Lifetime><wsu:Created xmlns:wsu=\"http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd\">{}</wsu:Created><wsu:Expires xmlns:wsu=\"http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd\">{}</wsu:Expires></t:Lifetime><wsp:AppliesTo xmlns:wsp=\"http://schemas.xmlsoap.org/ws/2004/09/policy\"><wsa:EndpointReference xmlns:wsa=\"http://www.w3.org/2005/08/addressing\"><wsa:Address>urn:federation:MicrosoftOnline</wsa:Address></wsa:EndpointReference></wsp:AppliesTo><t:RequestedSecurityToken><saml:Assertion MajorVersion=\"1\" MinorVersion=\"1\" AssertionID=\"_{}\" Issuer=\"{}\" IssueInstant=\"{}\" xmlns:saml=\"urn:oasis:names:tc:SAML:1.0:assertion\"><saml:AttributeStatement><saml:Subject><saml:NameIdentifier Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified\">{}</saml:NameIdentifier></saml:Subject><saml:Attribute AttributeName=\"UPN\" AttributeNamespace=\"http://schemas.xmlsoap.org/claims\"><saml:AttributeValue>{}</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion></t:RequestedSecurityToken><t:TokenType>urn:oasis:names:tc:SAML:1.0:assertion</t:TokenType></t:RequestSecurityTokenResponse></s:Body></s:Envelope>",
+    let id = format!("_{}", uuid::Uuid::new_v4());
+    let assertion_body = format!(
+        "<saml:Conditions NotBefore=\"{}\" NotOnOrAfter=\"{}\"><saml:AudienceRestrictionCondition><saml:Audience>{RELYING_PARTY}</saml:Audience></saml:AudienceRestrictionCondition></saml:Conditions><saml:AttributeStatement><saml:Subject><saml:NameIdentifier Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified\">{}</saml:NameIdentifier><saml:SubjectConfirmation><saml:ConfirmationMethod>urn:oasis:names:tc:SAML:1.0:cm:bearer</saml:ConfirmationMethod></saml:SubjectConfirmation></saml:Subject><saml:Attribute AttributeName=\"UPN\" AttributeNamespace=\"http://schemas.xmlsoap.org/claims\"><saml:AttributeValue>{}</saml:AttributeValue></saml:Attribute><saml:Attribute AttributeName=\"ImmutableID\" AttributeNamespace=\"http://schemas.microsoft.com/LiveID/Federation/2008/05\"><saml:AttributeValue>{}</saml:AttributeValue></saml:Attribute></saml:AttributeStatement><saml:AuthenticationStatement AuthenticationMethod=\"urn:oasis:names:tc:SAML:1.0:am:password\" AuthenticationInstant=\"{}\"><saml:Subject><saml:NameIdentifier Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified\">{}</saml:NameIdentifier></saml:Subject></saml:AuthenticationStatement>",
         ts(now),
         ts(now + time::Duration::hours(1)),
-        uuid::Uuid::new_v4(),
-        xml_escape(&issuer),
-        ts(now),
         xml_escape(user.immutable_id.as_deref().unwrap_or_default()),
         xml_escape(&user.upn),
+        xml_escape(user.immutable_id.as_deref().unwrap_or_default()),
+        ts(now),
+        xml_escape(user.immutable_id.as_deref().unwrap_or_default()),
+    );
+    let signature = sign_assertion(farm, &id, &assertion_body);
+    let body = format!(
+        "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\"><s:Body><t:RequestSecurityTokenResponse xmlns:t=\"http://schemas.xmlsoap.org/ws/2005/02/trust\"><t:Lifetime><wsu:Created xmlns:wsu=\"http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd\">{}</wsu:Created><wsu:Expires xmlns:wsu=\"http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd\">{}</wsu:Expires></t:Lifetime><wsp:AppliesTo xmlns:wsp=\"http://schemas.xmlsoap.org/ws/2004/09/policy\"><wsa:EndpointReference xmlns:wsa=\"http://www.w3.org/2005/08/addressing\"><wsa:Address>{RELYING_PARTY}</wsa:Address></wsa:EndpointReference></wsp:AppliesTo><t:RequestedSecurityToken><saml:Assertion MajorVersion=\"1\" MinorVersion=\"1\" AssertionID=\"{id}\" Issuer=\"{}\" IssueInstant=\"{}\" xmlns:saml=\"urn:oasis:names:tc:SAML:1.0:assertion\">{assertion_body}{signature}</saml:Assertion></t:RequestedSecurityToken><t:TokenType>urn:oasis:names:tc:SAML:1.0:assertion</t:TokenType><t:RequestType>http://schemas.xmlsoap.org/ws/2005/02/trust/Issue</t:RequestType><t:KeyType>http://schemas.xmlsoap.org/ws/2005/05/identity/NoProofKey</t:KeyType></t:RequestSecurityTokenResponse></s:Body></s:Envelope>",
+        ts(now),
+        ts(now + time::Duration::hours(1)),
+        xml_escape(&issuer),
+        ts(now),
     );
     let _ = service;
     text(
@@ -357,5 +390,34 @@ fn username_mixed(t: &Tenant, service: &str, farm: &FarmRec, req: &Req) -> Resp 
         req,
         "application/soap+xml; charset=utf-8",
         body,
+    )
+}
+
+/// Microsoft 365's relying party identifier at AD FS.
+const RELYING_PARTY: &str = "urn:federation:MicrosoftOnline";
+
+/// An enveloped XML signature (RSA-SHA256 over the SignedInfo as written, which is already in
+/// canonical form) whose KeyInfo carries the farm's current token-signing certificate.
+fn sign_assertion(farm: &FarmRec, id: &str, body: &str) -> String {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let digest = openssl::hash::hash(openssl::hash::MessageDigest::sha256(), body.as_bytes())
+        .map(|d| b64(&d))
+        .unwrap_or_default();
+    let signed_info = format!(
+        "<ds:SignedInfo xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"></ds:CanonicalizationMethod><ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"></ds:SignatureMethod><ds:Reference URI=\"#{id}\"><ds:Transforms><ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"></ds:Transform><ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"></ds:Transform></ds:Transforms><ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"></ds:DigestMethod><ds:DigestValue>{digest}</ds:DigestValue></ds:Reference></ds:SignedInfo>"
+    );
+    let value = openssl::pkey::PKey::private_key_from_pem(farm.signing.key_pem.as_bytes())
+        .and_then(|key| {
+            let mut signer =
+                openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key)?;
+            signer.update(signed_info.as_bytes())?;
+            signer.sign_to_vec()
+        })
+        .map(|sig| b64(&sig))
+        .unwrap_or_default();
+    format!(
+        "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\">{signed_info}<ds:SignatureValue>{value}</ds:SignatureValue><KeyInfo xmlns=\"http://www.w3.org/2000/09/xmldsig#\"><X509Data><X509Certificate>{}</X509Certificate></X509Data></KeyInfo></ds:Signature>",
+        farm.signing.cert_b64
     )
 }

@@ -207,6 +207,10 @@ pub struct FarmRec {
     pub encryption: SigningCert,
     /// The next token-signing certificate, listed beside the primary during a rollover.
     pub secondary: Option<SigningCert>,
+    /// The issuer the farm's claim rules give each root domain's users (its own configuration, not
+    /// Entra's: when the two disagree, Entra refuses the farm's tokens).
+    #[serde(default)]
+    pub issuers: BTreeMap<String, String>,
 }
 
 /// One change to a farm, as the control API and the command line name them.
@@ -517,6 +521,7 @@ impl Tenant {
                         365,
                     )?,
                     secondary: None,
+                    issuers: BTreeMap::new(),
                 },
             );
         }
@@ -533,6 +538,12 @@ impl Tenant {
             previous: None,
             changed_at: created,
         }];
+        for d in &s.domains {
+            if let Some(farm) = d.federation.as_ref().and_then(|f| farms.get_mut(f)) {
+                let issuer = d.issuer.clone().unwrap_or_else(|| farm.identifier.clone());
+                farm.issuers.insert(d.name.to_ascii_lowercase(), issuer);
+            }
+        }
         for d in &s.domains {
             let mut model = domain_model(&d.name, d.parent.is_none(), false, d.default, d.verified);
             let federation = match &d.federation {

@@ -165,6 +165,19 @@ impl LoginClient {
         })
     }
 
+    /// The farm's active (WS-Trust) endpoint for a federated user, from home realm discovery's 1.0
+    /// answer (`federation_active_auth_url`): where Entra sends a password it is given.
+    pub async fn active_auth_url(&self, upn: &str) -> Result<Option<String>, LoginError> {
+        let encoded: String = url::form_urlencoded::byte_serialize(upn.as_bytes()).collect();
+        let url = self.url(&format!("/common/userrealm/{encoded}?api-version=1.0"))?;
+        let body = self.send(self.http.get(url.clone()), &url).await?;
+        let v: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| LoginError::Decode(e.to_string()))?;
+        Ok(v.get("federation_active_auth_url")
+            .and_then(|x| x.as_str())
+            .map(str::to_string))
+    }
+
     async fn token(
         &self,
         tenant: &str,

@@ -5,6 +5,7 @@ pub mod backup;
 pub mod enable_phs;
 pub mod failover;
 pub mod farm;
+pub mod federated_login;
 pub mod journal;
 pub mod lock;
 pub mod plan;

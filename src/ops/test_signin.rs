@@ -16,6 +16,9 @@ pub struct Report {
     pub sign_in_goes_to: Option<String>,
     /// `None` when no password test was made.
     pub password_test: Option<PasswordTest>,
+    /// For a federated user: the farm's answer and how Entra ID would take it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub federated: Option<super::federated_login::FederatedLogin>,
 }
 
 #[derive(Debug, Serialize)]
@@ -46,10 +49,13 @@ pub fn check_upn(upn: &str) -> Result<(), OpsError> {
     }
 }
 
+/// `farm`: test the password at this AD FS farm whatever home realm discovery says (before a
+/// switch-back, when the domain is managed and Entra sends nobody to the farm).
 pub async fn run(
     s: &Session,
     upn: &str,
     password: Option<&SecretString>,
+    farm: Option<&str>,
 ) -> Result<Report, OpsError> {
     check_upn(upn)?;
     let realm = s.login.user_realm(upn).await?;
@@ -62,27 +68,34 @@ pub async fn run(
         Namespace::Unknown => None,
     };
     let password_test = match (password, &realm.namespace) {
-        (Some(pw), Namespace::Managed) => Some(match s.login.password(&s.tenant, &s.test_client_id, upn, pw, GRAPH_SCOPE).await {
-            Ok(_) => PasswordTest { ok: true, aadsts: None, message: "signed in".into(), meaning: None },
-            Err(e) => {
-                let code = e.aadsts_code();
-                PasswordTest {
-                    ok: false,
-                    aadsts: code,
-                    meaning: code.and_then(explain).map(str::to_string),
-                    message: match &e {
-                        crate::login::LoginError::Aadsts { summary, .. } => summary.clone(),
-                        other => other.to_string(),
-                    },
+        (Some(_), _) if farm.is_some() => None,
+        (Some(pw), Namespace::Managed) => Some(
+            match s
+                .login
+                .password(&s.tenant, &s.test_client_id, upn, pw, GRAPH_SCOPE)
+                .await
+            {
+                Ok(_) => PasswordTest {
+                    ok: true,
+                    aadsts: None,
+                    message: "signed in".into(),
+                    meaning: None,
+                },
+                Err(e) => {
+                    let code = e.aadsts_code();
+                    PasswordTest {
+                        ok: false,
+                        aadsts: code,
+                        meaning: code.and_then(explain).map(str::to_string),
+                        message: match &e {
+                            crate::login::LoginError::Aadsts { summary, .. } => summary.clone(),
+                            other => other.to_string(),
+                        },
+                    }
                 }
-            }
-        }),
-        (Some(_), Namespace::Federated) => Some(PasswordTest {
-            ok: false,
-            aadsts: None,
-            message: "not tested: a federated user's password is checked by AD FS, not by Microsoft Entra ID".into(),
-            meaning: Some("the domain is still federated; after a failover, wait until user realm says Managed".into()),
-        }),
+            },
+        ),
+        (Some(_), Namespace::Federated) => None,
         (Some(_), Namespace::Unknown) => Some(PasswordTest {
             ok: false,
             aadsts: None,
@@ -91,12 +104,51 @@ pub async fn run(
         }),
         (None, _) => None,
     };
+    // A federated user's password is the farm's to check: as Entra ID asks it (WS-Trust).
+    let federated = match (password, &realm.namespace) {
+        (Some(pw), _) if farm.is_some() => {
+            Some(super::federated_login::run(s, upn, pw, realm.auth_url.as_deref(), farm).await?)
+        }
+        (Some(pw), Namespace::Federated) => {
+            Some(super::federated_login::run(s, upn, pw, realm.auth_url.as_deref(), None).await?)
+        }
+        _ => None,
+    };
+    let password_test = password_test.or_else(|| {
+        federated.as_ref().map(|f| PasswordTest {
+            ok: f.ok,
+            aadsts: None,
+            message: f.message.clone(),
+            meaning: federated_meaning(f.verdict).map(str::to_string),
+        })
+    });
     Ok(Report {
         upn: upn.to_string(),
         realm: realm.namespace,
         sign_in_goes_to: goes_to,
         password_test,
+        federated,
     })
+}
+
+/// What a federated login's outcome means for the runbook.
+fn federated_meaning(v: super::federated_login::Verdict) -> Option<&'static str> {
+    use super::federated_login::Verdict;
+    match v {
+        Verdict::SignedIn => None,
+        Verdict::FarmDown => Some(
+            "federated users cannot sign in while the farm is down: fail over to password hash sync, or bring the farm back",
+        ),
+        Verdict::PasswordRefused => Some(
+            "the farm (its Active Directory) refused this password: check it, and whether the account is locked or disabled on premises",
+        ),
+        Verdict::EntraWouldReject => Some(
+            "the farm works but the trust does not: fix what is named (reset-trust for certificates) before users rely on it",
+        ),
+        Verdict::FarmError => {
+            Some("the farm answered, but not with a token: see its event log (AD FS/Admin)")
+        }
+    }
 }
 
 #[cfg(test)]

@@ -293,7 +293,7 @@ async fn handle(
         }
         Effect::TestSignIn { upn, password } => {
             let pw = (!password.is_empty()).then(|| secrecy::SecretString::from(password));
-            let text = match test_signin::run(s, &upn, pw.as_ref()).await {
+            let text = match test_signin::run(s, &upn, pw.as_ref(), None).await {
                 Ok(r) => {
                     let mut t = format!(
                         "{}: {:?} sign-in{}",

@@ -124,9 +124,11 @@ fn nav_bar(s: &State, f: &mut Frame, area: Rect, theme: &Theme) {
     let next = match s.page {
         Page::Ready => "Configure",
         Page::Complete if matches!(s.flow, Flow::SwitchBack | Flow::ResetTrust) => "Verify",
+        Page::Verify if s.verify.is_some() => "Verify federated login",
         Page::Complete => "Test sign-in",
         Page::AdfsFarm if s.farm.is_none() => "Read metadata",
         Page::TestSignin => "Test",
+        Page::FederatedLogin => "Verify",
         _ => "Next",
     };
     // What just happened (a rehearsal control's effect, a refusal) stands out; work in progress
@@ -573,6 +575,13 @@ mod tests {
             }),
         );
         snap("verify", &s);
+        update(&mut s, Action::Next);
+        update(&mut s, Action::FocusNext);
+        for c in "secret".chars() {
+            update(&mut s, Action::Input(c));
+        }
+        s.signin_result = Some("adele.vance@contoso.com: Federated sign-in, at https://sts.contoso.com/adfs/ls/\nPassword test: FAILED — the farm sts.contoso.com signed adele.vance@contoso.com in, but Entra ID would refuse its token: the farm signs with certificate 2F93…914F, which Entra ID does not hold for contoso.com: Entra answers AADSTS50008; run reset-trust".into());
+        snap("federated_login", &s);
     }
 
     #[test]

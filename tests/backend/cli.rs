@@ -616,6 +616,12 @@ fn secrets_never_reach_files_logs_or_output() {
     // A real profile reaches farms through DNS, and sts.contoso.com resolves nowhere here: switch-back goes
     // on with --force and verify fails on DNS (its report is searched for the canaries all the same).
     run(&["verify", "--domain", "contoso.com"], None, false);
+    // A federated user's password goes to the farm only (unreachable here): never to output or files.
+    run(
+        &["test-signin", "--upn", &user, "--password-stdin"],
+        Some(&format!("{PASSWORD}\n")),
+        false,
+    );
     run(&["history", "--json"], None, true);
     run(&["report"], None, true);
     run(&["report", "--format", "json"], None, true);
@@ -644,6 +650,10 @@ fn secrets_never_reach_files_logs_or_output() {
     }
     // The canaries were really used: the app signed in with the secret, the user with the password.
     assert!(outputs.contains("Password test: OK"), "{outputs}");
+    assert!(
+        outputs.contains("sts.contoso.com cannot be reached"),
+        "{outputs}"
+    );
     assert!(
         files(home.path())
             .iter()

@@ -129,8 +129,19 @@ fn connect_sync_gets_a_script_and_no_hash_flows_until_it_runs() {
     let sync = t.home.json(&["rehearse", "sync"]);
     assert_eq!(sync["users_with_password_hash"], 0, "{sync}");
     let upn = t.user_of("contoso.com");
+    // Still federated, so the password is the farm's to check; Entra holds no hash of it yet.
     let signin = t.signs_in(&upn);
-    assert_eq!(signin["password_test"]["ok"], false, "{signin}");
+    assert_eq!(signin["realm"], "Federated", "{signin}");
+    assert_eq!(signin["federated"]["verdict"], "signed_in", "{signin}");
+    assert!(
+        t.emu
+            .tenant()
+            .users
+            .iter()
+            .filter(|u| u.synced)
+            .all(|u| !u.has_hash),
+        "the flag alone sends no hash"
+    );
     let out = t
         .home
         .run(&["failover", "--domain", "contoso.com", "--yes"]);

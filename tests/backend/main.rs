@@ -4,6 +4,7 @@ mod cli;
 mod clients;
 mod credentials;
 mod engines;
+mod federated;
 #[cfg(unix)]
 #[path = "../support/held.rs"]
 mod held;

@@ -104,7 +104,8 @@ async fn main() {
         test_signin::run(
             &s,
             &upn,
-            Some(&SecretString::from(info.user_password.clone()))
+            Some(&SecretString::from(info.user_password.clone())),
+            None
         )
         .await
         .expect("signin")

@@ -43,7 +43,7 @@ pub(super) fn next(s: &mut State) -> Vec<Effect> {
             vec![]
         }
         Page::Verify => {
-            s.go(Page::TestSignin);
+            s.go(Page::FederatedLogin);
             vec![]
         }
         _ => vec![],

@@ -29,6 +29,8 @@ pub enum Page {
     Configuring,
     Complete,
     TestSignin,
+    /// A federated user's password at the farm, as Entra ID checks it (after Verify).
+    FederatedLogin,
     AdfsFarm,
     EntraDomain,
     SettingsSource,
@@ -57,6 +59,7 @@ impl Page {
             Page::Configuring => "Configuring",
             Page::Complete => "Configuration complete",
             Page::TestSignin => "Test sign-in",
+            Page::FederatedLogin => "Verify federated login",
             Page::AdfsFarm => "AD FS farm",
             Page::EntraDomain => "Microsoft Entra domain",
             Page::SettingsSource => "Federation settings",
@@ -570,7 +573,7 @@ impl State {
             Page::Tasks => Task::ALL.len(),
             Page::UserSignIn => SignIn::ALL.len(),
             Page::Domains => self.federated_roots().len().max(1),
-            Page::TestSignin => 2,
+            Page::TestSignin | Page::FederatedLogin => 2,
             Page::EntraDomain => self.managed_roots().len().max(1),
             Page::TrustDomain => self.federated_roots().len().max(1),
             Page::SettingsSource => 2,
@@ -601,6 +604,18 @@ impl State {
         if page == Page::TestSignin {
             self.offer_sample_user();
         }
+        if page == Page::FederatedLogin {
+            self.signin_result = None;
+            // The rehearsal's sample user, when it belongs to the domain verified.
+            let of_target = self.sample_user.clone().filter(|u| {
+                self.target
+                    .as_deref()
+                    .is_some_and(|d| u.to_ascii_lowercase().ends_with(&format!("@{d}")))
+            });
+            if let Some(u) = of_target {
+                self.upn = u;
+            }
+        }
     }
 
     /// The domains a switch-back is about: those ticked, else the one chosen.
@@ -622,7 +637,7 @@ impl State {
     pub fn text_input(&self) -> bool {
         matches!(
             self.page,
-            Page::Preflight | Page::TestSignin | Page::AdfsFarm
+            Page::Preflight | Page::TestSignin | Page::FederatedLogin | Page::AdfsFarm
         ) || (self.page == Page::StagedRollout && self.focus == self.staged_add_row())
     }
 
@@ -791,8 +806,8 @@ fn moves(s: &State, a: &Action) -> bool {
 /// The text field being typed into.
 fn field(s: &mut State) -> &mut String {
     match (s.page, s.focus) {
-        (Page::TestSignin, 0) => &mut s.upn,
-        (Page::TestSignin, _) => &mut s.password,
+        (Page::TestSignin | Page::FederatedLogin, 0) => &mut s.upn,
+        (Page::TestSignin | Page::FederatedLogin, _) => &mut s.password,
         (Page::AdfsFarm, _) => &mut s.farm_service,
         (Page::StagedRollout, _) => &mut s.staged_add,
         _ => &mut s.confirm,
@@ -845,7 +860,11 @@ fn next(s: &mut State) -> Vec<Effect> {
         Page::ManageFederation | Page::TrustDomain | Page::Certificates | Page::Verify => {
             federation::next(s)
         }
-        Page::Ready | Page::Configuring | Page::Complete | Page::TestSignin => run::next(s),
+        Page::Ready
+        | Page::Configuring
+        | Page::Complete
+        | Page::TestSignin
+        | Page::FederatedLogin => run::next(s),
         Page::StagedRollout => staged::next(s),
     }
 }

@@ -38,7 +38,7 @@ pub(super) fn next(s: &mut State) -> Vec<Effect> {
             s.offer_sample_user();
             vec![]
         }
-        Page::TestSignin => {
+        Page::TestSignin | Page::FederatedLogin => {
             if s.upn.trim().is_empty() {
                 s.notice = Some("type a user principal name".into());
                 return vec![];

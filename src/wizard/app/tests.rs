@@ -548,9 +548,24 @@ fn switching_back_reads_the_farm_then_restores_the_backup_then_verifies() {
             passed: true,
         }),
     );
+    // Then Verify federated login, offering the rehearsal's user of that domain.
     update(&mut s, Action::Next);
-    assert_eq!(s.page, Page::TestSignin);
-    assert_eq!(s.upn, "adele.vance@contoso.com", "a pilot user is offered");
+    assert_eq!(s.page, Page::FederatedLogin);
+    assert_eq!(s.upn, "adele.vance@contoso.com");
+    assert!(s.text_input());
+    update(&mut s, Action::FocusNext);
+    for c in "pw".chars() {
+        update(&mut s, Action::Input(c));
+    }
+    let fx = update(&mut s, Action::Next);
+    assert_eq!(
+        fx,
+        vec![Effect::TestSignIn {
+            upn: "adele.vance@contoso.com".into(),
+            password: "pw".into()
+        }]
+    );
+    assert!(s.password.is_empty(), "the password is not kept");
 }
 
 #[test]

@@ -159,6 +159,10 @@ pub fn verify(s: &State, t: &Theme) -> Vec<Line<'static>> {
             } else {
                 Line::from(Span::styled("Some checks failed.", t.bad))
             });
+            lines.push(Line::from(""));
+            lines.push(Line::from(
+                "Enter: Verify federated login (a user's password at the farm, as Entra ID asks it).",
+            ));
         }
     }
     lines

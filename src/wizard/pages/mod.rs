@@ -27,6 +27,7 @@ pub fn render(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
         Page::Domains => signin::domains(s, t),
         Page::Preflight => signin::preflight(s, t),
         Page::TestSignin => signin::test_signin(s, t),
+        Page::FederatedLogin => signin::federated_login(s, t),
         Page::Ready => run::ready(s, t),
         Page::Configuring => run::configuring(s, t),
         Page::Complete => run::complete(s, t),

@@ -87,9 +87,32 @@ pub fn preflight(s: &State, t: &Theme) -> Vec<Line<'static>> {
 }
 
 pub fn test_signin(s: &State, t: &Theme) -> Vec<Line<'static>> {
-    let mut lines = vec![
-        Line::from("Test a user's sign-in: where it goes, and (for a managed user) the password."),
-        Line::from("The password is never stored or logged."),
+    let intro = vec![
+        Line::from("Test a user's sign-in: where it goes, and whether the password works there"),
+        Line::from(
+            "(Entra ID for a managed user; the AD FS farm, as Entra asks it, for a federated",
+        ),
+        Line::from("one). The password is never stored or logged."),
+    ];
+    user_and_password(s, t, intro)
+}
+
+/// Entra Connect's *Verify federated login*: a federated user's password at the farm.
+pub fn federated_login(s: &State, t: &Theme) -> Vec<Line<'static>> {
+    let domain = s.target.clone().unwrap_or_default();
+    let intro = vec![
+        Line::from(format!(
+            "Sign a user of {domain} in at the AD FS farm, as Microsoft Entra ID does"
+        )),
+        Line::from("(WS-Trust), and check that Entra ID would take the token: its issuer, its"),
+        Line::from("signing certificate, the user's ImmutableID. The password is never stored."),
+    ];
+    user_and_password(s, t, intro)
+}
+
+fn user_and_password(s: &State, t: &Theme, intro: Vec<Line<'static>>) -> Vec<Line<'static>> {
+    let mut lines = intro;
+    lines.extend([
         Line::from(""),
         row(
             s.focus == 0,
@@ -110,7 +133,7 @@ pub fn test_signin(s: &State, t: &Theme) -> Vec<Line<'static>> {
             t,
         ),
         Line::from(""),
-    ];
+    ]);
     if s.rehearsal
         && let Some(u) = &s.sample_user
     {
