@@ -195,8 +195,9 @@ async fn record(
     s: &crate::ops::Session,
     (mark, started): (usize, time::OffsetDateTime),
     op: &str,
+    plan: &Plan,
 ) -> Option<PathBuf> {
-    match crate::ops::report::write_for_run(s, mark, started, op).await {
+    match crate::ops::report::write_for_run(s, mark, started, op, plan).await {
         Ok(p) => Some(p),
         Err(e) => {
             eprintln!("entra-failover: the change report could not be written: {e}");
@@ -226,7 +227,7 @@ pub async fn enable_phs(g: &Global, a: EnablePhsArgs) -> Result<u8, CliError> {
         time::OffsetDateTime::now_utc(),
     );
     let mut r = enable_phs::run(&s, p, &progress).await?;
-    let report = record(&s, started, "enable-phs").await;
+    let report = record(&s, started, "enable-phs", &plan).await;
     if a.wait && !r.hashes_flowing {
         let t =
             enable_phs::wait_for_hashes(&s, previous.as_deref(), a.wait_timeout, &progress).await?;
@@ -277,7 +278,7 @@ pub async fn staged_rollout(g: &Global, a: StagedRolloutArgs) -> Result<u8, CliE
     );
     let r = staged_rollout::run(&s, p, &progress).await?;
     let report = if r.changed {
-        record(&s, started, staged_rollout::OP).await
+        record(&s, started, staged_rollout::OP, &plan).await
     } else {
         None
     };
@@ -328,7 +329,7 @@ pub async fn failover(g: &Global, a: FailoverArgs) -> Result<u8, CliError> {
         time::OffsetDateTime::now_utc(),
     );
     let r = failover::run(&s, p, &progress).await?;
-    let report = record(&s, started, "failover").await;
+    let report = record(&s, started, "failover", &plan).await;
     if a.wait {
         let converted: Vec<String> = r
             .domains
@@ -406,7 +407,7 @@ pub async fn switch_back(g: &Global, a: SwitchBackArgs) -> Result<u8, CliError> 
         time::OffsetDateTime::now_utc(),
     );
     let r = switch_back::run(&s, p, &progress).await?;
-    let report = record(&s, started, "switch-back").await;
+    let report = record(&s, started, "switch-back", &plan).await;
     if a.wait {
         failover::wait_for_realm(
             &s,
@@ -459,7 +460,20 @@ async fn switch_back_many(
     let progress = Stderr::new();
     let started = (crate::ops::report::mark(s), time::OffsetDateTime::now_utc());
     let rs = switch_back::run_many(s, ps, &progress).await?;
-    let report = record(s, started, "switch-back").await;
+    let mut all = Plan::new(
+        &format!("Federate {} domains with AD FS", plans.len()),
+        &s.tenant,
+    );
+    for (p, o) in plans.iter().zip(&os) {
+        for c in &p.checks {
+            all.check(
+                &format!("{} {}", o.domain, c.name),
+                c.outcome,
+                c.detail.clone(),
+            );
+        }
+    }
+    let report = record(s, started, "switch-back", &all).await;
     if a.wait {
         let domains: Vec<String> = rs.iter().map(|r| r.domain.clone()).collect();
         failover::wait_for_realm(
@@ -727,7 +741,7 @@ pub async fn reset_trust(g: &Global, a: ResetTrustArgs) -> Result<u8, CliError> 
         time::OffsetDateTime::now_utc(),
     );
     let r = crate::ops::reset_trust::run(&s, p, &Stderr::new()).await?;
-    let report = record(&s, started, "reset-trust").await;
+    let report = record(&s, started, "reset-trust", &plan).await;
     let mut text = format!(
         "\n{}: {}.",
         r.domain,

@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod enable_phs;
+pub mod evidence;
 pub mod failover;
 pub mod farm;
 pub mod federated_login;

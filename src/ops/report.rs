@@ -24,6 +24,8 @@ pub struct Report {
     pub changes: Vec<Change>,
     /// Each domain a change touched: its settings before (the backup) and now.
     pub domains: Vec<DomainState>,
+    /// The checks made in the same time: each run's pre-flight, `verify`, `test-signin`.
+    pub checks: Vec<super::evidence::Evidence>,
 }
 
 #[derive(Debug, Serialize)]
@@ -107,6 +109,7 @@ pub async fn build(s: &Session, since: Option<OffsetDateTime>) -> Result<Report,
     let entries = journal::read(&s.home, &s.tenant)?;
     let mut r = build_from(s, changes(&entries, since)).await?;
     r.since = since.map(crate::graph::models::graph_time);
+    r.checks = super::evidence::read(&s.home, &s.tenant, since)?;
     Ok(r)
 }
 
@@ -181,6 +184,7 @@ async fn build_from(s: &Session, changes: Vec<Change>) -> Result<Report, OpsErro
         since: None,
         changes,
         domains: states,
+        checks: vec![],
     })
 }
 
@@ -191,11 +195,22 @@ pub async fn write_for_run(
     mark: usize,
     started: OffsetDateTime,
     operation: &str,
+    plan: &super::plan::Plan,
 ) -> Result<std::path::PathBuf, OpsError> {
+    // The run's own checks first, as evidence: `report` shows them later too.
+    let mut preflight = super::evidence::Evidence::new(
+        &format!("pre-flight {operation}"),
+        &plan.title,
+        plan.failed().is_empty(),
+        plan.checks.iter().map(|c| c.to_string()).collect(),
+    );
+    preflight.time = crate::graph::models::graph_time(started);
+    super::evidence::record(&s.home, &s.tenant, &preflight)?;
     // Exactly the lines this run wrote (times are whole seconds, and runs can share one).
     let entries = journal::read(&s.home, &s.tenant)?;
     let mut r = build_from(s, changes(entries.get(mark..).unwrap_or(&[]), None)).await?;
     r.since = Some(crate::graph::models::graph_time(started));
+    r.checks = vec![preflight];
     let dir = s
         .home
         .join("reports")
@@ -277,6 +292,22 @@ impl Report {
                     c.backup.as_deref().unwrap_or("-"),
                     c.backup_sha256.as_deref().unwrap_or("-")
                 );
+            }
+        }
+        if !self.checks.is_empty() {
+            let _ = writeln!(m, "\n## Checks\n");
+            for c in &self.checks {
+                let _ = writeln!(
+                    m,
+                    "- {} {} {}: {}",
+                    c.time,
+                    c.kind,
+                    c.subject,
+                    if c.passed { "passed" } else { "FAILED" }
+                );
+                for l in &c.lines {
+                    let _ = writeln!(m, "  - {}", l.replace('|', "\\|"));
+                }
             }
         }
         for d in &self.domains {

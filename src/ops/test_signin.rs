@@ -122,13 +122,36 @@ pub async fn run(
             meaning: federated_meaning(f.verdict).map(str::to_string),
         })
     });
-    Ok(Report {
+    let r = Report {
         upn: upn.to_string(),
         realm: realm.namespace,
         sign_in_goes_to: goes_to,
         password_test,
         federated,
-    })
+    };
+    // Kept as evidence for the change report (never the password: it is in no line here).
+    let mut lines = vec![format!(
+        "{upn}: {:?} sign-in{}",
+        r.realm,
+        r.sign_in_goes_to
+            .as_deref()
+            .map(|g| format!(", at {g}"))
+            .unwrap_or_default()
+    )];
+    if let Some(t) = &r.password_test {
+        lines.push(format!(
+            "password test: {}{}{}",
+            if t.ok { "OK — " } else { "FAILED — " },
+            t.aadsts.map(|c| format!("AADSTS{c}: ")).unwrap_or_default(),
+            t.message
+        ));
+    }
+    let passed = r.password_test.as_ref().is_none_or(|t| t.ok);
+    let e = super::evidence::Evidence::new("test-signin", upn, passed, lines);
+    if let Err(err) = super::evidence::record(&s.home, &s.tenant, &e) {
+        tracing::warn!("the sign-in test could not be recorded: {err}");
+    }
+    Ok(r)
 }
 
 /// What a federated login's outcome means for the runbook.

@@ -36,7 +36,22 @@ impl std::fmt::Display for Report {
     }
 }
 
+/// Verifies, and keeps the result as evidence for the change report.
 pub async fn run(s: &Session, domain: &str) -> Result<Report, OpsError> {
+    let r = checks(s, domain).await?;
+    let e = super::evidence::Evidence::new(
+        "verify",
+        domain,
+        r.passed,
+        r.checks.iter().map(|c| c.to_string()).collect(),
+    );
+    if let Err(err) = super::evidence::record(&s.home, &s.tenant, &e) {
+        tracing::warn!("the verification could not be recorded: {err}");
+    }
+    Ok(r)
+}
+
+async fn checks(s: &Session, domain: &str) -> Result<Report, OpsError> {
     let mut checks = vec![];
     let mut add = |name: &str, outcome: Outcome, detail: String| {
         checks.push(Check::new(name, outcome, detail))

@@ -175,6 +175,14 @@ async fn handle(
                 Pending::Staged(_) => staged_rollout::OP,
                 Pending::None => "",
             };
+            let plan = match &*pending {
+                Pending::EnablePhs(p) => Some(p.plan.clone()),
+                Pending::Failover(p) => Some(p.plan.clone()),
+                Pending::SwitchBack(ps) => Some(one_plan(&s.tenant, ps)),
+                Pending::ResetTrust(p) => Some(p.plan.clone()),
+                Pending::Staged(p) => Some(p.plan.clone()),
+                Pending::None => None,
+            };
             let mut done: Option<Vec<String>> = None;
             match std::mem::replace(pending, Pending::None) {
                 Pending::EnablePhs(p) => match enable_phs::run(s, p, progress).await {
@@ -279,8 +287,8 @@ async fn handle(
                 ))),
             }
             // The change record of this run, named on the Complete page.
-            if let Some(mut lines) = done {
-                match crate::ops::report::write_for_run(s, mark, started, operation).await {
+            if let (Some(mut lines), Some(plan)) = (done, plan) {
+                match crate::ops::report::write_for_run(s, mark, started, operation, &plan).await {
                     Ok(p) => lines.push(format!("Change report: {}", p.display())),
                     Err(e) => lines.push(format!("The change report could not be written: {e}")),
                 }

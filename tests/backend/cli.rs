@@ -190,6 +190,10 @@ fn the_whole_runbook_on_the_rehearsal_tenant() {
         !run_report.contains("enable-phs"),
         "only this run's changes: {run_report}"
     );
+    // With the checks the run made before it changed anything.
+    assert!(run_report.contains("## Checks"), "{run_report}");
+    assert!(run_report.contains("pre-flight failover"), "{run_report}");
+    assert!(run_report.contains("[info] AD FS"), "{run_report}");
     let st = home.json(&["status"]);
     for d in ["contoso.com", "eu.contoso.com", "fabrikam.com"] {
         assert_eq!(domain(&st, d)["authentication_type"], "Managed", "{d}");
@@ -336,6 +340,23 @@ fn the_whole_runbook_on_the_rehearsal_tenant() {
     );
     let md = text(&home.run(&["report"]).stdout);
     assert!(md.contains("| Domain | File | SHA-256 |"), "{md}");
+    // The checks and verifications made along the way: each verify, with its outcome in order
+    // (passed, then the certificate mismatch, then passed after reset-trust), and the sign-in test.
+    let checks = report["checks"].as_array().unwrap();
+    let verifies: Vec<bool> = checks
+        .iter()
+        .filter(|c| c["kind"] == "verify" && c["subject"] == "contoso.com")
+        .map(|c| c["passed"].as_bool().unwrap())
+        .collect();
+    assert_eq!(verifies, [true, false, true], "{checks:#?}");
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["kind"] == "test-signin" && c["passed"] == true),
+        "{checks:#?}"
+    );
+    assert!(md.contains("verify contoso.com: FAILED"), "{md}");
+    assert!(md.contains("[FAIL] signing certificate: mismatch"), "{md}");
     let none = home.json(&[
         "report",
         "--format",
