@@ -104,6 +104,11 @@ pub async fn run(
                             who: who.who(),
                             missing_phs: who.missing_for(Permission::EnablePasswordHashSync),
                             missing_convert: who.missing_for(Permission::ConvertDomains),
+                            missing_staged: if who.is_app() {
+                                vec!["a signed-in administrator (Graph takes no application permission for it)".into()]
+                            } else {
+                                who.missing_for(Permission::StagedRollout)
+                            },
                             status: Box::new(st),
                             sample_user: s.rehearsal.as_ref().and_then(|r| r.sample_user()),
                         });

@@ -194,6 +194,7 @@ pub enum BackendEvent {
         who: String,
         missing_phs: Vec<String>,
         missing_convert: Vec<String>,
+        missing_staged: Vec<String>,
         status: Box<Status>,
         /// On the rehearsal tenant: a synchronized user that Test sign-in offers.
         sample_user: Option<String>,
@@ -342,6 +343,7 @@ pub struct State {
     pub who: Option<String>,
     pub missing_phs: Vec<String>,
     pub missing_convert: Vec<String>,
+    pub missing_staged: Vec<String>,
     pub status: Option<Status>,
     pub task: Task,
     pub phs_checked: bool,
@@ -413,6 +415,7 @@ impl State {
             who: None,
             missing_phs: vec![],
             missing_convert: vec![],
+            missing_staged: vec![],
             status: None,
             task: Task::ViewConfig,
             phs_checked: false,

@@ -8,6 +8,7 @@ pub(super) fn backend(s: &mut State, e: BackendEvent) -> Vec<Effect> {
             who,
             missing_phs,
             missing_convert,
+            missing_staged,
             status,
             sample_user,
         } => {
@@ -16,6 +17,7 @@ pub(super) fn backend(s: &mut State, e: BackendEvent) -> Vec<Effect> {
             s.who = Some(who);
             s.missing_phs = missing_phs;
             s.missing_convert = missing_convert;
+            s.missing_staged = missing_staged;
             s.status = Some(*status);
         }
         BackendEvent::Status(st) => {

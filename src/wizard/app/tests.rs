@@ -88,6 +88,7 @@ pub fn signed_in(st: Status) -> State {
             who: "admin@contoso.onmicrosoft.com".into(),
             missing_phs: vec![],
             missing_convert: vec![],
+            missing_staged: vec![],
             status: Box::new(st),
             sample_user: Some("adele.vance@contoso.com".into()),
         }),

@@ -51,6 +51,7 @@ pub fn connect(s: &State, t: &Theme) -> Vec<Line<'static>> {
             };
             lines.push(show("Turn on password hash sync", &s.missing_phs));
             lines.push(show("Change user sign-in", &s.missing_convert));
+            lines.push(show("Staged rollout", &s.missing_staged));
             if let Some(st) = &s.status {
                 lines.push(Line::from(""));
                 lines.push(Line::from(format!(
