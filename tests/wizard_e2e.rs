@@ -215,6 +215,14 @@ fn failover_and_switch_back_in_the_wizard_then_status_agrees() {
         .min()
         .unwrap()
         .to_string();
+    // Who signs in now: the sign-in log, refreshed; the morning after fills it.
+    t.press("Enter", "Sign-ins of contoso.com in the last 15 minutes");
+    t.wait_for("0 sign-ins: 0 succeeded, 0 failed.");
+    t.press("F2", "Rehearsal controls (simulated)");
+    t.press("8", "40 users of contoso.com signed in (simulated)");
+    let s = t.wait_for("40 sign-ins: 30 succeeded, 10 failed.");
+    assert!(s.contains("AADSTS50126 × 6"), "{s}");
+    assert!(s.contains("AADSTS50056 × 4"), "{s}");
     t.press("Enter", &format!("User principal name: {upn}"));
     t.wait_for("`entra-failover rehearse info` prints it.");
     t.send("Tab");
@@ -237,6 +245,7 @@ fn failover_and_switch_back_in_the_wizard_then_status_agrees() {
     );
 
     // The farm comes back: switch both back together from their backups, then verify both.
+    t.press("Escape", "Sign-ins of contoso.com in the last 15 minutes");
     t.press("Escape", "Select a task:");
     t.press("F2", "Rehearsal controls (simulated)");
     t.press("2", "is back (simulated)");

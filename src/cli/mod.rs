@@ -94,6 +94,8 @@ pub enum Command {
     Verify(runbook::VerifyArgs),
     /// Where a user signs in, and whether a password sign-in works now.
     TestSignin(runbook::TestSigninArgs),
+    /// The sign-in log after a cutover: successes, failures and their causes, who they hit.
+    Signins(runbook::SigninsArgs),
     /// AD FS: read a farm's federation metadata.
     Adfs {
         #[command(subcommand)]
@@ -144,6 +146,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
                 Some(Command::ResetTrust(a)) => runbook::reset_trust(&g, a).await,
                 Some(Command::Verify(a)) => runbook::verify(&g, a).await,
                 Some(Command::TestSignin(a)) => runbook::test_signin(&g, a).await,
+                Some(Command::Signins(a)) => runbook::signins(&g, a).await,
                 Some(Command::Adfs { command }) => runbook::adfs(&g, command).await,
                 Some(Command::Resume) => runbook::resume(&g).await,
                 Some(Command::History) => runbook::history(&g).await,

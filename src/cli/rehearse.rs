@@ -33,6 +33,19 @@ pub enum RehearseCommand {
     ConnectScript,
     /// Put a Cloud Sync configuration's password hash job into quarantine (simulated).
     Quarantine { configuration: String },
+    /// The morning after a cutover (simulated): users of a domain sign in, and the sign-in log
+    /// fills: by UPN order, the last --unsynced before their hash arrived, the --wrong-password
+    /// before them with a wrong one, the rest with theirs (MFA done where Conditional Access asks).
+    Morning {
+        #[arg(long)]
+        domain: String,
+        #[arg(long, default_value_t = 40)]
+        users: usize,
+        #[arg(long, default_value_t = 0)]
+        wrong_password: usize,
+        #[arg(long, default_value_t = 0)]
+        unsynced: usize,
+    },
     /// Start the rehearsal tenant again from its scenario.
     Reset {
         #[arg(long)]
@@ -198,6 +211,32 @@ pub async fn run(g: &Global, c: RehearseCommand) -> Result<u8, CliError> {
                 print_text(&format!(
                     "Cloud Sync {configuration}: job {} is in quarantine (simulated).",
                     v["id"].as_str().unwrap_or("?")
+                ))?
+            }
+            Ok(0)
+        }
+        RehearseCommand::Morning {
+            domain,
+            users,
+            wrong_password,
+            unsynced,
+        } => {
+            let v = control(
+                &emu,
+                "/morning",
+                json!({"domain": domain, "users": users, "wrong_password": wrong_password, "unsynced": unsynced}),
+            )
+            .await?;
+            if g.json {
+                print_json(&v)?
+            } else {
+                let codes: Vec<String> = v["by_error_code"]
+                    .as_object()
+                    .map(|m| m.iter().map(|(k, n)| format!("{k}: {n}")).collect())
+                    .unwrap_or_default();
+                print_text(&format!(
+                    "{users} users of {domain} signed in (simulated); error codes {}.",
+                    codes.join(", ")
                 ))?
             }
             Ok(0)

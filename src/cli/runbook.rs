@@ -313,11 +313,28 @@ pub async fn failover(g: &Global, a: FailoverArgs) -> Result<u8, CliError> {
         } else {
             format!("{} domains", targets.len())
         };
+        // The warnings are said again where the decision is made.
+        let warnings: Vec<&str> = p
+            .plan
+            .checks
+            .iter()
+            .filter(|c| c.outcome == crate::ops::plan::Outcome::Warn)
+            .map(|c| c.name.as_str())
+            .collect();
+        let warned = if warnings.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", despite {} warning(s) above ({})",
+                warnings.len(),
+                warnings.join("; ")
+            )
+        };
         confirm(
             g,
             &word,
             &format!(
-                "Convert {} to managed sign-in (password hash sync)",
+                "Convert {} to managed sign-in (password hash sync){warned}",
                 targets.join(", ")
             ),
         )?;
@@ -807,4 +824,58 @@ pub async fn resume(g: &Global) -> Result<u8, CliError> {
         print_text(&text)?;
     }
     Ok(if needs_you { 4 } else { 0 })
+}
+
+#[derive(Debug, Args)]
+pub struct SigninsArgs {
+    /// A converted domain (repeat for several); its subdomains count with it.
+    #[arg(long = "domain", required = true)]
+    pub domains: Vec<String>,
+    /// Sign-ins this long ago or since (`15m`, `2h`, or a time `2026-12-02T10:00:00Z`).
+    #[arg(long, default_value = "15m")]
+    pub since: String,
+    /// Keep watching: look again every --every until Ctrl-C.
+    #[arg(long)]
+    pub follow: bool,
+    #[arg(long, default_value = "30s", value_parser = crate::emulator::parse_duration)]
+    pub every: Duration,
+}
+
+pub async fn signins(g: &Global, a: SigninsArgs) -> Result<u8, CliError> {
+    use crate::ops::signins::{FALLBACK, Watch, unavailable};
+    let from = since(&a.since)?;
+    if a.every < Duration::from_secs(5) {
+        return Err(CliError::Usage(
+            "--every: at least 5s (the log itself lags by minutes)".into(),
+        ));
+    }
+    let s = connect(g).await?;
+    let mut w = Watch::new(a.domains.clone(), from);
+    loop {
+        match w.look(&s).await {
+            Ok(summary) => {
+                if g.json {
+                    // One JSON document per look: a follower reads lines.
+                    print_text(&serde_json::to_string(&summary).unwrap_or_default())?;
+                } else {
+                    print_text(&summary.text())?;
+                }
+            }
+            Err(e) => {
+                return match unavailable(&e) {
+                    Some(why) => Err(CliError::Ops(crate::ops::OpsError::Input(format!(
+                        "sign-in logs cannot be read: {why}. {FALLBACK}"
+                    )))),
+                    None => Err(e.into()),
+                };
+            }
+        }
+        if !a.follow {
+            return Ok(0);
+        }
+        tokio::time::sleep(a.every).await;
+        if !g.json {
+            print_text("")?;
+        }
+    }
 }

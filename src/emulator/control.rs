@@ -61,6 +61,7 @@ pub async fn handle(sh: &Shared, req: &Req) -> Resp {
         ("POST", ["app", "certificates"]) => add_certificate(sh, req),
         ("POST", ["connect", "script"]) => connect_script(sh, req),
         ("POST", ["sync-jobs", "quarantine"]) => quarantine(sh, req),
+        ("POST", ["morning"]) => morning(sh, req),
         _ => Err(error(
             req,
             StatusCode::NOT_FOUND,
@@ -207,6 +208,46 @@ fn sync(sh: &Shared, req: &Req) -> Result<Resp, Resp> {
         })
         .map_err(|e| error(req, StatusCode::SERVICE_UNAVAILABLE, &e.to_string()))?;
     Ok(json_resp(StatusCode::OK, req, &summary))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MorningBody {
+    domain: String,
+    users: usize,
+    #[serde(default)]
+    wrong_password: usize,
+    #[serde(default)]
+    unsynced: usize,
+}
+
+/// The morning after a cutover: users sign in, and the sign-in log fills accordingly.
+fn morning(sh: &Shared, req: &Req) -> Result<Resp, Resp> {
+    let body: MorningBody = parse(req)?;
+    if body.users == 0 || body.users > 10_000 {
+        return Err(error(
+            req,
+            StatusCode::BAD_REQUEST,
+            "users must be 1 to 10,000",
+        ));
+    }
+    let r = sh
+        .with_tenant(|t| {
+            match super::login::simulate_morning(
+                sh,
+                t,
+                &body.domain,
+                body.users,
+                body.wrong_password,
+                body.unsynced,
+            ) {
+                Ok(v) => (Ok(v), true),
+                Err(e) => (Err(e), false),
+            }
+        })
+        .map_err(|e| error(req, StatusCode::SERVICE_UNAVAILABLE, &e.to_string()))?
+        .map_err(|e| error(req, StatusCode::BAD_REQUEST, &e))?;
+    Ok(json_resp(StatusCode::OK, req, &r))
 }
 
 #[derive(Deserialize)]

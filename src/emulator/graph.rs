@@ -516,7 +516,10 @@ pub fn handle(
         ) => remove_applies_to(&call, t, who, &segs[2], &segs[4]),
         _ => match super::sync_api::route(&call, t, who, &l, segs) {
             Some(r) => r,
-            None => Err(unrouted(&call, m, &l)),
+            None => match super::audit::route(&call, t, who, &l) {
+                Some(r) => r,
+                None => Err(unrouted(&call, m, &l)),
+            },
         },
     };
     result.unwrap_or_else(Into::into)

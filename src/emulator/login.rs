@@ -8,7 +8,7 @@ use hyper::StatusCode;
 use serde_json::{Value, json};
 
 use super::http::{Req, Resp, aadsts, field, json as json_resp, text};
-use super::state::{FarmState, Tenant, UserRec};
+use super::state::{FarmState, SignInRec, Tenant, UserRec};
 use super::tokens::{self, Claims, GRAPH_AUDIENCE};
 use super::{DeviceGrant, RefreshGrant, Shared, lock};
 use crate::graph::models::AuthenticationType;
@@ -29,9 +29,13 @@ pub fn handle(sh: &Shared, req: &Req, segs: &[String]) -> Option<Resp> {
             let upn = req.query("user").unwrap_or_default().to_string();
             sh.with_tenant(|t| (user_realm(sh, t, req, &upn), false))
         }
-        ("POST", [tenant, "oauth2", "v2.0", "token"]) => {
-            sh.with_tenant(|t| (token(sh, t, req, tenant), false))
-        }
+        ("POST", [tenant, "oauth2", "v2.0", "token"]) => sh.with_tenant_change(|t| {
+            let (resp, logged) = token(sh, t, req, tenant);
+            (
+                resp,
+                (logged > 0).then_some(super::state::Change::SignIns(logged)),
+            )
+        }),
         ("POST", [tenant, "oauth2", "v2.0", "devicecode"]) => {
             sh.with_tenant(|t| (device_code(sh, t, req, tenant), false))
         }
@@ -278,10 +282,36 @@ fn token_response(
     resp
 }
 
-fn token(sh: &Shared, t: &mut Tenant, req: &Req, tenant: &str) -> Resp {
+/// A token request's answer, and how many sign-ins it added to the log.
+fn token(sh: &Shared, t: &mut Tenant, req: &Req, tenant: &str) -> (Resp, usize) {
     if !tenant_matches(t, tenant) {
-        return unknown_tenant(sh, req, tenant);
+        return (unknown_tenant(sh, req, tenant), 0);
     }
+    let form = req.form();
+    if field(&form, "grant_type") == Some("password")
+        && let Some(client_id) = field(&form, "client_id").map(str::to_string)
+        && known_client(sh, t, req, &client_id).is_ok()
+    {
+        let now = t.now().unix_timestamp();
+        let (resp, rec) = password_grant(sh, t, req, &form, &client_id, now);
+        return match rec {
+            Some(rec) => {
+                t.add_signins(vec![rec]);
+                (resp, 1)
+            }
+            None => (resp, 0),
+        };
+    }
+    if field(&form, "grant_type") == Some("urn:ietf:params:oauth:grant-type:device_code")
+        && let Some(client_id) = field(&form, "client_id").map(str::to_string)
+        && known_client(sh, t, req, &client_id).is_ok()
+    {
+        return device_grant_logged(sh, t, req, &client_id);
+    }
+    (other_grant(sh, t, req), 0)
+}
+
+fn other_grant(sh: &Shared, t: &mut Tenant, req: &Req) -> Resp {
     let form = req.form();
     let Some(grant) = field(&form, "grant_type") else {
         return err(
@@ -309,7 +339,7 @@ fn token(sh: &Shared, t: &mut Tenant, req: &Req, tenant: &str) -> Resp {
     let now = t.now().unix_timestamp();
     match grant {
         "client_credentials" => client_credentials(sh, t, req, &form, &client_id, now),
-        "password" => password_grant(sh, t, req, &form, &client_id, now),
+        "password" => password_grant(sh, t, req, &form, &client_id, now).0,
         "refresh_token" => refresh_grant(sh, t, req, &form, &client_id, now),
         "urn:ietf:params:oauth:grant-type:device_code" => {
             device_grant(sh, t, req, &form, &client_id, now)
@@ -713,6 +743,7 @@ fn delegated_token(
     )
 }
 
+/// The password grant, and the sign-in it records (none for a malformed request).
 fn password_grant(
     sh: &Shared,
     t: &Tenant,
@@ -720,10 +751,10 @@ fn password_grant(
     form: &[(String, String)],
     client_id: &str,
     now: i64,
-) -> Resp {
+) -> (Resp, Option<SignInRec>) {
     for p in ["username", "password", "scope"] {
         if field(form, p).is_none() {
-            return err(
+            let r = err(
                 sh,
                 req,
                 StatusCode::BAD_REQUEST,
@@ -731,21 +762,81 @@ fn password_grant(
                 900144,
                 &format!("The request body must contain the following parameter: '{p}'."),
             );
+            return (r, None);
         }
     }
     let username = field(form, "username").unwrap_or_default();
     let password = field(form, "password").unwrap_or_default();
     match check_password(sh, t, username, password, now) {
-        Ok(user) => delegated_token(
-            sh,
-            t,
-            req,
-            &user,
-            client_id,
-            field(form, "scope").unwrap_or_default(),
-            now,
-        ),
-        Err(r) => r.into_resp(sh, req),
+        Ok(user) => {
+            let resp = delegated_token(
+                sh,
+                t,
+                req,
+                &user,
+                client_id,
+                field(form, "scope").unwrap_or_default(),
+                now,
+            );
+            // A refused scope is a failed sign-in too (consent: AADSTS65001).
+            let (code, reason) = if resp.status() == StatusCode::OK {
+                (0, None)
+            } else {
+                (
+                    65001,
+                    Some(
+                        "The user or administrator has not consented to use the application."
+                            .to_string(),
+                    ),
+                )
+            };
+            let rec = signin_record(t, username, client_id, code, reason, now);
+            (resp, Some(rec))
+        }
+        Err(r) => {
+            let rec = signin_record(
+                t,
+                username,
+                client_id,
+                r.code as i32,
+                Some(r.message.clone()),
+                now,
+            );
+            (r.into_resp(sh, req), Some(rec))
+        }
+    }
+}
+
+/// A sign-in as the log records it; the rehearsal does not evaluate Conditional Access on its
+/// token endpoint (its own tools sign in through it), so it says `notApplied`.
+pub fn signin_record(
+    t: &Tenant,
+    username: &str,
+    client_id: &str,
+    code: i32,
+    reason: Option<String>,
+    now: i64,
+) -> SignInRec {
+    let user = t.user_by_upn(username);
+    SignInRec {
+        id: uuid::Uuid::new_v4().to_string(),
+        created: now,
+        user_id: user.map(|u| u.id.clone()).unwrap_or_default(),
+        upn: username.to_lowercase(),
+        display_name: user.map(|u| u.display_name.clone()).unwrap_or_default(),
+        app_id: client_id.to_string(),
+        app_name: if client_id.eq_ignore_ascii_case(&t.app.client_id) {
+            t.app.display_name.clone()
+        } else {
+            "Microsoft Azure CLI".into()
+        },
+        ip: "127.0.0.1".into(),
+        client_app: "Mobile Apps and Desktop clients".into(),
+        error_code: code,
+        failure_reason: reason,
+        interactive: true,
+        ca_status: "notApplied".into(),
+        ca_applied: vec![],
     }
 }
 
@@ -924,6 +1015,32 @@ fn device_grant(
     delegated_token(sh, t, req, &user, client_id, &scope, now)
 }
 
+/// The device code grant; a completed sign-in (the user approved, the token issued) is logged.
+fn device_grant_logged(sh: &Shared, t: &mut Tenant, req: &Req, client_id: &str) -> (Resp, usize) {
+    let form = req.form();
+    let now = t.now().unix_timestamp();
+    let code = field(&form, "device_code").unwrap_or_default().to_string();
+    let user = {
+        let grants = lock(&sh.grants);
+        grants
+            .device
+            .values()
+            .find(|g| g.device_code == code)
+            .and_then(|g| g.approved_user.clone())
+    };
+    let resp = device_grant(sh, t, req, &form, client_id, now);
+    let upn = user.and_then(|id| t.users.iter().find(|u| u.id == id).map(|u| u.upn.clone()));
+    match upn {
+        Some(upn) if resp.status() == StatusCode::OK => {
+            let mut rec = signin_record(t, &upn, client_id, 0, None, now);
+            rec.client_app = "Mobile Apps and Desktop clients".into();
+            t.add_signins(vec![rec]);
+            (resp, 1)
+        }
+        _ => (resp, 0),
+    }
+}
+
 fn escape_html(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -1036,6 +1153,122 @@ fn keys(sh: &Shared, t: &Tenant, req: &Req, tenant: &str) -> Resp {
         "x5c": [t.token_key.cert_b64], "issuer": format!("{}/{}/v2.0", sh.base_url, t.tenant_id),
     }]});
     json_resp(StatusCode::OK, req, &body)
+}
+
+/// The office app the simulated morning's users open.
+const OFFICE_HOME: (&str, &str) = ("4765445b-32c6-49b0-83e6-1d93765276ca", "OfficeHome");
+
+/// Whether an enabled Conditional Access policy requires MFA of this user for every app.
+fn mfa_policy_for(t: &Tenant, user: &UserRec) -> Option<(String, String)> {
+    t.ca_policies.iter().find_map(|p| {
+        let list = |v: &serde_json::Value| -> Vec<String> {
+            v.as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let users = &p["conditions"]["users"];
+        let included = list(&users["includeUsers"])
+            .iter()
+            .any(|u| u == "All" || u == &user.id)
+            || list(&users["includeGroups"]).iter().any(|g| {
+                t.groups
+                    .iter()
+                    .any(|x| &x.id == g && x.members.iter().any(|m| m == &user.id))
+            });
+        let excluded = list(&users["excludeUsers"]).iter().any(|u| u == &user.id);
+        let mfa = list(&p["grantControls"]["builtInControls"])
+            .iter()
+            .any(|c| c == "mfa");
+        (p["state"] == "enabled" && mfa && included && !excluded).then(|| {
+            (
+                p["id"].as_str().unwrap_or_default().to_string(),
+                p["displayName"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+    })
+}
+
+/// "The morning after": `users` users of `domain` (by UPN order) open Office in a browser and sign
+/// in with a password: the last `unsynced` before their hash has arrived, the `wrong_password`
+/// before them with a wrong one, the rest with theirs. Each attempt goes through the tenant's real password check
+/// and Conditional Access (MFA is completed where a policy asks for it), and is logged.
+pub(super) fn simulate_morning(
+    sh: &Shared,
+    t: &mut Tenant,
+    domain: &str,
+    users: usize,
+    wrong_password: usize,
+    unsynced: usize,
+) -> Result<serde_json::Value, String> {
+    let suffix = format!("@{}", domain.to_ascii_lowercase());
+    let mut chosen: Vec<String> = t
+        .users
+        .iter()
+        .filter(|u| u.synced && u.enabled && u.upn.to_ascii_lowercase().ends_with(&suffix))
+        .map(|u| u.upn.clone())
+        .collect();
+    chosen.sort();
+    if chosen.len() < users {
+        return Err(format!(
+            "{domain} has {} synchronized users; {users} were asked for",
+            chosen.len()
+        ));
+    }
+    if wrong_password + unsynced > users {
+        return Err("wrong_password and unsynced together cannot exceed users".into());
+    }
+    chosen.truncate(users);
+    let right_from = users - unsynced - wrong_password;
+    let unsynced_from = users - unsynced;
+    for upn in &chosen[unsynced_from..] {
+        if let Some(u) = t.users.iter_mut().find(|u| &u.upn == upn) {
+            u.has_hash = false;
+        }
+    }
+    let now = t.now().unix_timestamp();
+    let right = t.user_password().to_string();
+    let mut records = vec![];
+    let mut by_code: std::collections::BTreeMap<i32, usize> = Default::default();
+    for (i, upn) in chosen.iter().enumerate() {
+        let wrong = i >= right_from && i < unsynced_from;
+        let password = if wrong {
+            "not-their-password"
+        } else {
+            right.as_str()
+        };
+        // Logged over the last seconds, oldest first; checked against the tenant as it is now.
+        let at = now - (users - i) as i64;
+        let mut rec = signin_record(t, upn, OFFICE_HOME.0, 0, None, at);
+        rec.app_name = OFFICE_HOME.1.into();
+        rec.client_app = "Browser".into();
+        match check_password(sh, t, upn, password, now) {
+            Ok(user) => {
+                if let Some((id, name)) = mfa_policy_for(t, &user) {
+                    rec.ca_status = "success".into();
+                    rec.ca_applied = vec![serde_json::json!({
+                        "id": id, "displayName": name, "enforcedGrantControls": ["Mfa"],
+                        "enforcedSessionControls": [], "result": "success"
+                    })];
+                }
+            }
+            Err(r) => {
+                rec.error_code = r.code as i32;
+                rec.failure_reason = Some(r.message);
+            }
+        }
+        *by_code.entry(rec.error_code).or_default() += 1;
+        records.push(rec);
+    }
+    t.add_signins(records);
+    Ok(serde_json::json!({
+        "domain": domain,
+        "attempts": users,
+        "by_error_code": by_code.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
+    }))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 #![allow(clippy::result_large_err)]
 
 mod adfs;
+mod audit;
 mod control;
 pub mod engines;
 mod graph;

@@ -26,8 +26,46 @@ pub struct Scenario {
     pub domain: Vec<DomainSpec>,
     #[serde(default)]
     pub group: Vec<GroupSpec>,
+    #[serde(default)]
+    pub conditional_access: Vec<ConditionalAccessSpec>,
     pub limits: Option<Limits>,
     pub generate: Option<GenerateSpec>,
+}
+
+/// A Conditional Access policy, in the few words a scenario needs.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionalAccessSpec {
+    pub display_name: String,
+    /// `enabled`, `disabled` or `enabledForReportingButNotEnforced`.
+    #[serde(default = "default_ca_state")]
+    pub state: String,
+    /// Built-in grant controls: `mfa`, `block`, ...
+    pub grant: Vec<String>,
+    #[serde(default = "all")]
+    pub include_users: Vec<String>,
+    /// Group display names.
+    #[serde(default)]
+    pub include_groups: Vec<String>,
+    #[serde(default)]
+    pub exclude_users: Vec<String>,
+    #[serde(default = "all")]
+    pub include_applications: Vec<String>,
+    /// `all`, `browser`, `mobileAppsAndDesktopClients`, `exchangeActiveSync`, `other`.
+    #[serde(default = "all_lower")]
+    pub client_app_types: Vec<String>,
+}
+
+fn default_ca_state() -> String {
+    "enabled".into()
+}
+
+fn all() -> Vec<String> {
+    vec!["All".into()]
+}
+
+fn all_lower() -> Vec<String> {
+    vec!["all".into()]
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -38,6 +76,9 @@ pub struct TenantSpec {
     pub initial_domain: String,
     #[serde(default = "default_country")]
     pub country: String,
+    /// An Entra ID P1/P2 licence: sign-in logs can be read through Graph only with one.
+    #[serde(default = "yes")]
+    pub premium: bool,
 }
 
 fn default_country() -> String {
@@ -127,6 +168,9 @@ pub struct DomainSpec {
     pub default: bool,
     #[serde(default = "yes")]
     pub verified: bool,
+    /// The domain's `federatedIdpMfaBehavior` (federated domains; default
+    /// `acceptIfMfaDoneByFederatedIdp`).
+    pub federated_idp_mfa_behavior: Option<String>,
 }
 
 fn yes() -> bool {
@@ -207,6 +251,7 @@ pub struct Resolved {
     pub farms: BTreeMap<String, FarmSpec>,
     pub domains: Vec<DomainSpec>,
     pub groups: Vec<GroupSpec>,
+    pub conditional_access: Vec<ConditionalAccessSpec>,
     pub limits: Limits,
 }
 
@@ -229,6 +274,7 @@ impl Scenario {
             && self.farm.is_empty()
             && self.domain.is_empty()
             && self.group.is_empty()
+            && self.conditional_access.is_empty()
             && self.limits.is_none()
     }
 
@@ -264,6 +310,11 @@ impl Scenario {
                 base.group
             } else {
                 self.group
+            },
+            conditional_access: if self.conditional_access.is_empty() {
+                base.conditional_access
+            } else {
+                self.conditional_access
             },
             limits: self.limits.or(base.limits),
             generate: self.generate,
@@ -336,6 +387,7 @@ impl Scenario {
                     users: 0,
                     default: false,
                     verified: true,
+                    federated_idp_mfa_behavior: None,
                 });
             }
             let targets: Vec<usize> = if domains.len() > first_generated {
@@ -357,6 +409,18 @@ impl Scenario {
         }
         check(&tenant, &admin, &farms, &domains, &limits)?;
         check_groups(&self.group, &domains)?;
+        check_conditional_access(&self.conditional_access, &self.group)?;
+        for d in &domains {
+            if let Some(b) = &d.federated_idp_mfa_behavior
+                && !crate::graph::models::FederatedIdpMfaBehavior::KNOWN.contains(&b.as_str())
+            {
+                return Err(EmulatorError::Scenario(format!(
+                    "domain {:?}: federated_idp_mfa_behavior {b:?} is not one of {:?}",
+                    d.name,
+                    crate::graph::models::FederatedIdpMfaBehavior::KNOWN
+                )));
+            }
+        }
         Ok(Resolved {
             tenant,
             admin,
@@ -365,9 +429,66 @@ impl Scenario {
             farms,
             domains,
             groups: self.group,
+            conditional_access: self.conditional_access,
             limits,
         })
     }
+}
+
+fn check_conditional_access(
+    policies: &[ConditionalAccessSpec],
+    groups: &[GroupSpec],
+) -> Result<(), EmulatorError> {
+    const STATES: [&str; 3] = ["enabled", "disabled", "enabledForReportingButNotEnforced"];
+    const GRANTS: [&str; 7] = [
+        "block",
+        "mfa",
+        "compliantDevice",
+        "domainJoinedDevice",
+        "approvedApplication",
+        "compliantApplication",
+        "passwordChange",
+    ];
+    const CLIENTS: [&str; 6] = [
+        "all",
+        "browser",
+        "mobileAppsAndDesktopClients",
+        "exchangeActiveSync",
+        "easSupported",
+        "other",
+    ];
+    for p in policies {
+        let bad = |what: &str, v: &str, allowed: &[&str]| {
+            Err(EmulatorError::Scenario(format!(
+                "conditional access {:?}: {what} {v:?} is not one of {allowed:?}",
+                p.display_name
+            )))
+        };
+        if !STATES.contains(&p.state.as_str()) {
+            return bad("state", &p.state, &STATES);
+        }
+        if let Some(g) = p.grant.iter().find(|g| !GRANTS.contains(&g.as_str())) {
+            return bad("grant", g, &GRANTS);
+        }
+        if let Some(c) = p
+            .client_app_types
+            .iter()
+            .find(|c| !CLIENTS.contains(&c.as_str()))
+        {
+            return bad("client app type", c, &CLIENTS);
+        }
+        if let Some(g) = p
+            .include_groups
+            .iter()
+            .find(|g| !groups.iter().any(|x| &x.display_name == *g))
+        {
+            return Err(EmulatorError::Scenario(format!(
+                "conditional access {:?} includes group {g:?}, which the scenario does not have",
+                p.display_name
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn check_groups(groups: &[GroupSpec], domains: &[DomainSpec]) -> Result<(), EmulatorError> {

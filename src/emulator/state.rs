@@ -49,6 +49,15 @@ pub struct Tenant {
     pub users: Vec<UserRec>,
     pub groups: Vec<GroupRec>,
     pub policies: Vec<PolicyRec>,
+    /// Conditional Access policies, as Graph returns them.
+    #[serde(default)]
+    pub ca_policies: Vec<serde_json::Value>,
+    /// An Entra ID P1/P2 licence (sign-in logs through Graph need one).
+    #[serde(default = "yes")]
+    pub premium: bool,
+    /// The sign-in log, oldest first (the newest `SIGNIN_LIMIT` are kept).
+    #[serde(default)]
+    pub signins: Vec<SignInRec>,
     pub app: AppRec,
     pub farms: BTreeMap<String, FarmRec>,
     pub limits: LimitsRec,
@@ -174,6 +183,34 @@ pub struct GroupRec {
     pub member_groups: Vec<String>,
 }
 
+fn yes() -> bool {
+    true
+}
+
+/// Sign-ins kept: Entra keeps 30 days (P1/P2); a rehearsal keeps this many.
+pub const SIGNIN_LIMIT: usize = 20_000;
+
+/// One sign-in as the log records it (`microsoft.graph.signIn`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SignInRec {
+    pub id: String,
+    pub created: i64,
+    pub user_id: String,
+    pub upn: String,
+    pub display_name: String,
+    pub app_id: String,
+    pub app_name: String,
+    pub ip: String,
+    pub client_app: String,
+    pub error_code: i32,
+    pub failure_reason: Option<String>,
+    pub interactive: bool,
+    /// `success`, `failure` or `notApplied`.
+    pub ca_status: String,
+    /// `appliedConditionalAccessPolicy` objects.
+    pub ca_applied: Vec<serde_json::Value>,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PolicyRec {
     pub policy: FeatureRolloutPolicy,
@@ -244,6 +281,8 @@ pub enum Change {
     Domains(Vec<String>),
     /// The sync settings.
     Sync,
+    /// The last this many sign-ins were added.
+    SignIns(usize),
     /// Anything else: the whole tenant is saved.
     All,
 }
@@ -257,6 +296,8 @@ struct WalLine {
     domains: Vec<DomainRec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sync: Option<SyncRec>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    signins: Vec<SignInRec>,
 }
 
 /// The on-disk home of a tenant: a snapshot (`tenant.json`) and a change log (`tenant.wal`) of the
@@ -369,6 +410,7 @@ impl Store {
             if let Some(sync) = line.sync {
                 t.sync = sync;
             }
+            t.add_signins(line.signins);
             t.wal_seq = line.seq;
             t.wal_records += 1;
         }
@@ -403,6 +445,14 @@ impl Store {
                 seq: t.wal_seq + 1,
                 domains: vec![],
                 sync: Some(t.sync.clone()),
+                signins: vec![],
+            }),
+            Change::SignIns(n) => Some(WalLine {
+                epoch: t.wal_epoch.clone(),
+                seq: t.wal_seq + 1,
+                domains: vec![],
+                sync: None,
+                signins: t.signins[t.signins.len().saturating_sub(*n)..].to_vec(),
             }),
             Change::Domains(ids) => {
                 let mut domains = vec![];
@@ -421,6 +471,7 @@ impl Store {
                     seq: t.wal_seq + 1,
                     domains,
                     sync: None,
+                    signins: vec![],
                 })
             }
         };
@@ -550,13 +601,17 @@ impl Tenant {
                 Some(farm_name) => {
                     let farm = &farms[farm_name];
                     model.authentication_type = Some(AuthenticationType::Federated);
-                    Some(federation_for(
+                    let mut f = federation_for(
                         farm_name,
                         farm,
                         d.issuer.clone().unwrap_or_else(|| farm.identifier.clone()),
                         &format!("{} federation", d.name),
                         created,
-                    ))
+                    );
+                    if let Some(b) = &d.federated_idp_mfa_behavior {
+                        f.federated_idp_mfa_behavior = Some(FederatedIdpMfaBehavior::from_wire(b));
+                    }
+                    Some(f)
                 }
                 None => None,
             };
@@ -721,6 +776,9 @@ impl Tenant {
             users,
             groups,
             policies: vec![],
+            ca_policies: vec![],
+            premium: s.tenant.premium,
+            signins: vec![],
             app: AppRec {
                 client_id: s.app.client_id.clone(),
                 display_name: s.app.display_name.clone(),
@@ -738,10 +796,24 @@ impl Tenant {
                 token_lifetime_s: s.limits.token_lifetime_s,
             },
         };
+        tenant.ca_policies = s
+            .conditional_access
+            .iter()
+            .map(|p| conditional_access_policy(p, &tenant.groups, created))
+            .collect();
         if s.sync.password_hash_sync {
             tenant.sync_cycle(now - 60);
         }
         Ok(tenant)
+    }
+
+    /// Adds sign-ins to the log, keeping the newest `SIGNIN_LIMIT`.
+    pub fn add_signins(&mut self, new: Vec<SignInRec>) {
+        self.signins.extend(new);
+        if self.signins.len() > SIGNIN_LIMIT {
+            let extra = self.signins.len() - SIGNIN_LIMIT;
+            self.signins.drain(..extra);
+        }
     }
 
     /// The emulated clock: real time plus what `clock advance` added.
@@ -916,6 +988,60 @@ impl Tenant {
     pub fn user_password(&self) -> &str {
         &self.secrets.user_password
     }
+}
+
+/// A `conditionalAccessPolicy` as Graph returns it, from a scenario's few words.
+fn conditional_access_policy(
+    p: &scenario::ConditionalAccessSpec,
+    groups: &[GroupRec],
+    created: i64,
+) -> serde_json::Value {
+    let group_ids: Vec<String> = p
+        .include_groups
+        .iter()
+        .filter_map(|name| groups.iter().find(|g| &g.display_name == name))
+        .map(|g| g.id.clone())
+        .collect();
+    serde_json::json!({
+        "id": uuid::Uuid::new_v4().to_string(),
+        "templateId": null,
+        "displayName": p.display_name,
+        "description": null,
+        "createdDateTime": graph_time(unix(created)),
+        "modifiedDateTime": null,
+        "state": p.state,
+        "sessionControls": null,
+        "conditions": {
+            "userRiskLevels": [],
+            "signInRiskLevels": [],
+            "servicePrincipalRiskLevels": [],
+            "clientAppTypes": p.client_app_types,
+            "platforms": null,
+            "locations": null,
+            "devices": null,
+            "clientApplications": null,
+            "applications": {
+                "includeApplications": p.include_applications,
+                "excludeApplications": [],
+                "includeUserActions": [],
+                "includeAuthenticationContextClassReferences": []
+            },
+            "users": {
+                "includeUsers": p.include_users,
+                "excludeUsers": p.exclude_users,
+                "includeGroups": group_ids,
+                "excludeGroups": [],
+                "includeRoles": [],
+                "excludeRoles": []
+            }
+        },
+        "grantControls": {
+            "operator": "OR",
+            "builtInControls": p.grant,
+            "customAuthenticationFactors": [],
+            "termsOfUse": []
+        }
+    })
 }
 
 /// Graph's view of a fresh domain.

@@ -61,6 +61,14 @@ pub fn explain(code: u32) -> Option<&'static str> {
             "the federation trust is broken (SAML token or issuer mismatch): reset the Microsoft Entra ID trust"
         }
         50055 => "the password has expired: the user must change it",
+        50144 => "the on-premises password has expired: the user must change it on premises",
+        50074 => "multifactor authentication was required and not completed",
+        53003 => "blocked by a Conditional Access policy",
+        530035 => "blocked by security defaults (legacy authentication, or deemed unsafe)",
+        65001 => "the user or an administrator has not consented to the application",
+        50173 | 50132 | 50133 => {
+            "the session is no longer valid after a password change: sign in again"
+        }
         7000215 => "the client secret is wrong: use the secret's value, not its id",
         700016 => "no such application in this tenant: check the client id and the tenant",
         70016 => "waiting for the user to enter the code",

@@ -247,6 +247,18 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
             }
         }
     }
+    // What stops protecting users when AD FS leaves the path: it warns, never blocks.
+    if !targets.is_empty() {
+        let with_settings: Vec<(String, Option<Value>)> = targets
+            .iter()
+            .map(|id| {
+                let raw = read.get(&id.to_ascii_lowercase()).cloned().flatten();
+                (id.clone(), raw)
+            })
+            .collect();
+        plan.checks
+            .extend(super::security::preflight(s, &with_settings).await);
+    }
     for id in &targets {
         let d = encode(id);
         plan.step(

@@ -477,6 +477,26 @@ async fn handle(
                 Err(e) => send(BackendEvent::Failed(panel("Preparing failed", &e))),
             }
         }
+        Effect::WatchSignIns { domains, first } => {
+            // A pause between looks: the log itself lags by minutes; the rehearsal's does not.
+            if !first {
+                let pause = if s.rehearsal.is_some() { 2 } else { 30 };
+                tokio::time::sleep(std::time::Duration::from_secs(pause)).await;
+            }
+            let since = time::OffsetDateTime::now_utc() - time::Duration::minutes(15);
+            let mut w = crate::ops::signins::Watch::new(domains, since);
+            let r = match w.look(s).await {
+                Ok(summary) => Ok(Box::new(summary)),
+                Err(e) => match crate::ops::signins::unavailable(&e) {
+                    Some(why) => Err(format!(
+                        "Sign-in logs cannot be read: {why}. {}",
+                        crate::ops::signins::FALLBACK
+                    )),
+                    None => Err(format!("The sign-in log could not be read: {e}")),
+                },
+            };
+            send(BackendEvent::SignIns(r));
+        }
         Effect::WatchHashes { previous } => {
             // A pause between looks: a password sync runs every two minutes at best.
             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
@@ -521,7 +541,34 @@ async fn control(s: &Session, c: Control) -> String {
     };
     let info = emu.info();
     let service = info.adfs.keys().next().cloned().unwrap_or_default();
+    // The morning after happens in the first managed domain with synchronized users.
+    let morning_domain = if c == Control::Morning {
+        status::status(s).await.ok().and_then(|st| {
+            st.domains
+                .iter()
+                .find(|d| {
+                    d.is_root
+                        && d.authentication_type == "Managed"
+                        && !d.id.ends_with(".onmicrosoft.com")
+                })
+                .map(|d| d.id.clone())
+        })
+    } else {
+        None
+    };
     let (path, body, done) = match c {
+        Control::Morning => {
+            let Some(d) = morning_domain else {
+                return "No managed domain: fail one over first".into();
+            };
+            (
+                "/morning".into(),
+                serde_json::json!({"domain": d, "users": 40, "wrong_password": 6, "unsynced": 4}),
+                format!(
+                    "40 users of {d} signed in (simulated): 6 with a wrong password, 4 before their hash arrived"
+                ),
+            )
+        }
         Control::FarmDown => (
             format!("/adfs/{service}"),
             serde_json::json!({"state": "down"}),

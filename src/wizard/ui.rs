@@ -124,6 +124,8 @@ fn nav_bar(s: &State, f: &mut Frame, area: Rect, theme: &Theme) {
     let next = match s.page {
         Page::Ready => "Configure",
         Page::Complete if matches!(s.flow, Flow::SwitchBack | Flow::ResetTrust) => "Verify",
+        Page::Complete if s.flow == Flow::Failover => "Sign-ins",
+        Page::SignIns => "Test sign-in",
         Page::Verify if s.verify.is_some() => "Verify federated login",
         Page::Complete => "Test sign-in",
         Page::AdfsFarm if s.farm.is_none() => "Read metadata",
@@ -225,7 +227,7 @@ mod tests {
 
     use super::*;
     use crate::wizard::app::tests::{connected, plan};
-    use crate::wizard::app::{Action, BackendEvent, ErrorPanel, update};
+    use crate::wizard::app::{Action, BackendEvent, Effect, ErrorPanel, update};
 
     fn draw(s: &State, w: u16, h: u16) -> String {
         let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
@@ -239,7 +241,7 @@ mod tests {
 
     #[test]
     fn the_complete_page_watches_until_password_hashes_arrive() {
-        use crate::wizard::app::{Effect, Page};
+        use crate::wizard::app::Page;
         // Customize synchronization options → Optional features → Ready → Configuring → Complete.
         let mut s = connected(false);
         update(&mut s, Action::Digit(2));
@@ -495,6 +497,56 @@ mod tests {
             Action::Backend(BackendEvent::Done(vec!["contoso.com: converted".into()])),
         );
         snap("complete", &s);
+        // After a failover: who signs in, from the sign-in log.
+        let fx = update(&mut s, Action::Next);
+        assert_eq!(
+            fx,
+            vec![Effect::WatchSignIns {
+                domains: vec!["contoso.com".into()],
+                first: true
+            }]
+        );
+        let summary = crate::ops::signins::Summary {
+            domains: vec!["contoso.com".into()],
+            since: "2026-12-02T09:45:00Z".into(),
+            until: "2026-12-02T10:00:00Z".into(),
+            total: 40,
+            succeeded: 30,
+            failed: 10,
+            failures: vec![
+                crate::ops::signins::Failure {
+                    code: 50126,
+                    count: 6,
+                    meaning: "wrong user name or password".into(),
+                    users: vec![
+                        "alex.wilber@contoso.com".into(),
+                        "diego.siciliani@contoso.com".into(),
+                    ],
+                    more_users: 4,
+                },
+                crate::ops::signins::Failure {
+                    code: 50056,
+                    count: 4,
+                    meaning: "no password hash yet".into(),
+                    users: vec!["adele.vance@contoso.com".into()],
+                    more_users: 3,
+                },
+            ],
+            requests: 1,
+        };
+        let fx = update(
+            &mut s,
+            Action::Backend(BackendEvent::SignIns(Ok(Box::new(summary)))),
+        );
+        assert_eq!(
+            fx,
+            vec![Effect::WatchSignIns {
+                domains: vec!["contoso.com".into()],
+                first: false
+            }],
+            "it refreshes while the page shows"
+        );
+        snap("signins", &s);
         update(&mut s, Action::Next);
         assert_eq!(
             s.upn, "adele.vance@contoso.com",

@@ -283,9 +283,10 @@ async fn failover_backs_up_converts_and_confirms_with_the_fewest_requests() {
     let r = failover::run(&s, p, &Quiet).await.unwrap();
     assert_eq!(r.domains.len(), 2);
     // Per domain: the backup read (made by the pre-flight, which a run straight after reuses), the
-    // change, the confirming read; plus the pre-flight's three (domains, sync settings, last sync).
+    // change, the confirming read; plus the pre-flight's three (domains, sync settings, last sync)
+    // and its security check's one (the Conditional Access policies).
     assert_eq!(r.requests, 4, "{r:?}");
-    assert_eq!(s.graph.requests_sent() - before, 3 + 3 * 2);
+    assert_eq!(s.graph.requests_sent() - before, 3 + 1 + 3 * 2);
     let tenant = t.emu.tenant();
     for d in ["contoso.com", "fabrikam.com"] {
         assert!(

@@ -3,6 +3,7 @@
 mod cli;
 mod clients;
 mod credentials;
+mod cutover;
 mod engines;
 mod federated;
 #[cfg(unix)]

@@ -141,7 +141,88 @@ fn v1() -> Schema {
     Schema::load(&[
         "graph-v1.0-prod-csdl-slices.xml",
         "graph-v1.0-prod-csdl-users-groups.xml",
+        "graph-v1.0-prod-csdl-conditional-access-signins.xml",
     ])
+}
+
+/// Conditional Access policies and sign-ins, against the schema and the documented example.
+#[tokio::test]
+async fn conditional_access_and_sign_ins_answer_as_graph_does() {
+    let rig = Rig::with(
+        |_| {},
+        Some(
+            "[[conditional_access]]\ndisplay_name = \"Require MFA\"\ngrant = [\"mfa\"]\n\n[[conditional_access]]\ndisplay_name = \"Block legacy\"\ngrant = [\"block\"]\nclient_app_types = [\"exchangeActiveSync\", \"other\"]\nstate = \"enabledForReportingButNotEnforced\"\n",
+        ),
+    )
+    .await;
+    let admin = rig.admin_token().await;
+    let schema = v1();
+    let mut problems = vec![];
+    let a = rig
+        .get(&admin, "/v1.0/identity/conditionalAccess/policies")
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let policies = a.body["value"].as_array().unwrap().clone();
+    assert_eq!(policies.len(), 2);
+    for p in &policies {
+        schema.check("conditionalAccessPolicy", p, "policies", &mut problems);
+    }
+    // Every property the documented example shows is there too.
+    let doc = fixture("conditionalAccessPolicy.list.v1.0.response-200.json");
+    for k in keys(&doc["value"][0]) {
+        assert!(policies[0].get(&k).is_some(), "policy lacks {k}");
+    }
+    let id = policies[0]["id"].as_str().unwrap();
+    let one = rig
+        .get(
+            &admin,
+            &format!("/v1.0/identity/conditionalAccess/policies/{id}"),
+        )
+        .await;
+    assert_eq!(one.body["displayName"], "Require MFA");
+    // An application without Policy.Read.All is refused, as Graph does.
+    let app = rig.app_token().await;
+    let a = rig
+        .get(&app, "/v1.0/identity/conditionalAccess/policies")
+        .await;
+    assert_eq!(a.status, 403);
+    assert_eq!(a.body["error"]["code"], "Authorization_RequestDenied");
+
+    // Sign-ins: the admin's own sign-in is in the log, newest first, with the documented shape.
+    let a = rig.get(&admin, "/v1.0/auditLogs/signIns").await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let items = a.body["value"].as_array().unwrap().clone();
+    assert!(!items.is_empty());
+    for v in &items {
+        schema.check("signIn", v, "signIns", &mut problems);
+    }
+    let times: Vec<&str> = items
+        .iter()
+        .map(|v| v["createdDateTime"].as_str().unwrap())
+        .collect();
+    let mut sorted = times.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(times, sorted, "newest first");
+    // The documented filters work; an undocumented one is refused.
+    let upn = items[0]["userPrincipalName"].as_str().unwrap().to_string();
+    let f = rig
+        .get(
+            &admin,
+            &format!("/v1.0/auditLogs/signIns?$filter=userPrincipalName%20eq%20'{upn}'%20and%20status/errorCode%20eq%200%20and%20createdDateTime%20ge%202020-01-01T00:00:00Z"),
+        )
+        .await;
+    assert_eq!(f.status, 200, "{}", f.text);
+    assert!(!f.body["value"].as_array().unwrap().is_empty());
+    let bad = rig
+        .get(
+            &admin,
+            "/v1.0/auditLogs/signIns?$filter=endsWith(userPrincipalName,'@contoso.com')",
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    let top = rig.get(&admin, "/v1.0/auditLogs/signIns?$top=1001").await;
+    assert_eq!(top.status, 400);
+    assert!(problems.is_empty(), "{problems:#?}");
 }
 
 #[tokio::test]

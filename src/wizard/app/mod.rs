@@ -42,6 +42,8 @@ pub enum Page {
     Resume,
     /// Staged rollout of password hash sync: its groups, which to keep, which to add.
     StagedRollout,
+    /// Who signs in after a cutover: the sign-in log, refreshed while the page shows.
+    SignIns,
 }
 
 impl Page {
@@ -69,6 +71,7 @@ impl Page {
             Page::Verify => "Verify federation connectivity",
             Page::Resume => "Finish interrupted changes",
             Page::StagedRollout => "Staged rollout",
+            Page::SignIns => "Sign-ins after the cutover",
         }
     }
 }
@@ -223,6 +226,8 @@ pub enum BackendEvent {
     /// Resume's outcome for each interrupted change.
     Resumed(Vec<String>),
     Staged(Box<StagedInfo>),
+    /// A look at the sign-in log: the summary, or why it cannot be read.
+    SignIns(Result<Box<crate::ops::signins::Summary>, String>),
 }
 
 #[derive(Clone, Debug)]
@@ -253,10 +258,11 @@ pub enum Control {
     Sync,
     ConnectScript,
     AdvanceClock,
+    Morning,
 }
 
 impl Control {
-    pub const ALL: [Control; 7] = [
+    pub const ALL: [Control; 8] = [
         Control::FarmDown,
         Control::FarmUp,
         Control::Rollover,
@@ -264,6 +270,7 @@ impl Control {
         Control::Sync,
         Control::ConnectScript,
         Control::AdvanceClock,
+        Control::Morning,
     ];
 
     pub fn label(self) -> &'static str {
@@ -275,6 +282,7 @@ impl Control {
             Control::Sync => "Run a sync cycle now",
             Control::ConnectScript => "Run the generated script on the Connect server",
             Control::AdvanceClock => "Advance the clock by 10 minutes",
+            Control::Morning => "The morning after: 40 users of a converted domain sign in",
         }
     }
 }
@@ -320,6 +328,11 @@ pub enum Effect {
     },
     /// Read the staged rollout and some group names.
     LoadStaged,
+    /// Look at the sign-in log of `domains` (the last 15 minutes); after a pause unless `first`.
+    WatchSignIns {
+        domains: Vec<String>,
+        first: bool,
+    },
     PrepareStaged {
         change: crate::ops::staged_rollout::Change,
     },
@@ -389,6 +402,9 @@ pub struct State {
     pub staged_add: String,
     pub staged_end: bool,
     pub staged_change: Option<crate::ops::staged_rollout::Change>,
+    /// The sign-in watch: the last look, and how many looks were made.
+    pub signins: Option<Result<crate::ops::signins::Summary, String>>,
+    pub signin_looks: u32,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -453,6 +469,8 @@ impl State {
             staged_add: String::new(),
             staged_end: false,
             staged_change: None,
+            signins: None,
+            signin_looks: 0,
         }
     }
 
@@ -591,6 +609,7 @@ impl State {
         matches!(
             self.page,
             Page::ViewConfig
+                | Page::SignIns
                 | Page::Ready
                 | Page::Complete
                 | Page::Certificates
@@ -867,7 +886,8 @@ fn next(s: &mut State) -> Vec<Effect> {
         | Page::Configuring
         | Page::Complete
         | Page::TestSignin
-        | Page::FederatedLogin => run::next(s),
+        | Page::FederatedLogin
+        | Page::SignIns => run::next(s),
         Page::StagedRollout => staged::next(s),
     }
 }

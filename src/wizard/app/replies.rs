@@ -104,6 +104,22 @@ pub(super) fn backend(s: &mut State, e: BackendEvent) -> Vec<Effect> {
             }
         }
         BackendEvent::Certificates(rows) => s.certificates = rows,
+        BackendEvent::SignIns(r) => {
+            s.busy = None;
+            // The watch goes on while its page shows and the log can be read.
+            if s.page != Page::SignIns {
+                return vec![];
+            }
+            s.signin_looks += 1;
+            let again = r.is_ok();
+            s.signins = Some(r.map(|b| *b));
+            if again {
+                return vec![Effect::WatchSignIns {
+                    domains: s.selected.iter().cloned().collect(),
+                    first: false,
+                }];
+            }
+        }
         BackendEvent::Staged(info) => {
             s.busy = None;
             s.staged_keep = info.groups.iter().map(|g| g.0.clone()).collect();

@@ -34,8 +34,23 @@ pub(super) fn next(s: &mut State) -> Vec<Effect> {
             {
                 s.upn = u;
             }
+            // After a failover: who signs in now, from the sign-in log, before one user's test.
+            if s.flow == Flow::Failover && !s.selected.is_empty() {
+                s.page = Page::SignIns;
+                s.signins = None;
+                s.signin_looks = 0;
+                s.busy = Some("reading the sign-in log".into());
+                return vec![Effect::WatchSignIns {
+                    domains: s.selected.iter().cloned().collect(),
+                    first: true,
+                }];
+            }
             s.page = Page::TestSignin;
             s.offer_sample_user();
+            vec![]
+        }
+        Page::SignIns => {
+            s.go(Page::TestSignin);
             vec![]
         }
         Page::TestSignin | Page::FederatedLogin => {

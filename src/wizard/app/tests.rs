@@ -189,9 +189,27 @@ fn the_failover_flow_needs_a_selection_a_clean_preflight_and_the_typed_name() {
     );
     assert_eq!(s.page, Page::Complete);
     update(&mut s, Action::Next);
+    assert_eq!(s.page, Page::SignIns);
+    // A log that cannot be read is said, and not asked again.
+    let fx = update(
+        &mut s,
+        Action::Backend(BackendEvent::SignIns(Err("no licence".into()))),
+    );
+    assert!(fx.is_empty());
+    update(&mut s, Action::Next);
     assert_eq!(s.page, Page::TestSignin);
     update(&mut s, Action::Previous);
+    assert_eq!(s.page, Page::SignIns);
+    update(&mut s, Action::Previous);
     assert_eq!(s.page, Page::Tasks);
+    // Once away, a late answer starts no more looks.
+    assert!(
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::SignIns(Err("late".into())))
+        )
+        .is_empty()
+    );
 }
 
 #[test]

@@ -1,4 +1,4 @@
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 
 use crate::wizard::app::State;
 use crate::wizard::theme::Theme;
@@ -40,6 +40,64 @@ pub fn configuring(s: &State, _t: &Theme) -> Vec<Line<'static>> {
     lines
 }
 
+/// Who signs in after the cutover, refreshed while the page shows.
+pub fn signins(s: &State, t: &Theme) -> Vec<Line<'static>> {
+    let domains = s.selected.iter().cloned().collect::<Vec<_>>().join(", ");
+    let mut lines = vec![
+        Line::from(format!(
+            "Sign-ins of {domains} in the last 15 minutes, from the sign-in log (look {}; it",
+            s.signin_looks
+        )),
+        Line::from("refreshes while this page shows; events reach the log within minutes)."),
+        Line::from(""),
+    ];
+    match &s.signins {
+        None => lines.push(Line::from("Reading the sign-in log…")),
+        Some(Err(why)) => {
+            lines.push(Line::from(Span::styled(why.clone(), t.warn)));
+        }
+        Some(Ok(sum)) => {
+            lines.push(Line::from(vec![
+                Span::raw(format!("{} sign-ins: ", sum.total)),
+                Span::styled(format!("{} succeeded", sum.succeeded), t.good),
+                Span::raw(", "),
+                Span::styled(
+                    format!("{} failed", sum.failed),
+                    if sum.failed > 0 { t.bad } else { t.good },
+                ),
+                Span::raw("."),
+            ]));
+            if !sum.failures.is_empty() {
+                lines.push(Line::from(""));
+                lines.push(Line::from("Top failures:"));
+            }
+            for f in &sum.failures {
+                lines.push(Line::from(format!(
+                    "  AADSTS{} × {}: {}",
+                    f.code, f.count, f.meaning
+                )));
+                lines.push(Line::from(format!(
+                    "    {}{}",
+                    f.users.join(", "),
+                    if f.more_users > 0 {
+                        format!(" and {} more", f.more_users)
+                    } else {
+                        String::new()
+                    }
+                )));
+            }
+        }
+    }
+    lines.push(Line::from(""));
+    if s.rehearsal {
+        lines.push(Line::from(
+            "Rehearsal: F2 then 8 makes the morning after (users sign in, some fail).",
+        ));
+    }
+    lines.push(Line::from("Enter: Test sign-in of one user."));
+    lines
+}
+
 pub fn complete(s: &State, _t: &Theme) -> Vec<Line<'static>> {
     let mut lines = vec![Line::from("Configuration complete."), Line::from("")];
     if let Some(w) = &s.hashes {
@@ -70,7 +128,11 @@ pub fn complete(s: &State, _t: &Theme) -> Vec<Line<'static>> {
     lines.extend(s.summary.iter().map(|l| Line::from(l.clone())));
     lines.push(Line::from(""));
     lines.push(Line::from(
-        "Next: sign-in changes take effect within minutes, up to 60; then test a user's sign-in.",
+        if s.flow == crate::wizard::app::Flow::Failover {
+            "Next: sign-in changes take effect within minutes, up to 60; then see who signs in."
+        } else {
+            "Next: sign-in changes take effect within minutes, up to 60; then test a user's sign-in."
+        },
     ));
     lines
 }

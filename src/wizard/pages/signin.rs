@@ -70,6 +70,21 @@ pub fn preflight(s: &State, t: &Theme) -> Vec<Line<'static>> {
         None => lines.push(Line::from("Running the pre-flight checks…")),
         Some(p) => {
             lines.push(Line::from("A backup of each selected domain's federation settings is written before anything changes."));
+            // The field first: the checks below can be longer than the screen.
+            let warnings = p
+                .checks
+                .iter()
+                .filter(|c| c.outcome == crate::ops::plan::Outcome::Warn)
+                .count();
+            lines.push(Line::from(if p.failed().is_empty() && warnings > 0 {
+                format!(
+                    "Type {} to confirm, despite {warnings} warning(s) below (they do not block it):",
+                    s.confirm_word()
+                )
+            } else {
+                format!("Type {} to confirm:", s.confirm_word())
+            }));
+            lines.push(Line::from(format!("> {}_", s.confirm)));
             lines.push(Line::from(""));
             for c in &p.checks {
                 let style = t.outcome(c.outcome);
@@ -78,9 +93,6 @@ pub fn preflight(s: &State, t: &Theme) -> Vec<Line<'static>> {
                     Span::raw(format!("{}: {}", c.name, c.detail)),
                 ]));
             }
-            lines.push(Line::from(""));
-            lines.push(Line::from(format!("Type {} to confirm:", s.confirm_word())));
-            lines.push(Line::from(format!("> {}_", s.confirm)));
         }
     }
     lines
