@@ -4,7 +4,8 @@
 use std::time::{Duration, Instant};
 
 use entra_failover::ops::{
-    Quiet, Session, enable_phs, failover, reset_trust, status, switch_back, test_signin, verify,
+    Quiet, Session, enable_phs, failover, reset_trust, security, signins, staged_rollout, status,
+    switch_back, test_signin, verify,
 };
 use secrecy::SecretString;
 
@@ -71,6 +72,8 @@ async fn main() {
             enable_phs::run(&s, p, &Quiet).await.expect("run")
         }
     );
+    // The Connect server's part (the script enable-phs wrote), then a cycle: hashes arrive.
+    control("/connect/script", serde_json::json!({})).await;
     control("/sync", serde_json::json!({})).await;
     control(
         "/adfs/sts.contoso.com",
@@ -85,11 +88,39 @@ async fn main() {
     };
     step!(
         "failover 2 domains",
-        "3 per domain (backup read, PATCH, confirming read) = 6, + 3 pre-flight reads (domains, sync settings, last password sync) + 1 per farm health = 10",
+        "3 per domain (backup read, PATCH, confirming read) = 6, + 3 pre-flight reads (domains, sync settings, last password sync) + 1 Conditional Access = 10, + 1 per farm that answers (none: the farm is down)",
         {
             let p = failover::prepare(&s, &o).await.expect("prepare");
             failover::run(&s, p, &Quiet).await.expect("run")
         }
+    );
+    step!(
+        "security pre-flight alone, 2 domains",
+        "1 Graph (the Conditional Access policies, one page); the MFA behaviour comes from the federation settings the pre-flight already read",
+        security::preflight(
+            &s,
+            &[("contoso.com".into(), None), ("fabrikam.com".into(), None)]
+        )
+        .await
+    );
+    control(
+        "/morning",
+        serde_json::json!({"domain": "contoso.com", "users": 40, "wrong_password": 6, "unsynced": 4}),
+    )
+    .await;
+    let mut watch = signins::Watch::new(
+        vec!["contoso.com".into()],
+        time::OffsetDateTime::now_utc() - time::Duration::minutes(15),
+    );
+    step!(
+        "sign-in watch, first look",
+        "1 Graph a look while fewer than 999 sign-ins are in the window",
+        watch.look(&s).await.expect("look")
+    );
+    step!(
+        "sign-in watch, a following look",
+        "1 Graph (the last 5 minutes again): at --every 30s, 2 a minute",
+        watch.look(&s).await.expect("look")
     );
     let upn = emu
         .tenant()
@@ -145,6 +176,31 @@ async fn main() {
             .into(),
         adfs_script: None,
     };
+    step!(
+        "test-signin, federated (WS-Trust at the farm)",
+        "user realm 2.1 + 1.0, 1 WS-Trust POST, 2 Graph (federation settings, the user's ImmutableID)",
+        test_signin::run(
+            &s,
+            &upn,
+            Some(&SecretString::from(info.user_password.clone())),
+            None
+        )
+        .await
+        .expect("signin")
+    );
+    step!(
+        "staged rollout enable, 1 group",
+        "5 pre-flight reads (policies, sync settings, last sync, group by name, its members) + 1 re-read at the change (what resume also does) + POST policy + POST $ref + 2 read back + 4 to show the result (policy list and groups, group and members) = 14",
+        {
+            let p = staged_rollout::prepare(
+                &s,
+                &staged_rollout::Change::Enable(vec!["PHS pilot".into()]),
+            )
+            .await
+            .expect("prepare");
+            staged_rollout::run(&s, p, &Quiet).await.expect("run")
+        }
+    );
     step!(
         "reset-trust",
         "3 Graph (read settings, PATCH, read back) + 1 metadata",
