@@ -123,6 +123,20 @@ pub fn write_atomic_with(
     })
 }
 
+/// The records of a JSON-lines file, oldest first; none when it does not exist. A line that does
+/// not read (a torn last line after a crash mid-write) is skipped.
+pub fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> io::Result<Vec<T>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(e),
+    };
+    Ok(text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect())
+}
+
 /// Appends `bytes` to `path` (created readable only by its owner) and makes them durable.
 pub fn append_durable(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let created = !path.exists();

@@ -116,6 +116,21 @@ impl Drop for Tmux {
     }
 }
 
+/// Runs the binary on `home` (it must succeed) and reads its output as JSON when it is JSON.
+fn cli(home: &Path, args: &[&str]) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_entra-failover"))
+        .args(args)
+        .env("ENTRA_FAILOVER_HOME", home)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_default()
+}
+
 fn wizard_status(home: &Path) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_entra-failover"))
         .args(["status", "--json"])
@@ -479,18 +494,7 @@ fn the_wizard_finishes_an_interrupted_failover() {
         return;
     }
     let home = tempfile::tempdir().unwrap();
-    let cli = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_entra-failover"))
-            .args(args)
-            .env("ENTRA_FAILOVER_HOME", home.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let cli = |args: &[&str]| cli(home.path(), args);
     cli(&["enable-phs", "--yes"]);
     cli(&["rehearse", "connect-script"]);
     cli(&["rehearse", "sync"]);
@@ -541,19 +545,7 @@ fn staged_rollout_in_the_wizard_moves_a_pilot_while_the_domain_stays_federated()
         return;
     }
     let home = tempfile::tempdir().unwrap();
-    let cli = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_entra-failover"))
-            .args(args)
-            .env("ENTRA_FAILOVER_HOME", home.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_default()
-    };
+    let cli = |args: &[&str]| cli(home.path(), args);
     cli(&["enable-phs", "--yes"]);
     cli(&["rehearse", "connect-script"]);
     cli(&["rehearse", "sync"]);

@@ -1161,15 +1161,7 @@ const OFFICE_HOME: (&str, &str) = ("4765445b-32c6-49b0-83e6-1d93765276ca", "Offi
 /// Whether an enabled Conditional Access policy requires MFA of this user for every app.
 fn mfa_policy_for(t: &Tenant, user: &UserRec) -> Option<(String, String)> {
     t.ca_policies.iter().find_map(|p| {
-        let list = |v: &serde_json::Value| -> Vec<String> {
-            v.as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
+        let list = crate::graph::models::string_list;
         let users = &p["conditions"]["users"];
         let included = list(&users["includeUsers"])
             .iter()

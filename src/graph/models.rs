@@ -249,6 +249,17 @@ pub struct VerifiedDomain {
     pub kind: Option<String>,
 }
 
+/// The strings of a JSON array (Graph's `Collection(Edm.String)`); none for anything else.
+pub fn string_list(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// `microsoft.graph.featureRolloutPolicy`: staged rollout of a sign-in method.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]

@@ -57,14 +57,9 @@ pub fn read(
     since: Option<time::OffsetDateTime>,
 ) -> Result<Vec<Evidence>, OpsError> {
     let p = path(home, tenant);
-    let text = match std::fs::read_to_string(&p) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
-        Err(e) => return Err(OpsError::file(&p, e)),
-    };
-    Ok(text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Evidence>(l).ok())
+    let all: Vec<Evidence> = crate::files::read_jsonl(&p).map_err(|e| OpsError::file(&p, e))?;
+    Ok(all
+        .into_iter()
         .filter(|e| match since {
             None => true,
             Some(t) => {

@@ -117,15 +117,7 @@ pub fn append(home: &Path, tenant: &str, entry: &Entry) -> Result<(), OpsError> 
 /// Every entry, oldest first; a torn last line (a crash mid-write) is skipped.
 pub fn read(home: &Path, tenant: &str) -> Result<Vec<Entry>, OpsError> {
     let p = path(home, tenant);
-    let text = match std::fs::read_to_string(&p) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
-        Err(e) => return Err(OpsError::file(&p, e)),
-    };
-    Ok(text
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect())
+    crate::files::read_jsonl(&p).map_err(|e| OpsError::file(&p, e))
 }
 
 pub fn now() -> String {

@@ -16,15 +16,7 @@ use super::{OpsError, Session};
 pub const MFA: &str = "MFA after the cutover";
 pub const LEGACY: &str = "legacy authentication";
 
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
+use crate::graph::models::string_list as strings;
 
 fn name(p: &Value) -> String {
     p["displayName"].as_str().unwrap_or("(unnamed)").to_string()
