@@ -239,3 +239,30 @@ fn a_tenant_without_the_licence_is_told_so() {
         "{err}"
     );
 }
+
+/// Following: each look reads the window again (late events), and counts each sign-in once.
+#[tokio::test]
+async fn a_following_watch_counts_each_sign_in_once() {
+    use entra_failover::ops::signins::Watch;
+    let t = super::clients::Tenant::start(None).await;
+    let s = t.session(t.admin());
+    let mut w = Watch::new(
+        vec!["northwind.com".into()],
+        time::OffsetDateTime::now_utc() - time::Duration::minutes(15),
+    );
+    let first = w.look(&s).await.unwrap();
+    assert_eq!((first.total, first.requests), (0, 1));
+    // northwind.com is managed from the start: its users sign in with the password hash once a
+    // sync has brought them (the built-in tenant has none yet: every one of them is 50056).
+    t.control(
+        "/morning",
+        serde_json::json!({"domain": "northwind.com", "users": 10, "wrong_password": 3}),
+    )
+    .await;
+    let second = w.look(&s).await.unwrap();
+    assert_eq!(second.total, 10, "{second:?}");
+    assert_eq!(second.failures[0].code, 50056, "{second:?}");
+    let third = w.look(&s).await.unwrap();
+    assert_eq!(third.total, 10, "the same sign-ins, read again, count once");
+    assert_eq!(third.requests, 1);
+}
