@@ -268,6 +268,8 @@ fn failover_and_switch_back_in_the_wizard_then_status_agrees() {
     t.press("Down", "> ( ) Federation with AD FS");
     t.press("Space", "(•) Federation with AD FS");
     t.press("Enter", "Enter reads the farm's metadata");
+    // Every domain is managed now: the farm's name comes from the backups, read in the background.
+    t.wait_for("Federation service name: sts.contoso.com_");
     t.press("Enter", "The farm answers");
     t.press("Enter", "[ ] fabrikam.com  (backup taken");
     t.press("Space", "[x] contoso.com");

@@ -81,7 +81,25 @@ pub async fn run(
     let send = |e: BackendEvent| {
         let _ = tx.send(e);
     };
-    while let Some(effect) = effects.recv().await {
+    // Watches look again after a pause; the pause runs beside the backend, never in it, so that
+    // whatever the administrator does next is not kept waiting behind it.
+    let (due_tx, mut due) = tokio::sync::mpsc::unbounded_channel::<Effect>();
+    loop {
+        let (effect, delayed) = tokio::select! {
+            e = effects.recv() => match e {
+                Some(e) => (e, false),
+                None => break,
+            },
+            Some(e) = due.recv() => (e, true),
+        };
+        if !delayed && let Some(pause) = pause_before(&effect, session.as_ref()) {
+            let due_tx = due_tx.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(pause).await;
+                let _ = due_tx.send(effect);
+            });
+            continue;
+        }
         match effect {
             Effect::Exit => return,
             Effect::Connect { profile } => {
@@ -477,12 +495,7 @@ async fn handle(
                 Err(e) => send(BackendEvent::Failed(panel("Preparing failed", &e))),
             }
         }
-        Effect::WatchSignIns { domains, first } => {
-            // A pause between looks: the log itself lags by minutes; the rehearsal's does not.
-            if !first {
-                let pause = if s.rehearsal.is_some() { 2 } else { 30 };
-                tokio::time::sleep(std::time::Duration::from_secs(pause)).await;
-            }
+        Effect::WatchSignIns { domains, .. } => {
             let since = time::OffsetDateTime::now_utc() - time::Duration::minutes(15);
             let mut w = crate::ops::signins::Watch::new(domains, since);
             let r = match w.look(s).await {
@@ -498,8 +511,6 @@ async fn handle(
             send(BackendEvent::SignIns(r));
         }
         Effect::WatchHashes { previous } => {
-            // A pause between looks: a password sync runs every two minutes at best.
-            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             let before = previous.as_deref().and_then(parse_graph_time);
             let found = status::last_password_sync(s)
                 .await
@@ -533,6 +544,23 @@ async fn load_staged(s: &Session) -> Result<super::app::StagedInfo, OpsError> {
         pilot_user: v.groups.iter().find_map(|g| g.sample_user.clone()),
         some_groups: some.into_iter().filter_map(|g| g.display_name).collect(),
     })
+}
+
+/// How long a watch waits before its next look (`None`: it looks now). Password syncs run every
+/// two minutes at best; the sign-in log lags by minutes on a real tenant, not on the rehearsal's.
+fn pause_before(effect: &Effect, s: Option<&Session>) -> Option<std::time::Duration> {
+    let rehearsal = s.is_some_and(|s| s.rehearsal.is_some());
+    match effect {
+        Effect::WatchHashes { .. } => Some(std::time::Duration::from_secs(2)),
+        Effect::WatchSignIns { first: false, .. } => {
+            Some(std::time::Duration::from_secs(if rehearsal {
+                2
+            } else {
+                30
+            }))
+        }
+        _ => None,
+    }
 }
 
 async fn control(s: &Session, c: Control) -> String {
