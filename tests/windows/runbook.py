@@ -2,8 +2,8 @@
 """The runbook with entra-failover.exe under Wine (run by check.sh, which builds and sets Wine up).
 
 Part 1, the .exe's own rehearsal tenant in its default data folder (%LOCALAPPDATA%): status,
-enable-phs (the Connect script to a folder with spaces), failover, test-signin, switch-back, verify,
-history; after each change the tenant is read by the native Linux binary from the same folder, so
+enable-phs (the Connect script to a folder with spaces), failover, test-signin, the morning after and
+signins, a federated login at the farm (--farm), switch-back, verify, staged rollout, history; after each change the tenant is read by the native Linux binary from the same folder, so
 the state is checked by a second implementation, not by the .exe's own word.
 
 Part 2, a profile (client secret, `ca_file` with spaces and backslashes) pointing at a tenant that
@@ -145,8 +145,17 @@ def part1_in_process(prefix):
 
     v = exe_json("test-signin", "--upn", user, "--password-stdin", stdin=info["user_password"] + "\n")
     expect(v["realm"] == "Managed" and v["password_test"]["ok"] is True, f"{user} signs in with the password hash")
+    # The morning after, and who signs in: the sign-in log read by the .exe.
+    exe_json("rehearse", "morning", "--domain", "contoso.com", "--users", "20", "--wrong-password", "3")
+    w = exe_json("signins", "--domain", "contoso.com", "--since", "1h")
+    expect(w["failed"] == 3 and w["failures"][0]["code"] == 50126,
+           f"signins: the morning's 3 wrong passwords among {w['total']} sign-ins")
 
     exe_json("rehearse", "farm", "sts.contoso.com", "up")
+    # Before switching back: the farm signs a user in as Entra ID would ask it (WS-Trust).
+    v = exe_json("test-signin", "--upn", user, "--password-stdin", "--farm", "sts.contoso.com",
+                 stdin=info["user_password"] + "\n")
+    expect(v["federated"]["verdict"] == "signed_in", "federated login at the farm, held against the backup")
     r = exe_json("switch-back", "--domain", "contoso.com", "--from-backup", "latest", "--yes", "--wait")
     expect(r["result"]["outcome"] == "federated", "switch-back federated contoso.com")
     st = native()
@@ -156,10 +165,15 @@ def part1_in_process(prefix):
 
     v = exe_json("verify", "--domain", "contoso.com")
     expect(v["passed"] is True, "verify passes")
+    # Staged rollout: a pilot group, read back by the native binary.
+    exe_json("staged-rollout", "enable", "--group", "PHS pilot", "--yes")
+    sr = native_json(home, "staged-rollout")
+    expect(sr["enabled"] is True and sr["groups"][0]["display_name"] == "PHS pilot",
+           "native read: staged rollout on for PHS pilot")
     h = exe_json("history")
     intents = [e for e in h if e["phase"] == "intent"]
     dones = [e for e in h if e["phase"] == "done"]
-    expect(len(intents) == len(dones) == 3, f"history: 3 changes, each intent done ({len(intents)}/{len(dones)})")
+    expect(len(intents) == len(dones) == 4, f"history: 4 changes, each intent done ({len(intents)}/{len(dones)})")
     code, out, _ = exe("resume", ok=True)
     expect("Nothing was interrupted" in out, "resume: nothing left to finish")
 
@@ -254,7 +268,8 @@ def part2_native_emulator(prefix):
         h = run("history")
         # Same tenant id as part 1's rehearsal tenant, so the same journal: part 2's are the last six.
         ops = [(e["operation"], e["domain"], e["phase"]) for e in h][-6:]
-        expect(len(h) == 12 and ops == [("enable-phs", "-", "intent"), ("enable-phs", "-", "done"),
+        # Part 1 made four changes (eight lines), then these six.
+        expect(len(h) == 14 and ops == [("enable-phs", "-", "intent"), ("enable-phs", "-", "done"),
                        ("failover", "fabrikam.com", "intent"), ("failover", "fabrikam.com", "done"),
                        ("switch-back", "fabrikam.com", "intent"), ("switch-back", "fabrikam.com", "done")],
                f"history through the profile: enable-phs, failover, switch-back, each done: {ops}")
