@@ -9,9 +9,8 @@ use crate::wizard::theme::Theme;
 pub fn adfs_farm(s: &State, t: &Theme) -> Vec<Line<'static>> {
     let mut lines = vec![
         Line::from(
-            "The AD FS farm to federate with. Its federation metadata is read over HTTPS and its",
+            "The AD FS farm to federate with. Its federation metadata is read over HTTPS and its token-signing certificates are shown before anything changes.",
         ),
-        Line::from("token-signing certificates are shown before anything changes."),
         Line::from(""),
         Line::from(format!("Federation service name: {}_", s.farm_service)),
         Line::from(""),

@@ -225,4 +225,45 @@ mod tests {
         assert_eq!(out[0].spans[0].content, "[WARN] ");
         assert_eq!(out[0].spans[0].style, t.warn);
     }
+
+    /// A paragraph written as two `Line`s, the first longer than the screen, wraps into an orphan
+    /// ("…, prove" / "users can" / "sign in, …"): a paragraph is one `Line`, wrapped by the terminal.
+    #[test]
+    fn no_paragraph_is_cut_into_lines_wider_than_the_screen() {
+        let sources = [
+            ("config.rs", include_str!("config.rs")),
+            ("federation.rs", include_str!("federation.rs")),
+            ("run.rs", include_str!("run.rs")),
+            ("signin.rs", include_str!("signin.rs")),
+            ("staged.rs", include_str!("staged.rs")),
+            ("start.rs", include_str!("start.rs")),
+        ];
+        let mut found = vec![];
+        for (file, text) in sources {
+            let starts: Vec<usize> = text.match_indices("Line::from(").map(|(i, _)| i).collect();
+            for (k, &at) in starts.iter().enumerate() {
+                let rest = &text[at + "Line::from(".len()..];
+                let Some(open) = rest.trim_start().strip_prefix('"') else {
+                    continue;
+                };
+                let Some(end) = open.find('"') else { continue };
+                let literal = &open[..end];
+                // The next line goes on with the sentence (it starts in lower case).
+                let next_follows = starts.get(k + 1).is_some_and(|&n| {
+                    let between = &text[at..n];
+                    let next = text[n + "Line::from(".len()..].trim_start();
+                    between.matches('\n').count() <= 3
+                        && !between.contains(';')
+                        && next
+                            .strip_prefix('"')
+                            .and_then(|l| l.chars().next())
+                            .is_some_and(char::is_lowercase)
+                });
+                if literal.chars().count() > 80 && next_follows {
+                    found.push(format!("{file}: {literal}"));
+                }
+            }
+        }
+        assert!(found.is_empty(), "{found:#?}");
+    }
 }

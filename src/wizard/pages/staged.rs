@@ -11,10 +11,7 @@ use crate::wizard::theme::Theme;
 pub fn staged_rollout(s: &State, t: &Theme) -> Vec<Line<'static>> {
     let mut lines = vec![
         Line::from(
-            "Pilot groups sign in with their password hash while their domain stays federated;",
-        ),
-        Line::from(
-            "everyone else still signs in at AD FS. Browsers and modern authentication only.",
+            "Pilot groups sign in with their password hash while their domain stays federated; everyone else still signs in at AD FS. Browsers and modern authentication only.",
         ),
         Line::from(""),
     ];

@@ -6,10 +6,10 @@ use crate::wizard::theme::Theme;
 
 pub fn welcome(s: &State, t: &Theme) -> Vec<Line<'static>> {
     let mut lines = vec![
+        // One paragraph: the terminal wraps it at its own width.
         Line::from(
-            "Move sign-in for federated domains from AD FS to password hash sync, prove users can",
+            "Move sign-in for federated domains from AD FS to password hash sync, prove users can sign in, and switch back later. Choose the tenant to configure:",
         ),
-        Line::from("sign in, and switch back later. Choose the tenant to configure:"),
         Line::from(""),
     ];
     for (i, p) in s.profiles.iter().enumerate() {
