@@ -129,120 +129,105 @@ pub fn signin_json(r: &SignInRec) -> Value {
 }
 
 /// One clause of a sign-in `$filter`: only what the reference documents for v1.0.
-fn matches(clause: &str, r: &SignInRec) -> Result<bool, String> {
-    let c = clause.trim();
-    let lower = c.to_ascii_lowercase();
-    // createdDateTime ge|le|eq <DateTimeOffset literal>
-    if let Some(rest) = lower.strip_prefix("createddatetime ") {
-        let (op, lit) = rest
-            .split_once(' ')
-            .ok_or_else(|| format!("Syntax error in '{}'.", short(c)))?;
-        let lit = &c[c.len() - lit.len()..];
-        let at =
-            time::OffsetDateTime::parse(lit.trim(), &time::format_description::well_known::Rfc3339)
-                .map_err(|_| format!("Invalid DateTimeOffset literal '{}'.", short(lit)))?
-                .unix_timestamp();
-        return match op {
-            "ge" => Ok(r.created >= at),
-            "le" => Ok(r.created <= at),
-            "eq" => Ok(r.created == at),
-            _ => Err(format!(
-                "Operator '{}' is not supported for createdDateTime.",
-                short(op)
+enum Clause {
+    /// `createdDateTime ge|le|eq` a time (unix seconds).
+    Created(std::cmp::Ordering, bool, i64),
+    ErrorCode(i32),
+    UpnEq(String),
+    UpnStarts(String),
+    AppEq(String),
+    AppStarts(String),
+    UserId(String),
+}
+
+impl Clause {
+    /// Parsed once per request, so that a bad clause is refused whatever the log holds.
+    fn parse(clause: &str) -> Result<Clause, String> {
+        let c = clause.trim();
+        let lower = c.to_ascii_lowercase();
+        if let Some(rest) = lower.strip_prefix("createddatetime ") {
+            let (op, lit) = rest
+                .split_once(' ')
+                .ok_or_else(|| format!("Syntax error in '{}'.", short(c)))?;
+            let lit = &c[c.len() - lit.len()..];
+            let at = time::OffsetDateTime::parse(
+                lit.trim(),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .map_err(|_| format!("Invalid DateTimeOffset literal '{}'.", short(lit)))?
+            .unix_timestamp();
+            use std::cmp::Ordering::{Equal, Greater, Less};
+            return match op {
+                "ge" => Ok(Clause::Created(Greater, true, at)),
+                "le" => Ok(Clause::Created(Less, true, at)),
+                "eq" => Ok(Clause::Created(Equal, false, at)),
+                _ => Err(format!(
+                    "Operator '{}' is not supported for createdDateTime.",
+                    short(op)
+                )),
+            };
+        }
+        if let Some(rest) = lower.strip_prefix("status/errorcode eq ") {
+            return rest
+                .trim()
+                .parse()
+                .map(Clause::ErrorCode)
+                .map_err(|_| format!("Syntax error in '{}'.", short(c)));
+        }
+        let is = |p: &str, name: &str| p.eq_ignore_ascii_case(name);
+        match parse_filter(c)? {
+            Filter::Eq(p, Value::String(v)) if is(&p, "userPrincipalName") => Ok(Clause::UpnEq(v)),
+            Filter::StartsWith(p, v) if is(&p, "userPrincipalName") => Ok(Clause::UpnStarts(v)),
+            Filter::Eq(p, Value::String(v)) if is(&p, "appDisplayName") => Ok(Clause::AppEq(v)),
+            Filter::StartsWith(p, v) if is(&p, "appDisplayName") => Ok(Clause::AppStarts(v)),
+            Filter::Eq(p, Value::String(v)) if is(&p, "userId") => Ok(Clause::UserId(v)),
+            Filter::Eq(p, _) | Filter::StartsWith(p, _) | Filter::EndsWith(p, _) => Err(format!(
+                "Invalid filter clause: the property '{}' or its operator is not supported on signIns.",
+                short(&p)
             )),
-        };
+        }
     }
-    if let Some(rest) = lower.strip_prefix("status/errorcode eq ") {
-        let code: i32 = rest
-            .trim()
-            .parse()
-            .map_err(|_| format!("Syntax error in '{}'.", short(c)))?;
-        return Ok(r.error_code == code);
-    }
-    match parse_filter(c)? {
-        Filter::Eq(p, Value::String(v)) if p.eq_ignore_ascii_case("userPrincipalName") => {
-            Ok(r.upn.eq_ignore_ascii_case(&v))
+
+    fn matches(&self, r: &SignInRec) -> bool {
+        let starts = |a: &str, b: &str| a.to_lowercase().starts_with(&b.to_lowercase());
+        match self {
+            Clause::Created(ord, or_equal, at) => {
+                let o = r.created.cmp(at);
+                o == *ord || (*or_equal && o == std::cmp::Ordering::Equal)
+            }
+            Clause::ErrorCode(code) => r.error_code == *code,
+            Clause::UpnEq(v) => r.upn.eq_ignore_ascii_case(v),
+            Clause::UpnStarts(v) => starts(&r.upn, v),
+            Clause::AppEq(v) => r.app_name.eq_ignore_ascii_case(v),
+            Clause::AppStarts(v) => starts(&r.app_name, v),
+            Clause::UserId(v) => r.user_id.eq_ignore_ascii_case(v),
         }
-        Filter::StartsWith(p, v) if p.eq_ignore_ascii_case("userPrincipalName") => {
-            Ok(r.upn.to_lowercase().starts_with(&v.to_lowercase()))
-        }
-        Filter::Eq(p, Value::String(v)) if p.eq_ignore_ascii_case("appDisplayName") => {
-            Ok(r.app_name.eq_ignore_ascii_case(&v))
-        }
-        Filter::StartsWith(p, v) if p.eq_ignore_ascii_case("appDisplayName") => {
-            Ok(r.app_name.to_lowercase().starts_with(&v.to_lowercase()))
-        }
-        Filter::Eq(p, Value::String(v)) if p.eq_ignore_ascii_case("userId") => {
-            Ok(r.user_id.eq_ignore_ascii_case(&v))
-        }
-        Filter::Eq(p, _) | Filter::StartsWith(p, _) | Filter::EndsWith(p, _) => Err(format!(
-            "Invalid filter clause: the property '{}' or its operator is not supported on signIns.",
-            short(&p)
-        )),
     }
 }
 
 fn list_signins(call: &Call, t: &Tenant, who: &Claims) -> Result<Resp, Resp> {
     call.allow(who, SIGNIN_READ, None)?;
     premium(call, t)?;
-    let clauses: Vec<String> = match call.req.query("$filter") {
-        None => vec![],
-        Some(f) => split_and(f),
-    };
-    let mut items = vec![];
+    let clauses: Vec<Clause> = split_and(call.req.query("$filter").unwrap_or_default())
+        .iter()
+        .map(|c| Clause::parse(c))
+        .collect::<Result<_, _>>()
+        .map_err(|m| {
+            graph_error(
+                StatusCode::BAD_REQUEST,
+                call.req,
+                "Request_UnsupportedQuery",
+                &m,
+            )
+        })?;
     // Newest first, as Graph lists them.
-    for r in t.signins.iter().rev() {
-        let mut keep = true;
-        for c in &clauses {
-            match matches(c, r) {
-                Ok(true) => {}
-                Ok(false) => {
-                    keep = false;
-                    break;
-                }
-                Err(m) => {
-                    return Err(graph_error(
-                        StatusCode::BAD_REQUEST,
-                        call.req,
-                        "Request_UnsupportedQuery",
-                        &m,
-                    ));
-                }
-            }
-        }
-        if keep {
-            items.push(signin_json(r));
-        }
-    }
-    if items.is_empty() && !clauses.is_empty() {
-        // Still check every clause, so that a bad filter on an empty log is refused too.
-        let probe = SignInRec {
-            id: String::new(),
-            created: 0,
-            user_id: String::new(),
-            upn: String::new(),
-            display_name: String::new(),
-            app_id: String::new(),
-            app_name: String::new(),
-            ip: String::new(),
-            client_app: String::new(),
-            error_code: 0,
-            failure_reason: None,
-            interactive: true,
-            ca_status: String::new(),
-            ca_applied: vec![],
-        };
-        for c in &clauses {
-            if let Err(m) = matches(c, &probe) {
-                return Err(graph_error(
-                    StatusCode::BAD_REQUEST,
-                    call.req,
-                    "Request_UnsupportedQuery",
-                    &m,
-                ));
-            }
-        }
-    }
+    let items = t
+        .signins
+        .iter()
+        .rev()
+        .filter(|r| clauses.iter().all(|c| c.matches(r)))
+        .map(signin_json)
+        .collect();
     call.page(items, SIGNIN_PAGE, call.context("auditLogs/signIns"), None)
 }
 

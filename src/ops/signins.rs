@@ -28,6 +28,17 @@ pub struct Failure {
     pub more_users: usize,
 }
 
+impl Failure {
+    /// The users it hit, as a line: the first few by name, the rest counted.
+    pub fn who(&self) -> String {
+        let mut t = self.users.join(", ");
+        if self.more_users > 0 {
+            t.push_str(&format!(" and {} more", self.more_users));
+        }
+        t
+    }
+}
+
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Summary {
     pub domains: Vec<String>,
@@ -58,16 +69,11 @@ impl Summary {
         }
         for f in &self.failures {
             t.push_str(&format!(
-                "\n  AADSTS{} × {}: {}\n    {}{}",
+                "\n  AADSTS{} × {}: {}\n    {}",
                 f.code,
                 f.count,
                 f.meaning,
-                f.users.join(", "),
-                if f.more_users > 0 {
-                    format!(" and {} more", f.more_users)
-                } else {
-                    String::new()
-                }
+                f.who()
             ));
         }
         t

@@ -294,18 +294,14 @@ pub async fn inspect(s: &Session, g: &Group) -> Result<GroupInfo, OpsError> {
 }
 
 async fn group_by_id(s: &Session, id: &str) -> Result<GroupInfo, OpsError> {
-    let g: Group = match s.graph.get(&format!("/v1.0/groups/{}", encode(id))).await {
-        Ok(g) => g,
+    match s
+        .graph
+        .get::<Group>(&format!("/v1.0/groups/{}", encode(id)))
+        .await
+    {
+        Ok(g) => inspect(s, &g).await,
         // A group deleted since it was added: still shown, by id.
-        Err(e) if e.status() == Some(404) => Group {
-            id: Some(id.into()),
-            display_name: Some("(deleted group)".into()),
-            ..Default::default()
-        },
-        Err(e) => return Err(e.into()),
-    };
-    if g.display_name.as_deref() == Some("(deleted group)") {
-        return Ok(GroupInfo {
+        Err(e) if e.status() == Some(404) => Ok(GroupInfo {
             id: id.into(),
             display_name: "(deleted group)".into(),
             users: 0,
@@ -315,9 +311,9 @@ async fn group_by_id(s: &Session, id: &str) -> Result<GroupInfo, OpsError> {
             dynamic: false,
             synced: false,
             sample_user: None,
-        });
+        }),
+        Err(e) => Err(e.into()),
     }
-    inspect(s, &g).await
 }
 
 fn view_of(phs: Option<&Value>, all: &[FeatureRolloutPolicy], groups: Vec<GroupInfo>) -> View {
@@ -363,13 +359,22 @@ pub async fn still_on(s: &Session) -> Option<String> {
 
 pub async fn show(s: &Session) -> Result<View, OpsError> {
     let (phs, all) = policies(s).await?;
+    view_from(s, phs, &all).await
+}
+
+/// The view of policies already read: only the groups are read here.
+async fn view_from(
+    s: &Session,
+    phs: Option<Value>,
+    all: &[FeatureRolloutPolicy],
+) -> Result<View, OpsError> {
     let mut groups = vec![];
     if let Some(p) = &phs {
         for id in group_ids(p) {
             groups.push(group_by_id(s, &id).await?);
         }
     }
-    Ok(view_of(phs.as_ref(), &all, groups))
+    Ok(view_of(phs.as_ref(), all, groups))
 }
 
 pub async fn prepare(s: &Session, change: &Change) -> Result<Prepared, OpsError> {
@@ -558,7 +563,13 @@ pub async fn prepare(s: &Session, change: &Change) -> Result<Prepared, OpsError>
             Outcome::Warn,
             "no group: nobody moves until one is added",
         ),
-        Change::Remove(_) => target.enabled = enabled || policy_id.is_none(),
+        // A policy turned off elsewhere stays as it is: removing a group neither deletes it nor
+        // turns it on.
+        Change::Remove(_) if policy_id.is_some() && !enabled => plan.check(
+            "staged rollout",
+            Outcome::Fail,
+            "it is off (turned off outside this tool): `staged-rollout enable` turns it on, `end` deletes it",
+        ),
         Change::End => {
             target = Target {
                 enabled: false,
@@ -775,9 +786,11 @@ async fn converge(
 }
 
 /// Whether the tenant's policy now is `target`; the difference when it is not.
-async fn read_back(s: &Session, target: &Target) -> Result<Result<(), String>, OpsError> {
-    let (phs, _) = policies(s).await?;
-    Ok(match (&phs, target.enabled) {
+/// Whether the tenant's policy now is `target` (the difference when it is not), and the policies
+/// as read, for the view that follows.
+async fn read_back(s: &Session, target: &Target) -> Result<ReadBack, OpsError> {
+    let (phs, all) = policies(s).await?;
+    let verdict = match (&phs, target.enabled) {
         (None, false) => Ok(()),
         (Some(_), false) => Err("the policy still exists".into()),
         (None, true) => Err("there is no policy".into()),
@@ -796,7 +809,14 @@ async fn read_back(s: &Session, target: &Target) -> Result<Result<(), String>, O
                 Ok(())
             }
         }
-    })
+    };
+    Ok(ReadBack { verdict, phs, all })
+}
+
+struct ReadBack {
+    verdict: Result<(), String>,
+    phs: Option<Value>,
+    all: Vec<FeatureRolloutPolicy>,
 }
 
 fn describe_target(t: &Target, names: &BTreeMap<String, String>) -> String {
@@ -849,7 +869,8 @@ pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Re
             )));
         }
     };
-    if let Err(why) = read_back(s, &p.target).await? {
+    let back = read_back(s, &p.target).await?;
+    if let Err(why) = &back.verdict {
         journal::append(
             &s.home,
             &s.tenant,
@@ -864,7 +885,7 @@ pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Re
         .with_backup(Some(&path), Some(&b.sha256));
     done.request_id = request_id;
     journal::append(&s.home, &s.tenant, &done)?;
-    let view = show(s).await?;
+    let view = view_from(s, back.phs, &back.all).await?;
     let note = if view.enabled {
         "Pilot users move to password hash sync at their next interactive sign-in (membership changes made later can take up to 24 hours). `test-signin --upn` with a pilot user shows it; the domain stays federated.".into()
     } else {
@@ -890,11 +911,11 @@ pub async fn reconcile(s: &Session, intent: &Entry) -> Result<(&'static str, Str
             "the interrupted change did not record its aim: `staged-rollout` shows the policy as it is".into(),
         ));
     };
-    if read_back(s, &target).await?.is_ok() {
+    if read_back(s, &target).await?.verdict.is_ok() {
         return Ok(("already done", format!("read back: {}", intent.detail)));
     }
     converge(s, &target, &super::Quiet).await?;
-    match read_back(s, &target).await? {
+    match read_back(s, &target).await?.verdict {
         Ok(()) => Ok(("finished", format!("read back: {}", intent.detail))),
         Err(why) => Ok(("needs you", format!("read back: {why}"))),
     }

@@ -303,4 +303,44 @@ async fn ten_groups_at_most_and_resume_finishes_an_interrupted_change() {
     assert_eq!(now, want);
     // Nothing left to finish.
     assert!(resume::run(&s, &Quiet).await.unwrap().items.is_empty());
+
+    // A policy turned off elsewhere (the portal): removing a group is refused, not a deletion.
+    let id = staged_rollout::show(&s)
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .id
+        .unwrap();
+    s.graph
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/v1.0/policies/featureRolloutPolicies/{id}"),
+            Some(&serde_json::json!({"isEnabled": false})),
+        )
+        .await
+        .unwrap();
+    let p = staged_rollout::prepare(&s, &Change::Remove(vec!["Wave 1".into()]))
+        .await
+        .unwrap();
+    assert!(
+        p.plan
+            .failed()
+            .iter()
+            .any(|c| c.detail.starts_with("it is off")),
+        "{:?}",
+        p.plan.checks
+    );
+    assert!(
+        !p.plan
+            .steps
+            .iter()
+            .any(|st| st.method == "DELETE" && !st.path.contains("appliesTo"))
+    );
+    assert!(staged_rollout::run(&s, p, &Quiet).await.is_err());
+    let v = staged_rollout::show(&s).await.unwrap();
+    assert!(
+        v.policy.is_some() && !v.enabled && v.groups.len() == 3,
+        "the policy is left as it was"
+    );
 }

@@ -190,7 +190,7 @@ async fn main() {
     );
     step!(
         "staged rollout enable, 1 group",
-        "5 pre-flight reads (policies, sync settings, last sync, group by name, its members) + 1 re-read at the change (what resume also does) + POST policy + POST $ref + 2 read back + 4 to show the result (policy list and groups, group and members) = 14",
+        "5 pre-flight reads (policies, sync settings, last sync, group by name, its members) + 1 re-read at the change (what resume also does) + POST policy + POST $ref + 2 read back (which the result's view reuses) + 2 for the result's group (group, members) = 12",
         {
             let p = staged_rollout::prepare(
                 &s,

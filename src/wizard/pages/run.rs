@@ -76,15 +76,7 @@ pub fn signins(s: &State, t: &Theme) -> Vec<Line<'static>> {
                     "  AADSTS{} × {}: {}",
                     f.code, f.count, f.meaning
                 )));
-                lines.push(Line::from(format!(
-                    "    {}{}",
-                    f.users.join(", "),
-                    if f.more_users > 0 {
-                        format!(" and {} more", f.more_users)
-                    } else {
-                        String::new()
-                    }
-                )));
+                lines.push(Line::from(format!("    {}", f.who())));
             }
         }
     }
