@@ -10,5 +10,6 @@ pub mod files;
 pub mod graph;
 pub mod login;
 pub mod ops;
+pub mod powershell;
 pub mod tls;
 pub mod wizard;

@@ -142,8 +142,9 @@ pub struct FederationMetadata {
     pub mex_endpoint: Option<String>,
 }
 
-/// Parses federation metadata.
-pub fn parse(xml: &str) -> Result<FederationMetadata, MetadataError> {
+/// The guards every metadata document passes (size, depth, no DTD, a node budget), then its root
+/// `EntityDescriptor` and its `entityID`.
+fn entity(xml: &str) -> Result<roxmltree::Document<'_>, MetadataError> {
     if xml.len() > MAX_METADATA_BYTES {
         return Err(MetadataError::TooLarge(xml.len()));
     }
@@ -163,6 +164,24 @@ pub fn parse(xml: &str) -> Result<FederationMetadata, MetadataError> {
             root.tag_name().name().chars().take(100).collect(),
         ));
     }
+    Ok(doc)
+}
+
+/// The `entityID` of a metadata document of any role (Microsoft 365's, say, whose metadata describes
+/// a relying party, not a token service).
+pub fn entity_id(xml: &str) -> Result<String, MetadataError> {
+    let doc = entity(xml)?;
+    doc.root_element()
+        .attribute("entityID")
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .ok_or(MetadataError::NoEntityId)
+}
+
+/// Parses federation metadata.
+pub fn parse(xml: &str) -> Result<FederationMetadata, MetadataError> {
+    let doc = entity(xml)?;
+    let root = doc.root_element();
     let entity_id = root
         .attribute("entityID")
         .map(str::trim)

@@ -78,9 +78,13 @@ pub struct ResetTrustArgs {
     /// The farm's federation metadata, e.g. https://sts.contoso.com/FederationMetadata/2007-06/FederationMetadata.xml
     #[arg(long)]
     pub metadata_url: String,
-    /// Write the AD FS PowerShell script that re-creates the relying party trust here.
+    /// Write the AD FS PowerShell script that updates the relying party trust in place here, with
+    /// Microsoft's federation metadata beside it (the farm needs no internet access).
     #[arg(long)]
     pub adfs_script: Option<PathBuf>,
+    /// Drop the farm's own issuance rules from the trust instead of carrying them over.
+    #[arg(long, requires = "adfs_script")]
+    pub replace_claim_rules: bool,
 }
 
 #[derive(Debug, Args)]
@@ -727,6 +731,7 @@ pub async fn reset_trust(g: &Global, a: ResetTrustArgs) -> Result<u8, CliError> 
         domain: a.domain.clone(),
         metadata_url: a.metadata_url.clone(),
         adfs_script: a.adfs_script.clone(),
+        replace_claim_rules: a.replace_claim_rules,
     };
     let p = crate::ops::reset_trust::prepare(&s, &o).await?;
     if !g.json {
@@ -769,7 +774,7 @@ pub async fn reset_trust(g: &Global, a: ResetTrustArgs) -> Result<u8, CliError> 
         }
     );
     if let Some(script) = &r.adfs_script {
-        text.push_str(&format!("\nAD FS script written to {script}: run it on the primary AD FS server (it backs up the relying party trust first)."));
+        text.push_str(&format!("\nAD FS script written to {script}: run it on the primary AD FS server, with {} beside it (it backs up the relying party trust first, updates it in place, and never removes it; preview with -WhatIf).", r.metadata_file.as_deref().unwrap_or("Microsoft's metadata file")));
     }
     text.push_str("\nNext: verify federation connectivity, then test a user's sign-in.");
     finish(g, &plan, r, text, report)

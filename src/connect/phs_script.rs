@@ -12,17 +12,7 @@ pub struct Target<'a> {
     pub generated_at: &'a str,
 }
 
-/// A PowerShell single-quoted string literal (a `'` is doubled).
-fn quoted(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-/// Only characters a computer name and a tenant name have: nothing that could break out of a comment.
-fn plain(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '+'))
-        .collect()
-}
+use crate::powershell::{plain, quoted};
 
 pub fn script(t: &Target) -> String {
     let server = t.server.map(plain).unwrap_or_default();
@@ -103,7 +93,7 @@ foreach ($c in $ad) {{
         continue
     }}
     if ($PSCmdlet.ShouldProcess($c.Name, "Turn on password hash sync towards $target")) {{
-        $full = New-Object Microsoft.IdentityManagement.PowerShell.ObjectModel.ConfigurationParameter 'Microsoft.Synchronize.ForceFullPasswordSync', String, ConnectorGlobal, $null, $null, $null
+        $full = New-Object Microsoft.IdentityManagement.PowerShell.ObjectModel.ConfigurationParameter 'Microsoft.Synchronize.ForceFullPasswordSync', 'String', 'ConnectorGlobal', $null, $null, $null
         $full.Value = 1
         $connector = Get-ADSyncConnector -Name $c.Name
         $connector.GlobalParameters.Remove($full.Name) | Out-Null
@@ -123,7 +113,7 @@ if ($changed.Count -gt 0 -and $PSCmdlet.ShouldProcess('sync scheduler', 'Start a
 Write-Host ("Password hash sync turned on for: {{0}}" -f $(if ($changed.Count) {{ $changed -join ', ' }} else {{ 'nothing (already on)' }}))
 foreach ($c in $ad) {{
     Get-ADSyncAADPasswordSyncConfiguration -SourceConnector $c.Name |
-        Format-Table SourceConnector, TargetConnector, Enabled -AutoSize | Out-String | Write-Host
+        Format-Table -Property SourceConnector, TargetConnector, Enabled -AutoSize | Out-String | Write-Host
 }}
 Write-Host 'Next: entra-failover enable-phs --wait shows when the first password hashes arrive.'
 "#,
@@ -183,114 +173,9 @@ mod tests {
         }
     }
 
-    /// A small PowerShell lexer: comments, single- and double-quoted strings (with `$( )`
-    /// subexpressions, which hold code again), here-strings aside; every bracket must close in order.
-    fn balanced(src: &str) -> Result<(), String> {
-        fn code(c: &[char], i: &mut usize, close: Option<char>) -> Result<(), String> {
-            let mut stack: Vec<char> = vec![];
-            while *i < c.len() {
-                let ch = c[*i];
-                match ch {
-                    '#' => {
-                        while *i < c.len() && c[*i] != '\n' {
-                            *i += 1;
-                        }
-                        continue;
-                    }
-                    '<' if c.get(*i + 1) == Some(&'#') => {
-                        *i += 2;
-                        while *i + 1 < c.len() && !(c[*i] == '#' && c[*i + 1] == '>') {
-                            *i += 1;
-                        }
-                        if *i + 1 >= c.len() {
-                            return Err("an unclosed <# comment".into());
-                        }
-                        *i += 2;
-                        continue;
-                    }
-                    '\'' => {
-                        *i += 1;
-                        loop {
-                            match c.get(*i) {
-                                None => return Err("an unclosed '…' string".into()),
-                                Some('\'') if c.get(*i + 1) == Some(&'\'') => *i += 2,
-                                Some('\'') => break,
-                                Some(_) => *i += 1,
-                            }
-                        }
-                    }
-                    '"' => {
-                        *i += 1;
-                        loop {
-                            match c.get(*i) {
-                                None => return Err("an unclosed \"…\" string".into()),
-                                Some('`') => *i += 2,
-                                Some('$') if c.get(*i + 1) == Some(&'(') => {
-                                    *i += 2;
-                                    code(c, i, Some(')'))?;
-                                }
-                                Some('"') => break,
-                                Some(_) => *i += 1,
-                            }
-                        }
-                    }
-                    '(' | '{' | '[' => stack.push(match ch {
-                        '(' => ')',
-                        '{' => '}',
-                        _ => ']',
-                    }),
-                    ')' | '}' | ']' => match stack.pop() {
-                        Some(want) if want == ch => {}
-                        Some(want) => return Err(format!("{ch} where {want} was due, at {}", *i)),
-                        None if close == Some(ch) => return Ok(()),
-                        None => return Err(format!("a stray {ch} at {}", *i)),
-                    },
-                    _ => {}
-                }
-                *i += 1;
-            }
-            match (stack.last(), close) {
-                (None, None) => Ok(()),
-                (Some(open), _) => Err(format!("{open} never came")),
-                (None, Some(c)) => Err(format!("the subexpression's {c} never came")),
-            }
-        }
-        let chars: Vec<char> = src.chars().collect();
-        code(&chars, &mut 0, None)
-    }
-
     #[test]
     fn the_script_is_well_formed_powershell() {
-        assert_eq!(balanced(&sample()), Ok(()));
-        // The lexer itself catches what a generator gets wrong.
-        assert!(balanced("if ($x) { Write-Host 'a' ").is_err());
-        assert!(balanced("Write-Host \"$(if ($a) { 'b' }\"").is_err());
-        assert!(balanced("Write-Host 'it''s' # ) in a comment").is_ok());
-        // Where a PowerShell is installed, its own parser has the last word. (Looked up on PATH first:
-        // a spawn that fails still forks this test process, lock descriptors and all.)
-        let pwsh = std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join("pwsh"))
-                .find(|p| p.is_file())
-        });
-        if let Some(pwsh) = pwsh {
-            let dir = tempfile::tempdir().unwrap();
-            let file = dir.path().join("enable-phs.ps1");
-            std::fs::write(&file, sample()).unwrap();
-            let check = format!(
-                "$e = $null; [void][System.Management.Automation.Language.Parser]::ParseFile('{}', [ref]$null, [ref]$e); if ($e.Count) {{ $e | ForEach-Object {{ $_.Message }}; exit 1 }}",
-                file.display()
-            );
-            let parsed = std::process::Command::new(pwsh)
-                .args(["-NoProfile", "-Command", &check])
-                .output()
-                .unwrap();
-            assert!(
-                parsed.status.success(),
-                "{}",
-                String::from_utf8_lossy(&parsed.stdout)
-            );
-        }
+        crate::powershell::style::assert_good("enable-phs.ps1", &sample());
     }
 
     #[test]

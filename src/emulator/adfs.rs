@@ -251,6 +251,23 @@ pub fn metadata(service: &str, farm: &FarmRec) -> String {
     x
 }
 
+/// Microsoft 365's federation metadata as a relying party of AD FS (`urn:federation:MicrosoftOnline`),
+/// in the structure Microsoft publishes it: a WS-Federation application service and a SAML 2.0
+/// service provider, each with the signing certificate and the sign-in address (here the
+/// rehearsal's own login host).
+pub fn microsoft_metadata(signing_b64: &str, login_base: &str) -> String {
+    let login = format!("{}/login.srf", login_base.trim_end_matches('/'));
+    let signing = key_descriptor("signing", signing_b64);
+    let ns = "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:fed=\"http://docs.oasis-open.org/wsfed/federation/200706\"";
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><EntityDescriptor ID=\"_{id}\" entityID=\"urn:federation:MicrosoftOnline\" xmlns=\"urn:oasis:names:tc:SAML:2.0:metadata\"><RoleDescriptor xsi:type=\"fed:ApplicationServiceType\" protocolSupportEnumeration=\"http://docs.oasis-open.org/wsfed/federation/200706\" {ns}>{signing}<fed:TargetScopes>{scope}</fed:TargetScopes>{app}{passive}</RoleDescriptor><SPSSODescriptor WantAssertionsSigned=\"true\" protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">{signing}<SingleLogoutService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"{login}\"/><NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</NameIDFormat><NameIDFormat>urn:mace:shibboleth:1.0:nameIdentifier</NameIDFormat><NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified</NameIDFormat><AssertionConsumerService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" Location=\"{login}\" index=\"0\" isDefault=\"true\"/><AssertionConsumerService Binding=\"urn:oasis:names:liberty:paos:2003-08\" Location=\"{login}\" index=\"1\"/></SPSSODescriptor></EntityDescriptor>",
+        id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, signing_b64.as_bytes()),
+        scope = endpoint_ref(&login),
+        app = endpoint("ApplicationServiceEndpoint", &login, None),
+        passive = endpoint("PassiveRequestorEndpoint", &login, None),
+    )
+}
+
 fn endpoint_ref(address: &str) -> String {
     format!(
         "<wsa:EndpointReference xmlns:wsa=\"http://www.w3.org/2005/08/addressing\"><wsa:Address>{address}</wsa:Address></wsa:EndpointReference>"

@@ -49,6 +49,17 @@ pub fn handle(sh: &Shared, req: &Req, segs: &[String]) -> Option<Resp> {
         ("GET", [tenant, "discovery", "v2.0", "keys"]) => {
             sh.with_tenant(|t| (keys(sh, t, req, tenant), false))
         }
+        // Microsoft 365's metadata as a relying party (nexus.microsoftonline-p.com in a real
+        // tenant, whose host the rehearsal answers for): what a trust-reset script takes.
+        ("GET", ["federationmetadata", "2007-06", "federationmetadata.xml"]) => {
+            sh.with_tenant(|t| {
+                let xml = super::adfs::microsoft_metadata(&t.token_key.cert_b64, &sh.base_url);
+                (
+                    text(StatusCode::OK, req, "application/samlmetadata+xml", xml),
+                    false,
+                )
+            })
+        }
         _ => return None,
     };
     Some(resp.unwrap_or_else(|e| {

@@ -40,7 +40,7 @@ fn digest(
     )
 }
 
-fn sha256_hex(text: &str) -> String {
+pub fn sha256_hex(text: &str) -> String {
     hash(MessageDigest::sha256(), text.as_bytes())
         .map(|d| d.iter().map(|b| format!("{b:02x}")).collect())
         .unwrap_or_default()

@@ -42,13 +42,20 @@ impl FarmCache {
 }
 
 pub async fn fetch_metadata(s: &Session, url: &Url) -> Result<FederationMetadata, Unreachable> {
+    let text = fetch_text(s, url).await?;
+    metadata::parse(&text).map_err(|e| Unreachable(format!("{url}: {e}")))
+}
+
+/// A metadata document's text over https, wherever the locator says it answers, read no further
+/// than the metadata bound whatever the server says of its length.
+async fn fetch_text(s: &Session, url: &Url) -> Result<String, Unreachable> {
     if url.scheme() != "https" {
         return Err(Unreachable(format!(
             "{url}: only https metadata URLs are accepted"
         )));
     }
     let target = s.farms.locate(url);
-    let resp = s
+    let mut resp = s
         .http
         .get(target)
         .timeout(std::time::Duration::from_secs(20))
@@ -59,20 +66,47 @@ pub async fn fetch_metadata(s: &Session, url: &Url) -> Result<FederationMetadata
     if !status.is_success() {
         return Err(Unreachable(format!("{url}: HTTP {status}")));
     }
+    let too_large = || {
+        Unreachable(format!(
+            "{url}: the metadata is larger than {} bytes",
+            metadata::MAX_METADATA_BYTES
+        ))
+    };
     if resp
         .content_length()
         .is_some_and(|n| n > metadata::MAX_METADATA_BYTES as u64)
     {
-        return Err(Unreachable(format!(
-            "{url}: the metadata is larger than {} bytes",
-            metadata::MAX_METADATA_BYTES
-        )));
+        return Err(too_large());
     }
-    let text = resp
-        .text()
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
         .await
-        .map_err(|e| Unreachable(format!("{url}: {e}")))?;
-    metadata::parse(&text).map_err(|e| Unreachable(format!("{url}: {e}")))
+        .map_err(|e| Unreachable(format!("{url}: {e}")))?
+    {
+        if body.len() + chunk.len() > metadata::MAX_METADATA_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).map_err(|_| Unreachable(format!("{url}: the metadata is not UTF-8")))
+}
+
+/// Microsoft 365's own federation metadata (the relying party AD FS trusts), as the text to write
+/// beside the trust-reset script: fetched here so that the farm needs no internet access, and
+/// checked to be that document. The rehearsal tenant answers for Microsoft's host.
+pub async fn fetch_microsoft_metadata(s: &Session) -> Result<String, Unreachable> {
+    let url = Url::parse(crate::adfs::trust_script::MICROSOFT_METADATA)
+        .map_err(|e| Unreachable(e.to_string()))?;
+    let text = fetch_text(s, &url).await?;
+    match metadata::entity_id(&text) {
+        Ok(id) if id == crate::adfs::wstrust::RELYING_PARTY => Ok(text),
+        Ok(id) => Err(Unreachable(format!(
+            "{url}: the metadata describes {id}, not Microsoft 365 ({})",
+            crate::adfs::wstrust::RELYING_PARTY
+        ))),
+        Err(e) => Err(Unreachable(format!("{url}: {e}"))),
+    }
 }
 
 /// Metadata from a file or a URL, for `adfs inspect`.

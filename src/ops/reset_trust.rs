@@ -1,6 +1,8 @@
 //! `reset-trust`: the cloud side of "Reset Microsoft Entra ID trust" — Entra's federation settings take
 //! the farm's current certificates (and endpoints) from its metadata, after a backup — plus the AD FS
-//! script for the relying party trust, which the administrator runs on the farm.
+//! script for the relying party trust, which the administrator runs on the farm: it updates the trust
+//! in place from Microsoft's metadata, which this tool fetches and writes beside it (see
+//! `adfs::trust_script`).
 
 use std::path::PathBuf;
 
@@ -23,6 +25,8 @@ pub struct Options {
     pub domain: String,
     pub metadata_url: String,
     pub adfs_script: Option<PathBuf>,
+    /// Drop the farm's own issuance rules instead of carrying them over.
+    pub replace_claim_rules: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -39,6 +43,24 @@ pub struct Report {
     pub certificates: Vec<CertRow>,
     pub backup: Option<String>,
     pub adfs_script: Option<String>,
+    /// Microsoft's metadata, written beside the script, and its SHA-256 (which the script checks).
+    pub metadata_file: Option<String>,
+    pub metadata_sha256: Option<String>,
+}
+
+/// The farm script with what it needs beside it.
+struct FarmScript {
+    path: PathBuf,
+    text: String,
+    metadata: String,
+    sha256: String,
+}
+
+impl FarmScript {
+    fn metadata_path(&self) -> PathBuf {
+        self.path
+            .with_file_name(crate::adfs::trust_script::METADATA_FILE)
+    }
 }
 
 pub struct Prepared {
@@ -49,7 +71,7 @@ pub struct Prepared {
     patch: Map<String, Value>,
     raw: Value,
     domain_object: Value,
-    script: Option<(PathBuf, String)>,
+    script: Option<FarmScript>,
 }
 
 fn row(role: &str, b64: Option<&str>) -> CertRow {
@@ -162,18 +184,45 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
                 })
                 .filter_map(|d| d.id.clone())
                 .collect();
+            let metadata = super::farm::fetch_microsoft_metadata(s).await.map_err(|e| {
+                OpsError::Refused(format!(
+                    "the AD FS script needs Microsoft's federation metadata, which cannot be read: {}",
+                    e.0
+                ))
+            })?;
+            let sha256 = super::backup::sha256_hex(&metadata);
+            let text = trust_script::script(&trust_script::Target {
+                tenant: &s.tenant,
+                domains: &federated,
+                generated_at: &journal::now(),
+                metadata_sha256: &sha256,
+                replace_claim_rules: o.replace_claim_rules,
+            });
+            let script = FarmScript {
+                path: path.clone(),
+                text,
+                metadata,
+                sha256,
+            };
             plan.check(
                 "AD FS script",
                 Outcome::Pass,
                 format!(
-                    "{} (run it on the farm; the tool never does)",
-                    path.display()
+                    "{} with {} beside it (SHA-256 {}): run it on the primary AD FS server; the tool never does",
+                    path.display(),
+                    script.metadata_path().display(),
+                    script.sha256
                 ),
             );
-            Some((
-                path.clone(),
-                trust_script::script(&s.tenant, &federated, &journal::now()),
-            ))
+            for (what, detail) in trust_script::summary(o.replace_claim_rules) {
+                plan.check(&format!("AD FS trust: {what}"), Outcome::Info, detail);
+            }
+            plan.check(
+                "AD FS farm backup",
+                Outcome::Info,
+                super::security::farm_backup_advice(&s.home, &s.tenant),
+            );
+            Some(script)
         }
         None => None,
     };
@@ -242,19 +291,31 @@ pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Re
         journal::append(&s.home, &s.tenant, &done)?;
         backup_path = Some(text);
     }
-    let script = match p.script {
-        Some((path, text)) => {
-            crate::files::write_atomic(&path, &crate::files::powershell_file(&text))
-                .map_err(|e| OpsError::file(&path, e))?;
-            Some(path.display().to_string())
+    let (mut adfs_script, mut metadata_file, mut metadata_sha256) = (None, None, None);
+    if let Some(f) = p.script {
+        if let Some(dir) = f
+            .path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+        {
+            journal::private_dir(dir)?;
         }
-        None => None,
-    };
+        let meta = f.metadata_path();
+        crate::files::write_atomic(&meta, f.metadata.as_bytes())
+            .map_err(|e| OpsError::file(&meta, e))?;
+        crate::files::write_atomic(&f.path, &crate::files::powershell_file(&f.text))
+            .map_err(|e| OpsError::file(&f.path, e))?;
+        adfs_script = Some(f.path.display().to_string());
+        metadata_file = Some(meta.display().to_string());
+        metadata_sha256 = Some(f.sha256);
+    }
     Ok(Report {
         domain: p.domain,
         changed: !p.patch.is_empty(),
         certificates: p.certificates,
         backup: backup_path,
-        adfs_script: script,
+        adfs_script,
+        metadata_file,
+        metadata_sha256,
     })
 }

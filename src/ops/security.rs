@@ -78,11 +78,32 @@ fn blocks_legacy(p: &Value) -> bool {
             .any(|u| u == "All")
 }
 
-/// The farm's part: where the export script is written.
-pub fn export_script_path(home: &Path, tenant: &str) -> PathBuf {
+/// Where the scripts for the farm are written: the data folder, per tenant.
+pub fn farm_script_path(home: &Path, tenant: &str, file: &str) -> PathBuf {
     home.join("scripts")
         .join(super::journal::tenant_dir_name(tenant))
-        .join("export-adfs-access-policies.ps1")
+        .join(file)
+}
+
+/// What a switch-back or trust reset says of the farm's backup: the way back if the farm
+/// misbehaves after the change.
+pub fn farm_backup_advice(home: &Path, tenant: &str) -> String {
+    format!(
+        "if the farm misbehaves after this, restore it from the backup that {} made before the switch to password hash sync (Restore-ADFS, on the primary AD FS server; its default folder is {}); the relying party trust is not in it: reset-trust mends that",
+        farm_script_path(home, tenant, crate::adfs::farm_backup::FILE).display(),
+        crate::adfs::farm_backup::DEFAULT_FOLDER
+    )
+}
+
+/// Writes a farm script (private, UTF-8 with a byte-order mark, CRLF) and returns its path.
+fn write_farm_script(s: &Session, file: &str, text: &str) -> Result<PathBuf, OpsError> {
+    let path = farm_script_path(&s.home, &s.tenant, file);
+    if let Some(dir) = path.parent() {
+        super::journal::private_dir(dir)?;
+    }
+    crate::files::write_atomic(&path, &crate::files::powershell_file(text))
+        .map_err(|e| OpsError::file(&path, e))?;
+    Ok(path)
 }
 
 /// The checks, for `domains` with the federation settings the pre-flight read (`None`: none).
@@ -167,23 +188,29 @@ pub async fn preflight(s: &Session, domains: &[(String, Option<Value>)]) -> Vec<
             });
         }
     }
+    // Microsoft's first "Important" step: a backup of the farm, with its Rapid Restore Tool.
+    let now = super::journal::now();
+    checks.push(Check::new(
+        "AD FS farm backup",
+        Outcome::Info,
+        match write_farm_script(s, crate::adfs::farm_backup::FILE, &crate::adfs::farm_backup::script(&s.tenant, &now)) {
+            Ok(path) => format!(
+                "Microsoft's runbook backs up the AD FS farm before the switch, while its servers still run: {} does it with the AD FS Rapid Restore Tool on the primary server (it asks for the backup's password; a restore needs it, and it is the way back if the farm misbehaves after the switch back)",
+                path.display()
+            ),
+            Err(e) => format!(
+                "Microsoft's runbook backs up the AD FS farm before the switch (AD FS Rapid Restore Tool), and the script that does it could not be written: {e}"
+            ),
+        },
+    ));
     // What the farm enforced itself: exported by a script, for the administrator to compare.
     let names: Vec<String> = domains.iter().map(|(d, _)| d.clone()).collect();
-    let path = export_script_path(&s.home, &s.tenant);
-    let text = crate::adfs::policy_export::script(&s.tenant, &names, &super::journal::now());
-    let written = path
-        .parent()
-        .map(super::journal::private_dir)
-        .unwrap_or(Ok(()))
-        .and_then(|()| {
-            crate::files::write_atomic(&path, &crate::files::powershell_file(&text))
-                .map_err(|e| OpsError::file(&path, e))
-        });
+    let text = crate::adfs::policy_export::script(&s.tenant, &names, &now);
     checks.push(Check::new(
         "AD FS policies",
         Outcome::Info,
-        match written {
-            Ok(()) => format!(
+        match write_farm_script(s, "export-adfs-access-policies.ps1", &text) {
+            Ok(path) => format!(
                 "what AD FS itself enforces (access control policies, MFA adapters, additional authentication rules) is not visible from the cloud: {} exports it on the farm, to compare with Conditional Access",
                 path.display()
             ),

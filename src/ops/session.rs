@@ -321,7 +321,7 @@ impl Session {
         let bad_url = |u: &str| OpsError::Input(format!("the rehearsal tenant gave a bad URL {u}"));
         let login_url = Url::parse(&info.login_url).map_err(|_| bad_url(&info.login_url))?;
         let graph_url = Url::parse(&info.graph_url).map_err(|_| bad_url(&info.graph_url))?;
-        let login = LoginClient::new(http.clone(), login_url);
+        let login = LoginClient::new(http.clone(), login_url.clone());
         let credential = Arc::new(PasswordCredential::new(
             login.clone(),
             &info.tenant_id,
@@ -330,6 +330,13 @@ impl Session {
             SecretString::from(info.admin_password.clone()),
         ));
         let mut overrides = BTreeMap::new();
+        // Microsoft's own metadata host (the relying party trust's source) is the rehearsal's too.
+        if let Some(host) = Url::parse(crate::adfs::trust_script::MICROSOFT_METADATA)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+        {
+            overrides.insert(host, login_url.clone());
+        }
         for (service, base) in &info.adfs {
             overrides.insert(
                 service.to_ascii_lowercase(),

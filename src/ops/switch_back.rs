@@ -57,6 +57,13 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
     if let (Ok(p), Some(note)) = (&mut p, staged) {
         p.plan.check("staged rollout", Outcome::Warn, note);
     }
+    if let Ok(p) = &mut p {
+        p.plan.check(
+            "AD FS farm backup",
+            Outcome::Info,
+            super::security::farm_backup_advice(&s.home, &s.tenant),
+        );
+    }
     p
 }
 
@@ -335,6 +342,14 @@ pub async fn prepare_many(s: &Session, os: &[Options]) -> Result<Vec<Prepared>, 
         for p in &mut ps {
             p.plan.check("staged rollout", Outcome::Warn, note.clone());
         }
+    }
+    // Once for the whole switch-back: the one plan shows every domain's checks.
+    if let Some(p) = ps.first_mut() {
+        p.plan.check(
+            "AD FS farm backup",
+            Outcome::Info,
+            super::security::farm_backup_advice(&s.home, &s.tenant),
+        );
     }
     Ok(ps)
 }

@@ -281,7 +281,10 @@ async fn handle(
                         )];
                         if let Some(script) = r.adfs_script {
                             lines.push(format!("AD FS script: {script}"));
-                            lines.push("Run it on the primary AD FS server; it backs up the relying party trust first.".into());
+                            if let Some(m) = &r.metadata_file {
+                                lines.push(format!("Microsoft's metadata beside it: {m}"));
+                            }
+                            lines.push("Run it on the primary AD FS server: it backs up the relying party trust first, updates it in place (never removes it) and keeps its access control policy; preview with -WhatIf.".into());
                         }
                         done = Some(lines);
                     }
@@ -740,6 +743,7 @@ async fn prepare_reset(s: &Session, domain: &str) -> Result<reset_trust::Prepare
             "reset-trust-{}.ps1",
             crate::ops::journal::tenant_dir_name(domain)
         ))),
+        replace_claim_rules: false,
     };
     reset_trust::prepare(s, &o).await
 }

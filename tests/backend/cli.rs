@@ -295,6 +295,59 @@ fn the_whole_runbook_on_the_rehearsal_tenant() {
     assert_eq!(r["result"]["changed"], true);
     let ps = std::fs::read_to_string(&script).unwrap();
     assert!(ps.contains("Microsoft Office 365 Identity Platform") && ps.contains("fabrikam\\.com"));
+    // The trust is updated in place, never removed: its access control policy, authorization and
+    // additional authentication rules are backed up and compared, never set; the farm's own rules
+    // are carried over; with no trust, one is made from the metadata file beside the script, whose
+    // SHA-256 the script checks before anything else.
+    assert!(!ps.contains("Remove-AdfsRelyingPartyTrust"), "{ps}");
+    assert!(
+        ps.contains("Update-AdfsRelyingPartyTrust -TargetName $name -MetadataFile $MetadataFile")
+    );
+    assert!(ps.contains("Add-AdfsRelyingPartyTrust -Name $name -MetadataFile $MetadataFile"));
+    assert!(!ps.contains("-MetadataUrl $") && !ps.contains("-AccessControlPolicyName"));
+    assert!(ps.contains("$carryCustomRules = $true"));
+    let meta_path = script.with_file_name("microsoft-365-federation-metadata.xml");
+    assert_eq!(r["result"]["metadata_file"], meta_path.to_str().unwrap());
+    let meta = std::fs::read(&meta_path).unwrap();
+    let sha: String = openssl::sha::sha256(&meta)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(r["result"]["metadata_sha256"], sha.as_str());
+    assert!(ps.contains(&format!("$expectedSha256 = '{}'", sha.to_ascii_uppercase())));
+    assert!(
+        ps.find("Get-FileHash -LiteralPath $MetadataFile").unwrap()
+            < ps.find("Update-AdfsRelyingPartyTrust -TargetName").unwrap()
+    );
+    let meta = String::from_utf8(meta).unwrap();
+    assert_eq!(
+        entra_failover::adfs::metadata::entity_id(&meta).unwrap(),
+        "urn:federation:MicrosoftOnline"
+    );
+    // The plan says what is kept, what changes and what is carried over; --replace-claim-rules
+    // drops the farm's own rules, and says so.
+    let plan = text(
+        &home
+            .run(&[
+                "reset-trust",
+                "--domain",
+                "contoso.com",
+                "--metadata-url",
+                "https://sts.contoso.com/FederationMetadata/2007-06/FederationMetadata.xml",
+                "--adfs-script",
+                script.to_str().unwrap(),
+                "--replace-claim-rules",
+                "--dry-run",
+            ])
+            .stdout,
+    );
+    for line in [
+        "AD FS trust: kept: the relying party trust itself (never removed), its access control policy",
+        "AD FS trust: carried over: nothing: --replace-claim-rules",
+        "AD FS farm backup: if the farm misbehaves",
+    ] {
+        assert!(plan.contains(line), "{line}\n{plan}");
+    }
     let v = home.json(&["verify", "--domain", "contoso.com"]);
     assert_eq!(v["passed"], true, "{v}");
 
@@ -869,6 +922,27 @@ fn the_workflows_parse_and_name_every_target() {
     assert!(ci["jobs"]["linux"].to_string().contains("bash .ci/run"));
     let oses = ci["jobs"]["test"]["strategy"]["matrix"]["os"].to_string();
     assert!(oses.contains("windows") && oses.contains("macos"), "{oses}");
+    // The generated scripts meet both PowerShells on Windows, and a missing one fails the tests.
+    let scripts = ci["jobs"]["windows-scripts"].to_string();
+    for needed in [
+        "\"shell\":\"powershell\"",
+        "\"shell\":\"pwsh\"",
+        "scripts.ps1 -Exe",
+    ] {
+        assert!(scripts.contains(needed), "{needed}: {scripts}");
+    }
+    assert!(
+        ci["jobs"]["test"]
+            .to_string()
+            .contains("ENTRA_FAILOVER_REQUIRE_POWERSHELL")
+    );
+    assert!(
+        std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/windows/scripts.ps1"
+        ))
+        .is_file()
+    );
     let targets: std::collections::BTreeSet<String> =
         release["jobs"]["build"]["strategy"]["matrix"]["include"]
             .as_array()

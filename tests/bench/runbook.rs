@@ -175,6 +175,7 @@ async fn main() {
         metadata_url: "https://sts.contoso.com/FederationMetadata/2007-06/FederationMetadata.xml"
             .into(),
         adfs_script: None,
+        replace_claim_rules: false,
     };
     step!(
         "test-signin, federated (WS-Trust at the farm)",
