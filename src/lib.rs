@@ -4,6 +4,7 @@
 pub mod adfs;
 pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod connect;
 pub mod emulator;
 pub mod files;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{CliError, home};
-use crate::emulator::{self, Config, Emulator, Info};
+use crate::emulator::{Config, Emulator, Info};
 
 #[derive(Debug, Args)]
 pub struct EmulatorArgs {
@@ -24,7 +24,7 @@ pub struct EmulatorArgs {
     #[arg(long)]
     pub scenario: Option<PathBuf>,
     /// How long a change takes to reach user realm and sign-in (0s, 90s, 5m, 1h).
-    #[arg(long, default_value = "0s", value_parser = emulator::parse_duration)]
+    #[arg(long, default_value = "0s", value_parser = crate::clock::parse_duration)]
     pub propagation_delay: std::time::Duration,
     /// Print one JSON line with the URLs and credentials instead of the readable banner.
     #[arg(long)]

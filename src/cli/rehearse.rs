@@ -25,7 +25,7 @@ pub enum RehearseCommand {
     Clock {
         /// Only `advance` is supported.
         action: String,
-        #[arg(value_parser = crate::emulator::parse_duration)]
+        #[arg(value_parser = crate::clock::parse_duration)]
         duration: std::time::Duration,
     },
     /// Run the script `enable-phs` wrote on the Entra Connect Sync server (simulated): the server's

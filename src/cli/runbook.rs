@@ -20,7 +20,7 @@ pub struct EnablePhsArgs {
     /// Wait until password hashes arrive (a password sync runs after the change).
     #[arg(long)]
     pub wait: bool,
-    #[arg(long, default_value = "3h", value_parser = crate::emulator::parse_duration)]
+    #[arg(long, default_value = "3h", value_parser = crate::clock::parse_duration)]
     pub wait_timeout: Duration,
     /// Write the Entra Connect Sync server's script here (default: the data folder's scripts/).
     #[arg(long)]
@@ -39,12 +39,12 @@ pub struct FailoverArgs {
     #[arg(long)]
     pub accept_unsynced: bool,
     /// How recent the last password sync must be (e.g. 3h).
-    #[arg(long, default_value = "3h", value_parser = crate::emulator::parse_duration)]
+    #[arg(long, default_value = "3h", value_parser = crate::clock::parse_duration)]
     pub sync_window: Duration,
     /// Wait until user realm says Managed.
     #[arg(long)]
     pub wait: bool,
-    #[arg(long, default_value = "60m", value_parser = crate::emulator::parse_duration)]
+    #[arg(long, default_value = "60m", value_parser = crate::clock::parse_duration)]
     pub wait_timeout: Duration,
 }
 
@@ -67,7 +67,7 @@ pub struct SwitchBackArgs {
     pub force: bool,
     #[arg(long)]
     pub wait: bool,
-    #[arg(long, default_value = "60m", value_parser = crate::emulator::parse_duration)]
+    #[arg(long, default_value = "60m", value_parser = crate::clock::parse_duration)]
     pub wait_timeout: Duration,
 }
 
@@ -605,8 +605,8 @@ pub async fn adfs(g: &Global, c: AdfsCommand) -> Result<u8, CliError> {
                 c.subject,
                 c.sha1_thumbprint,
                 c.sha256_thumbprint,
-                crate::graph::models::graph_time(crate::emulator::state::unix(c.not_before_unix)),
-                crate::graph::models::graph_time(crate::emulator::state::unix(c.not_after_unix)),
+                crate::graph::models::graph_time(crate::clock::unix(c.not_before_unix)),
+                crate::graph::models::graph_time(crate::clock::unix(c.not_after_unix)),
             ));
         }
         print_text(&text)?;
@@ -654,7 +654,7 @@ fn since(text: &str) -> Result<time::OffsetDateTime, CliError> {
     {
         return Ok(t);
     }
-    let d = crate::emulator::parse_duration(text).map_err(|e| {
+    let d = crate::clock::parse_duration(text).map_err(|e| {
         CliError::Usage(format!(
             "--since {text}: {e} (a duration such as 2h, or a time such as 2026-12-02T10:00:00Z)"
         ))
@@ -842,7 +842,7 @@ pub struct SigninsArgs {
     /// Keep watching: look again every --every until Ctrl-C.
     #[arg(long)]
     pub follow: bool,
-    #[arg(long, default_value = "30s", value_parser = crate::emulator::parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = crate::clock::parse_duration)]
     pub every: Duration,
 }
 

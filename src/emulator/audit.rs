@@ -7,8 +7,9 @@ use serde_json::{Value, json};
 
 use super::graph::{Call, Filter, Outcome, parse_filter, short};
 use super::http::{Resp, graph_error};
-use super::state::{SignInRec, Tenant, unix};
+use super::state::{SignInRec, Tenant};
 use super::tokens::Claims;
+use crate::clock::unix;
 use crate::graph::models::graph_time;
 
 const CA_READ: &[&str] = &[

@@ -198,7 +198,7 @@ fn sync(sh: &Shared, req: &Req) -> Result<Resp, Resp> {
             let hashed = t.users.iter().filter(|u| u.synced && u.has_hash).count();
             (
                 json!({
-                    "last_sync": crate::graph::models::graph_time(super::state::unix(now)),
+                    "last_sync": crate::graph::models::graph_time(crate::clock::unix(now)),
                     "password_sync_enabled": t.sync.password_sync_enabled(),
                     "users_with_password_hash": hashed,
                     "synchronized_users": t.users.iter().filter(|u| u.synced).count(),

@@ -83,7 +83,7 @@ impl JobRec {
 
     /// The job as Graph v1.0 shows it (`synchronizationJob`).
     pub fn to_json(&self, cycle_minutes: u32) -> Value {
-        let t = |s: i64| crate::graph::models::graph_time(super::state::unix(s));
+        let t = |s: i64| crate::graph::models::graph_time(crate::clock::unix(s));
         let code = if self.quarantine.is_some() {
             "Quarantine"
         } else {

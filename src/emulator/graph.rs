@@ -8,9 +8,9 @@ use super::http::{Req, Resp, graph_error, graph_status_error, json as json_resp,
 use super::schema::{self, Invalid};
 use super::state::{
     DOMAIN_NAME_ADMIN, GLOBAL_ADMIN, GroupRec, HYBRID_IDENTITY_ADMIN, PolicyRec, Tenant, UserRec,
-    unix,
 };
 use super::tokens::{self, Claims, TokenError};
+use crate::clock::unix;
 use crate::graph::models::{
     AuthenticationType, FeatureRolloutPolicy, InternalDomainFederation,
     OnPremisesDirectorySynchronization, Organization, SigningCertificateUpdateStatus,

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::clock::unix;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -1131,10 +1132,6 @@ fn engines_of(s: &Resolved) -> Engines {
         names.iter().map(|n| CloudConfig::new(n, on)).collect()
     };
     Engines { connect, cloud }
-}
-
-pub fn unix(t: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 fn base64_of(bytes: &[u8]) -> String {

@@ -7,3 +7,9 @@ pub mod models;
 
 pub use client::GraphClient;
 pub use error::GraphError;
+
+/// One path segment (a domain name, an id) as Graph's URLs take it: percent-encoded, so that a
+/// name can never add a segment or a query.
+pub fn encode(segment: &str) -> String {
+    url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
+}

@@ -12,9 +12,10 @@ use super::backup::{self, Backup};
 use super::farm::{fetch_metadata, metadata_url_for};
 use super::journal::{self, Entry};
 use super::plan::{Outcome, Plan};
-use super::status::{encode, federation, last_password_sync, sync_settings, who};
+use super::status::{federation, last_password_sync, sync_settings, who};
 use super::{OpsError, Progress, Session};
 use crate::auth::claims::Task;
+use crate::graph::encode;
 use crate::graph::models::{AuthenticationType, Domain, parse_graph_time};
 
 /// How many domains are under way at once. The Graph client's adaptive limit decides how many

@@ -8,10 +8,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use url::Url;
 
-use super::status::{encode, federation};
+use super::status::federation;
 use super::{OpsError, Session};
 use crate::adfs::metadata::CertificateInfo;
 use crate::adfs::wstrust::{self, Answer, RELYING_PARTY};
+use crate::graph::encode;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

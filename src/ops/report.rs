@@ -152,7 +152,7 @@ async fn build_from(s: &Session, changes: Vec<Change>) -> Result<Report, OpsErro
                     .map(|b| b.federation);
                 let domain: Option<Value> = s
                     .graph
-                    .get(&format!("/v1.0/domains/{}", super::status::encode(&d)))
+                    .get(&format!("/v1.0/domains/{}", crate::graph::encode(&d)))
                     .await
                     .ok();
                 let now = super::status::federation(s, &d).await?.map(|(_, raw)| raw);

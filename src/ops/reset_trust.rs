@@ -13,11 +13,12 @@ use super::backup::{self, Backup};
 use super::farm::fetch_metadata;
 use super::journal::{self, Entry};
 use super::plan::{Outcome, Plan};
-use super::status::{encode, federation, who};
+use super::status::{federation, who};
 use super::{OpsError, Progress, Session};
 use crate::adfs::metadata::CertificateInfo;
 use crate::adfs::trust_script;
 use crate::auth::claims::Task;
+use crate::graph::encode;
 use crate::graph::models::{AuthenticationType, Domain};
 
 #[derive(Clone, Debug)]
@@ -79,9 +80,8 @@ fn row(role: &str, b64: Option<&str>) -> CertRow {
     CertRow {
         role: role.into(),
         sha1: info.as_ref().map(|c| c.sha1_thumbprint.clone()),
-        expires: info.map(|c| {
-            crate::graph::models::graph_time(crate::emulator::state::unix(c.not_after_unix))
-        }),
+        expires: info
+            .map(|c| crate::graph::models::graph_time(crate::clock::unix(c.not_after_unix))),
     }
 }
 

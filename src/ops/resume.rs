@@ -7,8 +7,9 @@ use serde_json::{Value, json};
 
 use super::backup;
 use super::journal::{self, Entry};
-use super::status::{encode, federation, sync_settings};
+use super::status::{federation, sync_settings};
 use super::{OpsError, Progress, Session};
+use crate::graph::encode;
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Item {

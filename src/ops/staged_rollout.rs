@@ -11,9 +11,10 @@ use serde_json::{Value, json};
 
 use super::journal::{self, Entry};
 use super::plan::{Outcome, Plan};
-use super::status::{encode, last_password_sync, sync_settings, who};
+use super::status::{last_password_sync, sync_settings, who};
 use super::{OpsError, Progress, Session};
 use crate::auth::claims::Task;
+use crate::graph::encode;
 use crate::graph::models::{
     DirectoryObject, FeatureRolloutPolicy, Group, StagedFeatureName, parse_graph_time,
 };

@@ -92,7 +92,10 @@ pub async fn federation(
     s: &Session,
     domain: &str,
 ) -> Result<Option<(InternalDomainFederation, Value)>, OpsError> {
-    let path = format!("/v1.0/domains/{}/federationConfiguration", encode(domain));
+    let path = format!(
+        "/v1.0/domains/{}/federationConfiguration",
+        crate::graph::encode(domain)
+    );
     match s.graph.get::<Value>(&path).await {
         Ok(v) => {
             let Some(raw) = v["value"].as_array().and_then(|a| a.first()).cloned() else {
@@ -104,10 +107,6 @@ pub async fn federation(
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e.into()),
     }
-}
-
-pub fn encode(segment: &str) -> String {
-    url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
 }
 
 pub fn host_of(uri: Option<&str>) -> Option<String> {
@@ -132,7 +131,7 @@ fn summary(f: InternalDomainFederation) -> FederationSummary {
         .map(|c| {
             (
                 c.sha1_thumbprint,
-                crate::graph::models::graph_time(crate::emulator::state::unix(c.not_after_unix)),
+                crate::graph::models::graph_time(crate::clock::unix(c.not_after_unix)),
             )
         });
     FederationSummary {

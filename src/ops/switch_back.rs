@@ -10,10 +10,11 @@ use super::backup::{self, Backup};
 use super::farm::{FarmCache, metadata_url_for};
 use super::journal::{self, Entry};
 use super::plan::{Outcome, Plan};
-use super::status::{encode, federation, who};
+use super::status::{federation, who};
 use super::{OpsError, Progress, Session};
 use crate::adfs::metadata::CertificateInfo;
 use crate::auth::claims::Task;
+use crate::graph::encode;
 
 #[derive(Clone, Debug)]
 pub enum Source {

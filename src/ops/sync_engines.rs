@@ -6,8 +6,8 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::status::encode;
 use super::{OpsError, Session};
+use crate::graph::encode;
 
 /// Cloud Sync's application (template) id: each configuration is a service principal of it.
 pub const CLOUD_SYNC_APP_ID: &str = "1a4721b3-e57f-4451-ae87-ef078703ec94";
