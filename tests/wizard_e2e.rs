@@ -384,16 +384,13 @@ fn cloud_sync_password_hash_job_from_the_wizard() {
     t.wait_for("Choose the tenant to configure");
     let s = t.press("Enter", "Password hashes: not arriving");
     assert!(
-        s.contains("Entra Cloud Sync contoso.com (no password hash job)"),
+        s.contains("Entra Cloud Sync contoso.com (missing: the password hash job;"),
         "{s}"
     );
     t.press("Enter", "Select a task:");
-    t.press(
-        "2",
-        "Also creates and starts Cloud Sync's password hash jobs.",
-    );
+    t.press("2", "Also sets up Cloud Sync's password hash sync");
     t.press("Space", "[x] Password hash synchronization");
-    t.press("Enter", "Changes, in order:");
+    t.press("Enter", "These are the exact changes");
     t.press("Enter", "password hash job running");
     t.wait_for("Password hashes: none yet");
     t.press("F2", "Rehearsal controls (simulated)");
@@ -406,6 +403,7 @@ fn cloud_sync_password_hash_job_from_the_wizard() {
     assert!(!cloud.is_empty());
     for c in cloud {
         assert_eq!(c["password_hash_job"]["code"], "Active", "{c}");
+        assert_eq!(c["credential_data_mapping"], true, "{c}");
     }
     assert_eq!(st["password_hashes_arriving"], true);
 }

@@ -353,6 +353,7 @@ impl Store {
                 t.version
             )));
         }
+        t.sync.engines.upgrade_saved();
         self.replay(&mut t, repair)?;
         Ok(Some(t))
     }

@@ -1,7 +1,8 @@
 //! The Graph calls that show and drive the sync engines: Cloud Sync's service principals and their
-//! synchronization jobs (list, create, get, start, restart), and the Directory Synchronization
-//! Accounts role whose member names the Connect Sync server. Shapes, status codes and permissions
-//! follow the Graph v1.0 reference.
+//! synchronization jobs (list, create, get, start, restart), the configuration's secrets (PUT only:
+//! Graph never returns them) and each job's schema (GET, PUT, and PATCH, which Microsoft's SDKs
+//! send), and the Directory Synchronization Accounts role whose member names the Connect Sync
+//! server. Shapes, status codes and permissions follow the Graph v1.0 reference and CSDL.
 
 use hyper::StatusCode;
 use serde_json::{Value, json};
@@ -13,6 +14,7 @@ use super::graph::{Call, Filter, Outcome, parse_filter, short};
 use super::http::{Resp, graph_error, json as json_resp, no_content};
 use super::state::{GLOBAL_ADMIN, HYBRID_IDENTITY_ADMIN, Tenant};
 use super::tokens::Claims;
+use crate::graph::sync_schema::{self, SECRET_KEYS};
 
 const SP_READ: &[&str] = &[
     "Application.Read.All",
@@ -22,6 +24,11 @@ const SP_READ: &[&str] = &[
 ];
 const JOBS_READ: &[&str] = &["Synchronization.Read.All", "Synchronization.ReadWrite.All"];
 const JOBS_WRITE: &[&str] = &["Synchronization.ReadWrite.All"];
+/// Secrets and schemas: an application may also hold only `Application.ReadWrite.OwnedBy`.
+const CONFIG_WRITE: &[&str] = &[
+    "Synchronization.ReadWrite.All",
+    "Application.ReadWrite.OwnedBy",
+];
 /// A delegated caller of the synchronization API needs at least Hybrid Identity Administrator.
 const SYNC_ROLES: &[&str] = &[HYBRID_IDENTITY_ADMIN, GLOBAL_ADMIN];
 const ROLES_READ: &[&str] = &[
@@ -57,6 +64,31 @@ pub(super) fn route(
         {
             job_action(call, t, who, &segs[1], &segs[4], action)
         }
+        ("PUT", ["serviceprincipals", _, "synchronization", "secrets"]) => {
+            put_secrets(call, t, who, &segs[1])
+        }
+        (
+            "GET",
+            [
+                "serviceprincipals",
+                _,
+                "synchronization",
+                "jobs",
+                _,
+                "schema",
+            ],
+        ) => get_schema(call, t, who, &segs[1], &segs[4]).map(Into::into),
+        (
+            "PUT" | "PATCH",
+            [
+                "serviceprincipals",
+                _,
+                "synchronization",
+                "jobs",
+                _,
+                "schema",
+            ],
+        ) => put_schema(call, t, who, &segs[1], &segs[4], m == "PATCH"),
         ("GET", ["directoryroles"]) => list_directory_roles(call, t, who).map(Into::into),
         (_, ["serviceprincipals", ..]) | (_, ["directoryroles", ..]) => Err(graph_error(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -258,6 +290,117 @@ fn job_action(
         if reset_quarantine {
             job.quarantine = None;
         }
+    }
+    Ok(Outcome {
+        resp: no_content(call.req),
+        changed: true,
+    })
+}
+
+/// `PUT …/synchronization/secrets`: replaces the configuration's whole set (204, no body). Keys are
+/// `synchronizationSecret` members; values are strings.
+fn put_secrets(call: &Call, t: &mut Tenant, who: &Claims, sp: &str) -> Result<Outcome, Resp> {
+    call.allow(who, CONFIG_WRITE, Some(SYNC_ROLES))?;
+    config(call, t, sp)?;
+    let body = call.body()?;
+    if let Some(other) = body
+        .as_object()
+        .and_then(|m| m.keys().find(|k| *k != "value"))
+    {
+        return Err(call.bad(&format!(
+            "The property '{}' does not exist on type 'microsoft.graph.synchronizationSecretKeyStringValuePairCollection'.",
+            short(other)
+        )));
+    }
+    let Some(items) = body["value"].as_array() else {
+        return Err(call.bad("The property 'value' is required: a collection of synchronizationSecretKeyStringValuePair."));
+    };
+    let mut secrets = vec![];
+    for item in items {
+        let (Some(key), Some(value)) = (item["key"].as_str(), item["value"].as_str()) else {
+            return Err(
+                call.bad("Each secret needs a 'key' (synchronizationSecret) and a string 'value'.")
+            );
+        };
+        let Some(key) = SECRET_KEYS.iter().find(|k| k.eq_ignore_ascii_case(key)) else {
+            return Err(call.bad(&format!(
+                "Requested value '{}' was not found in enum 'microsoft.graph.synchronizationSecret'.",
+                short(key)
+            )));
+        };
+        secrets.push((key.to_string(), value.to_string()));
+    }
+    call.sh.throttle(call.req, who, &t.limits)?;
+    if let Some(c) = t.sync.engines.config_mut(sp) {
+        c.secrets = Some(secrets);
+    }
+    Ok(Outcome {
+        resp: no_content(call.req),
+        changed: true,
+    })
+}
+
+fn job_of<'a>(
+    call: &Call,
+    c: &'a super::engines::CloudConfig,
+    id: &str,
+) -> Result<&'a JobRec, Resp> {
+    c.jobs
+        .iter()
+        .find(|j| j.id.eq_ignore_ascii_case(id))
+        .ok_or_else(|| call.not_found(&short(id)))
+}
+
+fn get_schema(call: &Call, t: &Tenant, who: &Claims, sp: &str, id: &str) -> Result<Resp, Resp> {
+    call.allow(who, JOBS_READ, Some(SYNC_ROLES))?;
+    let job = job_of(call, config(call, t, sp)?, id)?;
+    let mut schema = job.schema();
+    if let Value::Object(m) = &mut schema {
+        m.insert(
+            "@odata.context".into(),
+            Value::String(call.context(&format!(
+                "servicePrincipals('{sp}')/synchronization/jobs('{}')/schema/$entity",
+                job.id
+            ))),
+        );
+    }
+    Ok(call.ok(schema))
+}
+
+/// `PUT …/jobs/{id}/schema` replaces the schema; `PATCH` (what Microsoft's SDKs send) replaces
+/// the properties it carries. Both answer 204 and check the body against `synchronizationSchema`.
+fn put_schema(
+    call: &Call,
+    t: &mut Tenant,
+    who: &Claims,
+    sp: &str,
+    id: &str,
+    patch: bool,
+) -> Result<Outcome, Resp> {
+    call.allow(who, CONFIG_WRITE, Some(SYNC_ROLES))?;
+    let current = job_of(call, config(call, t, sp)?, id)?.schema();
+    let body = call.body()?;
+    sync_schema::check(&body).map_err(|e| call.bad(&e))?;
+    let mut schema = if patch {
+        current
+    } else {
+        serde_json::json!({})
+    };
+    if let (Value::Object(to), Value::Object(from)) = (&mut schema, body) {
+        for (k, v) in from {
+            if !k.starts_with('@') {
+                to.insert(k, v);
+            }
+        }
+    }
+    call.sh.throttle(call.req, who, &t.limits)?;
+    if let Some(job) = t
+        .sync
+        .engines
+        .config_mut(sp)
+        .and_then(|c| c.jobs.iter_mut().find(|j| j.id.eq_ignore_ascii_case(id)))
+    {
+        job.schema = Some(schema);
     }
     Ok(Outcome {
         resp: no_content(call.req),

@@ -4,6 +4,7 @@ pub mod client;
 pub mod error;
 pub mod limit;
 pub mod models;
+pub mod sync_schema;
 
 pub use client::GraphClient;
 pub use error::GraphError;

@@ -57,25 +57,77 @@ pub struct SyncJobsBackup {
     pub service_principal_id: String,
     pub taken_at: String,
     pub jobs: Value,
+    /// The provisioning job's schema before the change, when it is to change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Value>,
+    /// The secrets the change sends. Graph never returns a configuration's secrets, so the set
+    /// before cannot be kept: `secrets_before` says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets_sent: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets_before: Option<String>,
     pub sha256: String,
 }
 
 impl SyncJobsBackup {
+    /// What the checksum covers: every field but itself (the later ones only where present, so
+    /// that a backup written before they existed still checks).
+    fn digest(&self) -> String {
+        let mut v = serde_json::json!([
+            self.format,
+            self.tenant,
+            self.configuration,
+            self.service_principal_id,
+            self.taken_at,
+            self.jobs
+        ]);
+        if let Some(list) = v.as_array_mut() {
+            list.extend(
+                [&self.schema, &self.secrets_sent]
+                    .into_iter()
+                    .flatten()
+                    .cloned(),
+            );
+            if let Some(b) = &self.secrets_before {
+                list.push(Value::String(b.clone()));
+            }
+        }
+        sha256_hex(&v.to_string())
+    }
+
+    /// With the schema before a change to it, and the secrets about to be sent.
+    pub fn with_configuration(
+        mut self,
+        schema: Option<Value>,
+        secrets: Option<Value>,
+    ) -> SyncJobsBackup {
+        self.schema = schema;
+        if secrets.is_some() {
+            self.secrets_before = Some(
+                "not readable: Graph never returns a configuration's synchronization secrets"
+                    .into(),
+            );
+        }
+        self.secrets_sent = secrets;
+        self.sha256 = self.digest();
+        self
+    }
+
     pub fn new(tenant: &str, configuration: &str, sp: &str, jobs: Value) -> SyncJobsBackup {
-        let taken_at = super::journal::now();
-        let sha256 = sha256_hex(
-            &serde_json::json!([SYNC_JOBS_FORMAT, tenant, configuration, sp, taken_at, jobs])
-                .to_string(),
-        );
-        SyncJobsBackup {
+        let mut b = SyncJobsBackup {
             format: SYNC_JOBS_FORMAT.into(),
             tenant: tenant.into(),
             configuration: configuration.into(),
             service_principal_id: sp.into(),
-            taken_at,
+            taken_at: super::journal::now(),
             jobs,
-            sha256,
-        }
+            schema: None,
+            secrets_sent: None,
+            secrets_before: None,
+            sha256: String::new(),
+        };
+        b.sha256 = b.digest();
+        b
     }
 
     /// Reads and checks one.
@@ -88,22 +140,7 @@ impl SyncJobsBackup {
                 path.display()
             ))
         })?;
-        let expected = SyncJobsBackup {
-            sha256: String::new(),
-            ..b.clone()
-        };
-        let digest = sha256_hex(
-            &serde_json::json!([
-                expected.format,
-                expected.tenant,
-                expected.configuration,
-                expected.service_principal_id,
-                expected.taken_at,
-                expected.jobs
-            ])
-            .to_string(),
-        );
-        if b.format != SYNC_JOBS_FORMAT || digest != b.sha256 {
+        if b.format != SYNC_JOBS_FORMAT || b.digest() != b.sha256 {
             return Err(OpsError::Input(format!(
                 "backup {} does not match its checksum: it was changed or truncated",
                 path.display()

@@ -1,8 +1,10 @@
 //! `enable-phs`: what the Entra Connect wizard's *Password hash synchronization* box does, for each
 //! sync engine the tenant has. The tenant's flag (`passwordSyncEnabled`, through Graph) copies no
-//! hash by itself: Cloud Sync needs its `AD2AADPasswordHash` job created and started (through Graph,
-//! backed up, journaled, read back); Connect Sync needs its server's password sync turned on, which
-//! only the ADSync module on that server can do: the tool writes that script for the administrator.
+//! hash by itself: each Cloud Sync configuration needs Microsoft's procedure through Graph — its
+//! `AD2AADPasswordHash` job, its `AppKey` and `Domain` secrets, the `CredentialData` mapping on its
+//! provisioning job's schema, the job started — backed up, journaled, read back; Connect Sync needs
+//! its server's password sync turned on, which only the ADSync module on that server can do: the tool
+//! writes that script for the administrator.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -36,7 +38,7 @@ pub struct Prepared {
     script: Option<PathBuf>,
     /// Each Cloud Sync configuration's jobs as the pre-flight read them, and when: a run that
     /// follows at once backs them up instead of reading them again.
-    jobs_read: std::collections::HashMap<String, serde_json::Value>,
+    jobs_read: std::collections::HashMap<String, sync_engines::CloudRead>,
     read_at: std::time::Instant,
 }
 
@@ -93,7 +95,7 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
     let jobs_to_change: Vec<&sync_engines::CloudConfig> = engines
         .cloud
         .iter()
-        .filter(|c| !sync_engines::job_steps(c).is_empty())
+        .filter(|c| !c.steps(flowing).is_empty())
         .collect();
     if !flag_on {
         plan.permissions(
@@ -129,6 +131,7 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
     }
     for c in &engines.cloud {
         let name = format!("Cloud Sync {}", c.display_name);
+        let steps = c.steps(flowing);
         match &c.password_hash_job {
             Some(j) if j.quarantine.is_some() => plan.check(
                 &name,
@@ -138,16 +141,37 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
                     j.quarantine.as_deref().unwrap_or_default(),
                 ),
             ),
-            Some(j) if j.running() => plan.check(
+            _ if c.provisioning_job.is_none() => plan.check(
+                &name,
+                Outcome::Fail,
+                "there is no provisioning job: set the configuration up in the Entra admin center (Entra Connect > Cloud Sync) first; password hash sync rides on it",
+            ),
+            _ if c.credential_data_mapping.is_none() => plan.check(
+                &name,
+                Outcome::Fail,
+                "the provisioning job's schema could not be read, so whether it maps password hashes cannot be told: check Synchronization.Read.All and run enable-phs again",
+            ),
+            Some(j) if steps.is_empty() => plan.check(
                 &name,
                 Outcome::Pass,
                 format!(
-                    "the password hash job runs (last run {})",
+                    "the password hash job runs with its secrets and the CredentialData mapping (last run {})",
                     j.last_execution.as_deref().unwrap_or("not yet")
                 ),
             ),
             _ => {
-                for (method, path, body, why) in sync_engines::job_steps(c) {
+                plan.check(
+                    &name,
+                    Outcome::Info,
+                    format!(
+                        "missing: {}",
+                        steps.iter().map(|s| s.missing()).collect::<Vec<_>>().join("; ")
+                    ),
+                );
+                let schema = jobs_read
+                    .get(&c.service_principal_id)
+                    .and_then(|r| r.schema.as_ref());
+                for (method, path, body, why) in sync_engines::plan_steps(c, &steps, schema) {
                     plan.step(Some(&c.display_name), method, &path, body, why);
                 }
                 plan.step(
@@ -158,7 +182,7 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
                         c.service_principal_id
                     ),
                     None,
-                    "read it back",
+                    "read the job back",
                 );
             }
         }
@@ -268,23 +292,37 @@ pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Re
     }
     let fresh = p.read_at.elapsed() < FRESH;
     let mut engines = p.engines.clone();
-    for c in engines
-        .cloud
-        .iter_mut()
-        .filter(|c| !sync_engines::job_steps(c).is_empty())
-    {
-        // The jobs as they are now: the pre-flight's read when fresh, else read again (the plan may
-        // have waited long for a confirmation).
-        let jobs = match p.jobs_read.get(&c.service_principal_id).filter(|_| fresh) {
-            Some(j) => j.clone(),
-            None => sync_engines::read_jobs(s, &c.service_principal_id).await?,
+    for c in engines.cloud.iter_mut() {
+        // The configuration as it is now: the pre-flight's read when fresh, else read again (the
+        // plan may have waited long for a confirmation), and the steps it still lacks.
+        let read = match p.jobs_read.get(&c.service_principal_id).filter(|_| fresh) {
+            Some(r) => r.clone(),
+            None => {
+                let r = sync_engines::read_config(s, &c.service_principal_id).await?;
+                let sent = c.secrets_set_at.clone();
+                *c = sync_engines::CloudConfig::from_read(
+                    &c.service_principal_id,
+                    &c.display_name,
+                    &r,
+                );
+                c.secrets_set_at = sent;
+                r
+            }
         };
+        let steps = c.steps(p.flowing);
+        if steps.is_empty() {
+            continue;
+        }
+        let secrets = steps
+            .contains(&sync_engines::CloudStep::Secrets)
+            .then(|| crate::graph::sync_schema::password_hash_secrets(&c.display_name));
         let b = SyncJobsBackup::new(
             &s.tenant,
             &c.display_name,
             &c.service_principal_id,
-            jobs.clone(),
-        );
+            read.jobs.clone(),
+        )
+        .with_configuration(read.schema.clone(), secrets);
         let path = b.write(&s.home)?.display().to_string();
         let backup = Some((path.as_str(), b.sha256.as_str()));
         let record = |phase: &str, detail: &str| {
@@ -294,21 +332,40 @@ pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Re
                 &entry(CLOUD_OP, &c.display_name, phase, backup, detail),
             )
         };
-        record("intent", "password hash job: create if missing, start")?;
+        let names: Vec<&str> = steps.iter().map(|s| s.missing()).collect();
+        record(
+            "intent",
+            &format!("Cloud Sync password hashes: {}", names.join("; ")),
+        )?;
         progress.event(
             Some(&c.display_name),
-            "starting Cloud Sync's password hash job",
+            "setting up Cloud Sync's password hash sync",
         );
-        match sync_engines::ensure_password_hash_job(s, &c.service_principal_id, &jobs).await {
-            Ok(job) if job.running() => {
-                record("done", &format!("read back: job {} {}", job.id, job.code))?;
+        match sync_engines::converge(s, c, &steps, read.schema.as_ref()).await {
+            Ok((job, done)) if job.running() => {
+                record(
+                    "done",
+                    &format!(
+                        "{}; read back: job {} {}",
+                        done.join("; "),
+                        job.id,
+                        job.code
+                    ),
+                )?;
                 c.password_hash_job = Some(job);
+                c.credential_data_mapping = c.credential_data_mapping.map(|_| true);
+                if steps.contains(&sync_engines::CloudStep::Secrets) {
+                    c.secrets_set_at = Some(journal::now());
+                }
                 changed = true;
             }
-            Ok(job) => {
+            Ok((job, done)) => {
                 let why = format!(
-                    "read back: job {} is {} ({}), not running. Check the configuration's provisioning agent (Entra admin center: Entra Connect > Cloud Sync > Agents: active, reachable) and the job's provisioning logs, then run enable-phs again",
-                    job.id, job.code, job.schedule
+                    "{}; read back: job {} is {} ({}), not running. Check the configuration's provisioning agent (Entra admin center: Entra Connect > Cloud Sync > Agents: active, reachable) and the job's provisioning logs, then run enable-phs again",
+                    done.join("; "),
+                    job.id,
+                    job.code,
+                    job.schedule
                 );
                 record("failed", &why)?;
                 return Err(OpsError::Partial(format!(
@@ -366,8 +423,8 @@ pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Re
     })
 }
 
-/// The journal's name for a Cloud Sync job change.
-pub const CLOUD_OP: &str = "cloud-sync-phs";
+/// The journal's name for a Cloud Sync configuration's change.
+pub use sync_engines::CLOUD_OP;
 
 fn note(
     flowing: bool,

@@ -173,25 +173,27 @@ async fn reconcile(s: &Session, intent: &Entry) -> Result<(&'static str, String)
                     ));
                 }
             };
-            let sp = &b.service_principal_id;
-            let jobs = super::sync_engines::read_jobs(s, sp).await?;
-            let running = jobs.as_array().into_iter().flatten().any(|j| {
-                j["templateId"] == super::sync_engines::PASSWORD_HASH_TEMPLATE
-                    && j["schedule"]["state"] == "Active"
-                    && j["status"]["quarantine"].is_null()
-            });
-            if running {
+            // The configuration as it is now, and the steps it still lacks; the secrets are sent
+            // again (the intent may have been cut before or after them, and Graph cannot tell).
+            let read = super::sync_engines::read_config(s, &b.service_principal_id).await?;
+            let c = super::sync_engines::CloudConfig::from_read(
+                &b.service_principal_id,
+                &b.configuration,
+                &read,
+            );
+            let steps = c.steps(false);
+            if steps.is_empty() {
                 return Ok((
                     "already done",
-                    "read back: the password hash job runs".into(),
+                    "read back: the password hash job runs with its secrets and mapping".into(),
                 ));
             }
-            match super::sync_engines::ensure_password_hash_job(s, sp, &jobs).await {
-                Ok(j) if j.running() => Ok((
+            match super::sync_engines::converge(s, &c, &steps, read.schema.as_ref()).await {
+                Ok((j, done)) if j.running() => Ok((
                     "finished",
-                    format!("password hash job {} started; read back: {}", j.id, j.code),
+                    format!("{}; read back: job {} {}", done.join("; "), j.id, j.code),
                 )),
-                Ok(j) => Ok((
+                Ok((j, _)) => Ok((
                     "needs you",
                     format!(
                         "the password hash job {} is {}: run enable-phs again",

@@ -199,12 +199,14 @@ fn cloud_sync_creates_and_starts_each_password_hash_job_once() {
         r["result"]["connect_script"].is_null(),
         "no Connect server, no script"
     );
-    // The fewest: 7 reads before (settings, traces, each configuration's jobs, last password sync),
-    // the flag and its read-back, then per configuration create, start, read back. A run that
-    // followed its pre-flight after more than 10 s reads each configuration's jobs once more.
+    // The fewest: 6 reads before (who, settings, the two engines' traces, last password sync) and
+    // two per configuration (its jobs, its provisioning schema); the flag and its read-back; then
+    // per configuration Microsoft's four writes (create the job, the secrets, the schema with the
+    // mapping, start) and two read-backs (the schema, the job): 8 a configuration. A run that
+    // followed its pre-flight after more than 10 s reads each configuration once more (2).
     let configs = t.emu.tenant().sync.engines.cloud.len();
     assert!(
-        log.len() == 6 + configs * 4 || log.len() == 6 + configs * 5,
+        log.len() == 6 + configs * 8 || log.len() == 6 + configs * 10,
         "{}",
         log.len()
     );
@@ -214,27 +216,66 @@ fn cloud_sync_creates_and_starts_each_password_hash_job_once() {
     );
     let tenant = t.emu.tenant();
     for c in &tenant.sync.engines.cloud {
-        let jobs = format!(
-            "/v1.0/servicePrincipals/{}/synchronization/jobs",
+        let sp = format!(
+            "/v1.0/servicePrincipals/{}/synchronization",
             c.service_principal_id
         );
-        let mine: Vec<&String> = w.iter().filter(|l| l.contains(&jobs)).collect();
-        // Created (disabled, as Graph does), then started: each once, in that order.
-        assert_eq!(mine.len(), 2, "{mine:?}");
-        assert_eq!(mine[0], &format!("POST {jobs} 201"));
+        let mine: Vec<&String> = w.iter().filter(|l| l.contains(&sp)).collect();
         let job = c
             .jobs
             .iter()
             .find(|j| j.template_id == "AD2AADPasswordHash")
             .unwrap();
-        assert_eq!(mine[1], &format!("POST {jobs}/{}/start 204", job.id));
+        let provisioning = c
+            .jobs
+            .iter()
+            .find(|j| j.template_id == "AD2AADProvisioning")
+            .unwrap();
+        // Microsoft's order, each once: the job (created disabled, as Graph does), the secrets,
+        // the schema with the mapping, then the start.
+        assert_eq!(
+            mine,
+            vec![
+                &format!("POST {sp}/jobs 201"),
+                &format!("PUT {sp}/secrets 204"),
+                &format!("PUT {sp}/jobs/{}/schema 204", provisioning.id),
+                &format!("POST {sp}/jobs/{}/start 204", job.id),
+            ]
+        );
         assert!(job.runs());
-        // Backed up before the change.
+        assert_eq!(c.app_key_scenario().as_deref(), Some("AD2AADPasswordHash"));
+        assert!(
+            c.secrets
+                .iter()
+                .flatten()
+                .any(|(k, v)| k == "Domain" && v.contains(&c.display_name))
+        );
+        assert!(c.maps_password_hash() && c.sends_hashes());
+        // Backed up before the change: the jobs, the schema before, the secrets sent.
         let backups = t.home.path().join("backups");
-        let found = walk(&backups)
+        let found: Vec<_> = walk(&backups)
             .into_iter()
-            .any(|p| p.to_string_lossy().contains(&c.service_principal_id));
-        assert!(found, "a backup of {}'s jobs", c.display_name);
+            .filter(|p| p.to_string_lossy().contains(&c.service_principal_id))
+            .collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "a backup of {}'s configuration",
+            c.display_name
+        );
+        let b: Value = serde_json::from_slice(&std::fs::read(&found[0]).unwrap()).unwrap();
+        assert_eq!(b["schema"]["id"], "AD2AADProvisioning", "{b}");
+        assert!(
+            !b["schema"].to_string().contains("CredentialData"),
+            "the schema as it was"
+        );
+        assert!(b["secrets_sent"].to_string().contains("AD2AADPasswordHash"));
+        assert!(
+            b["secrets_before"]
+                .as_str()
+                .unwrap()
+                .contains("not readable")
+        );
     }
     let history = t.home.json(&["history"]);
     let cloud_done = history
@@ -269,6 +310,122 @@ fn cloud_sync_creates_and_starts_each_password_hash_job_once() {
             c.display_name
         );
     }
+}
+
+/// Graph calls as an administrator makes them by hand (Graph Explorer, say): the session's client.
+fn by_hand(t: &Served, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    t._rt.block_on(async {
+        let s = entra_failover::ops::session::Session::rehearsal(t.home.path())
+            .await
+            .unwrap();
+        let r = s.graph.send(method, path, body.as_ref()).await.unwrap();
+        r.body
+    })
+}
+
+#[test]
+fn a_cloud_sync_job_started_by_hand_sends_no_hash_until_the_secret_and_mapping_are_set() {
+    let t = Served::start(Some("[sync]\nengine = \"cloud\"\n"));
+    let tenant = t.emu.tenant();
+    // By hand, as the job's own reference page suggests: the flag on, each configuration's password
+    // hash job created and started; neither the AppKey secret nor the CredentialData mapping.
+    let sync_id = tenant.sync.id.clone();
+    by_hand(
+        &t,
+        reqwest::Method::PATCH,
+        &format!("/v1.0/directory/onPremisesSynchronization/{sync_id}"),
+        Some(serde_json::json!({"features": {"passwordSyncEnabled": true}})),
+    );
+    for c in &tenant.sync.engines.cloud {
+        let jobs = format!(
+            "/v1.0/servicePrincipals/{}/synchronization/jobs",
+            c.service_principal_id
+        );
+        let job = by_hand(
+            &t,
+            reqwest::Method::POST,
+            &jobs,
+            Some(serde_json::json!({"templateId": "AD2AADPasswordHash"})),
+        );
+        by_hand(
+            &t,
+            reqwest::Method::POST,
+            &format!("{jobs}/{}/start", job["id"].as_str().unwrap()),
+            None,
+        );
+    }
+    let sync = t.home.json(&["rehearse", "sync"]);
+    assert_eq!(
+        sync["users_with_password_hash"], 0,
+        "no hash after a cycle: {sync}"
+    );
+    // Status names, per configuration, what is missing.
+    let st = t.home.json(&["status"]);
+    for c in st["sync_engines"]["cloud"].as_array().unwrap() {
+        assert_eq!(c["credential_data_mapping"], false, "{c}");
+        assert!(c["password_hash_job"]["schedule"] == "Active", "{c}");
+    }
+    let text_status = text(&t.home.run(&["status"]).stdout);
+    assert!(text_status.contains("missing: the AppKey secret (not set by this tool; Graph cannot show it); the CredentialData mapping; restarting the job"), "{text_status}");
+    // A user of a converted domain is told there is no hash yet.
+    t.home.json(&[
+        "failover",
+        "--domain",
+        "contoso.com",
+        "--accept-unsynced",
+        "--yes",
+    ]);
+    let upn = t.user_of("contoso.com");
+    let r = t.signs_in(&upn);
+    assert_eq!(r["password_test"]["ok"], false, "{r}");
+    assert!(r.to_string().contains("50056"), "{r}");
+
+    // enable-phs does what is missing, in Microsoft's order; the job ran, so it is restarted.
+    let from = t.emu.requests().len();
+    let r = t.home.json(&["enable-phs", "--yes"]);
+    assert_eq!(r["result"]["changed"], true);
+    let w = writes(&t.graph_since(from));
+    let configs = t.emu.tenant().sync.engines.cloud.clone();
+    for c in &configs {
+        let sp = format!(
+            "/v1.0/servicePrincipals/{}/synchronization",
+            c.service_principal_id
+        );
+        let mine: Vec<&String> = w.iter().filter(|l| l.contains(&sp)).collect();
+        let job = c
+            .jobs
+            .iter()
+            .find(|j| j.template_id == "AD2AADPasswordHash")
+            .unwrap();
+        let provisioning = c
+            .jobs
+            .iter()
+            .find(|j| j.template_id == "AD2AADProvisioning")
+            .unwrap();
+        assert_eq!(
+            mine,
+            vec![
+                &format!("PUT {sp}/secrets 204"),
+                &format!("PUT {sp}/jobs/{}/schema 204", provisioning.id),
+                &format!("POST {sp}/jobs/{}/restart 204", job.id),
+            ]
+        );
+        assert!(c.sends_hashes(), "{}", c.display_name);
+    }
+    let sync = t.home.json(&["rehearse", "sync"]);
+    assert_eq!(
+        sync["users_with_password_hash"], sync["synchronized_users"],
+        "{sync}"
+    );
+    assert_eq!(t.signs_in(&upn)["password_test"]["ok"], true);
+    let st = text(&t.home.run(&["status"]).stdout);
+    assert!(!st.contains("missing:"), "{st}");
+
+    // A second enable-phs writes nothing.
+    let from = t.emu.requests().len();
+    let r = t.home.json(&["enable-phs", "--yes"]);
+    assert_eq!(r["result"]["changed"], false);
+    assert!(writes(&t.graph_since(from)).is_empty());
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::common::Rig;
+use crate::common::{Rig, assert_graph_error};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
@@ -43,8 +43,12 @@ impl Schema {
                         if entry.0.is_none() {
                             entry.0 = base;
                         }
+                        // Properties, and the navigations that contain their targets (Graph
+                        // returns those inline: a synchronization schema's directories).
                         for p in n.children().filter(|c| {
-                            c.has_tag_name("Property") || c.tag_name().name() == "Property"
+                            c.tag_name().name() == "Property"
+                                || (c.tag_name().name() == "NavigationProperty"
+                                    && c.attribute("ContainsTarget") == Some("true"))
                         }) {
                             entry.1.insert(
                                 p.attribute("Name").unwrap().to_string(),
@@ -563,6 +567,145 @@ async fn user_realm_answers_have_the_real_fields() {
         assert!(a.body.get(k).is_some(), "{k} missing");
         assert_eq!(a.body[k].is_string(), b[k].is_string(), "{k}");
     }
+}
+
+#[tokio::test]
+async fn cloud_sync_secrets_and_schemas_answer_as_graph_does() {
+    let rig = Rig::with(|_| {}, Some("[sync]\nengine = \"cloud\"\n")).await;
+    let admin = rig.admin_token().await;
+    let schema = Schema::load(&[
+        "graph-v1.0-prod-csdl-slices.xml",
+        "graph-v1.0-prod-csdl-synchronization.xml",
+        "graph-v1.0-prod-csdl-readiness-and-sync-schema.xml",
+    ]);
+    let mut problems = vec![];
+    let sps = rig
+        .get(
+            &admin,
+            "/v1.0/servicePrincipals?$filter=appId eq '1a4721b3-e57f-4451-ae87-ef078703ec94'",
+        )
+        .await;
+    let sp = sps.body["value"][0]["id"].as_str().unwrap().to_string();
+    let jobs = rig
+        .get(
+            &admin,
+            &format!("/v1.0/servicePrincipals/{sp}/synchronization/jobs"),
+        )
+        .await;
+    let provisioning = jobs.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["templateId"] == "AD2AADProvisioning")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/v1.0/servicePrincipals/{sp}/synchronization/jobs/{provisioning}/schema");
+
+    // The schema: synchronizationSchema's shape, a user mapping without the password hash.
+    let got = rig.get(&admin, &path).await;
+    assert_eq!(got.status, 200, "{}", got.text);
+    schema.check("synchronizationSchema", &got.body, "schema", &mut problems);
+    assert!(!entra_failover::graph::sync_schema::maps_password_hash(
+        &got.body
+    ));
+
+    // Secrets: the documented bodies take 204 and no content; an unknown key is refused; they are
+    // never read back.
+    let secrets = format!("/v1.0/servicePrincipals/{sp}/synchronization/secrets");
+    let documented = fixture("synchronization.secrets.put.v1.0.request.json");
+    let put = rig
+        .call(Method::PUT, Some(&admin), &secrets, Some(documented))
+        .await;
+    assert_eq!((put.status.as_u16(), put.text.as_str()), (204, ""));
+    let domain_sample = std::fs::read_to_string(format!(
+        "{FIXTURES}/graph-doc-examples/cloudSync.synchronization.secrets-Domain.beta.request.txt"
+    ))
+    .unwrap();
+    let body: Value =
+        serde_json::from_str(&domain_sample[domain_sample.find('{').unwrap()..]).unwrap();
+    assert_eq!(
+        rig.call(Method::PUT, Some(&admin), &secrets, Some(body))
+            .await
+            .status,
+        204
+    );
+    let ours = entra_failover::graph::sync_schema::password_hash_secrets("contoso.com");
+    assert_eq!(
+        rig.call(Method::PUT, Some(&admin), &secrets, Some(ours))
+            .await
+            .status,
+        204
+    );
+    let bad = rig
+        .call(
+            Method::PUT,
+            Some(&admin),
+            &secrets,
+            Some(json!({"value": [{"key": "Nonsense", "value": "x"}]})),
+        )
+        .await;
+    assert_graph_error(&bad, 400, "Request_BadRequest");
+    assert_eq!(
+        rig.get(&admin, &secrets).await.status,
+        405,
+        "secrets are never read back"
+    );
+    let app = rig.app_token().await;
+    assert_eq!(
+        rig.call(
+            Method::PUT,
+            Some(&app),
+            &secrets,
+            Some(json!({"value": []}))
+        )
+        .await
+        .status,
+        403
+    );
+
+    // PUT replaces the schema (204); PATCH, as Microsoft's SDKs send it, too; both are checked.
+    let with = entra_failover::graph::sync_schema::with_password_hash(&got.body).unwrap();
+    let put = rig
+        .call(Method::PUT, Some(&admin), &path, Some(with.clone()))
+        .await;
+    assert_eq!((put.status.as_u16(), put.text.as_str()), (204, ""));
+    let after = rig.get(&admin, &path).await;
+    assert!(entra_failover::graph::sync_schema::maps_password_hash(
+        &after.body
+    ));
+    schema.check(
+        "synchronizationSchema",
+        &after.body,
+        "schema",
+        &mut problems,
+    );
+    let patch = rig
+        .call(
+            Method::PATCH,
+            Some(&admin),
+            &path,
+            Some(json!({"synchronizationRules": with["synchronizationRules"]})),
+        )
+        .await;
+    assert_eq!(patch.status, 204, "{}", patch.text);
+    let mut wrong = with.clone();
+    wrong["synchronizationRules"][0]["objectMappings"][0]["attributeMappings"][0]["flowBehavior"] =
+        json!("Sometimes");
+    assert_graph_error(
+        &rig.call(Method::PUT, Some(&admin), &path, Some(wrong))
+            .await,
+        400,
+        "Request_BadRequest",
+    );
+    assert_graph_error(
+        &rig.call(Method::PUT, Some(&admin), &path, Some(json!({"rules": []})))
+            .await,
+        400,
+        "Request_BadRequest",
+    );
+    assert!(problems.is_empty(), "{problems:#?}");
 }
 
 #[tokio::test]

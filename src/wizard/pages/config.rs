@@ -53,13 +53,13 @@ pub fn optional_features(s: &State, t: &Theme) -> Vec<Line<'static>> {
     // What the box does on this tenant's engine, beyond the tenant's flag.
     let what = match engines {
         Some(e) if e.connect.is_some() && !e.cloud.is_empty() => {
-            "Also starts Cloud Sync's password hash jobs; writes the Connect script."
+            "Also sets up Cloud Sync's password hash sync (job, AppKey secret, CredentialData mapping); writes the Connect script."
         }
         Some(e) if e.connect.is_some() => {
             "Also writes the script that turns the Connect server's password sync on."
         }
         Some(e) if !e.cloud.is_empty() => {
-            "Also creates and starts Cloud Sync's password hash jobs."
+            "Also sets up Cloud Sync's password hash sync through Graph, as Microsoft documents it: the job, the AppKey secret, the CredentialData mapping."
         }
         _ => "The tenant's flag alone copies no password hash: a sync engine does.",
     };
