@@ -7,3 +7,4 @@ mod graph;
 mod hostile;
 mod login;
 mod persistence;
+mod sdk;
