@@ -356,6 +356,30 @@ mod tests {
     }
 
     #[test]
+    fn ready_says_what_the_trust_reset_keeps_changes_and_carries_over() {
+        use crate::ops::plan::{Outcome, Plan};
+        use crate::wizard::app::Page;
+        let mut s = connected(true);
+        s.flow = crate::wizard::app::Flow::ResetTrust;
+        let mut p = Plan::new("Reset the Microsoft Entra ID trust", "t");
+        p.check(
+            "AD FS script",
+            Outcome::Pass,
+            "/home/admin/scripts/reset-trust-contoso.com.ps1 with /home/admin/scripts/microsoft-365-federation-metadata.xml beside it (SHA-256 69a9…7e4f): run it on the primary AD FS server; the tool never does",
+        );
+        for (what, detail) in crate::adfs::trust_script::summary(false) {
+            p.check(&format!("AD FS trust: {what}"), Outcome::Info, detail);
+        }
+        s.plan = Some(p);
+        s.page = Page::Ready;
+        snap("ready_trust_reset", &s);
+        let text = draw(&s, 80, 40);
+        for line in ["AD FS trust: kept", "never removed", "AD FS trust: carried over"] {
+            assert!(text.contains(line), "{line}\n{text}");
+        }
+    }
+
+    #[test]
     fn several_domains_ticked_to_switch_back_together() {
         use crate::wizard::app::{BackupInfo, Page};
         let mut s = connected(true);
