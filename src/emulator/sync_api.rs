@@ -277,12 +277,7 @@ fn job_action(
         false
     };
     call.sh.throttle(call.req, who, &t.limits)?;
-    if let Some(job) = t
-        .sync
-        .engines
-        .config_mut(sp)
-        .and_then(|c| c.jobs.iter_mut().find(|j| j.id.eq_ignore_ascii_case(id)))
-    {
+    if let Some(job) = job_mut(t, sp, id) {
         match action {
             "pause" => job.schedule = "Paused".into(),
             _ => job.schedule = "Active".into(),
@@ -340,6 +335,13 @@ fn put_secrets(call: &Call, t: &mut Tenant, who: &Claims, sp: &str) -> Result<Ou
     })
 }
 
+fn job_mut<'a>(t: &'a mut Tenant, sp: &str, id: &str) -> Option<&'a mut JobRec> {
+    t.sync
+        .engines
+        .config_mut(sp)
+        .and_then(|c| c.jobs.iter_mut().find(|j| j.id.eq_ignore_ascii_case(id)))
+}
+
 fn job_of<'a>(
     call: &Call,
     c: &'a super::engines::CloudConfig,
@@ -394,12 +396,7 @@ fn put_schema(
         }
     }
     call.sh.throttle(call.req, who, &t.limits)?;
-    if let Some(job) = t
-        .sync
-        .engines
-        .config_mut(sp)
-        .and_then(|c| c.jobs.iter_mut().find(|j| j.id.eq_ignore_ascii_case(id)))
-    {
+    if let Some(job) = job_mut(t, sp, id) {
         job.schema = Some(schema);
     }
     Ok(Outcome {

@@ -374,7 +374,11 @@ mod tests {
         s.page = Page::Ready;
         snap("ready_trust_reset", &s);
         let text = draw(&s, 80, 40);
-        for line in ["AD FS trust: kept", "never removed", "AD FS trust: carried over"] {
+        for line in [
+            "AD FS trust: kept",
+            "never removed",
+            "AD FS trust: carried over",
+        ] {
             assert!(text.contains(line), "{line}\n{text}");
         }
     }

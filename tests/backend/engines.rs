@@ -74,6 +74,25 @@ impl Served {
     }
 }
 
+/// A configuration's synchronization path, and its password hash and provisioning jobs.
+fn config_jobs(
+    c: &entra_failover::emulator::engines::CloudConfig,
+) -> (
+    String,
+    &entra_failover::emulator::engines::JobRec,
+    &entra_failover::emulator::engines::JobRec,
+) {
+    let job = |t: &str| c.jobs.iter().find(|j| j.template_id == t).unwrap();
+    (
+        format!(
+            "/v1.0/servicePrincipals/{}/synchronization",
+            c.service_principal_id
+        ),
+        job("AD2AADPasswordHash"),
+        job("AD2AADProvisioning"),
+    )
+}
+
 fn writes(log: &[LogEntry]) -> Vec<String> {
     log.iter()
         .filter(|e| e.method != "GET")
@@ -216,21 +235,8 @@ fn cloud_sync_creates_and_starts_each_password_hash_job_once() {
     );
     let tenant = t.emu.tenant();
     for c in &tenant.sync.engines.cloud {
-        let sp = format!(
-            "/v1.0/servicePrincipals/{}/synchronization",
-            c.service_principal_id
-        );
+        let (sp, job, provisioning) = config_jobs(c);
         let mine: Vec<&String> = w.iter().filter(|l| l.contains(&sp)).collect();
-        let job = c
-            .jobs
-            .iter()
-            .find(|j| j.template_id == "AD2AADPasswordHash")
-            .unwrap();
-        let provisioning = c
-            .jobs
-            .iter()
-            .find(|j| j.template_id == "AD2AADProvisioning")
-            .unwrap();
         // Microsoft's order, each once: the job (created disabled, as Graph does), the secrets,
         // the schema with the mapping, then the start.
         assert_eq!(
@@ -387,21 +393,8 @@ fn a_cloud_sync_job_started_by_hand_sends_no_hash_until_the_secret_and_mapping_a
     let w = writes(&t.graph_since(from));
     let configs = t.emu.tenant().sync.engines.cloud.clone();
     for c in &configs {
-        let sp = format!(
-            "/v1.0/servicePrincipals/{}/synchronization",
-            c.service_principal_id
-        );
+        let (sp, job, provisioning) = config_jobs(c);
         let mine: Vec<&String> = w.iter().filter(|l| l.contains(&sp)).collect();
-        let job = c
-            .jobs
-            .iter()
-            .find(|j| j.template_id == "AD2AADPasswordHash")
-            .unwrap();
-        let provisioning = c
-            .jobs
-            .iter()
-            .find(|j| j.template_id == "AD2AADProvisioning")
-            .unwrap();
         assert_eq!(
             mine,
             vec![

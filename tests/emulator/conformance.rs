@@ -569,6 +569,18 @@ async fn user_realm_answers_have_the_real_fields() {
     }
 }
 
+/// Cloud Sync's configurations: service principals of its application, as the tenant lists them.
+async fn cloud_sync_configurations(rig: &Rig, token: &str) -> Vec<Value> {
+    let sps = rig
+        .get(
+            token,
+            "/v1.0/servicePrincipals?$filter=appId eq '1a4721b3-e57f-4451-ae87-ef078703ec94'",
+        )
+        .await;
+    assert_eq!(sps.status, 200, "{}", sps.text);
+    sps.body["value"].as_array().unwrap().clone()
+}
+
 #[tokio::test]
 async fn cloud_sync_secrets_and_schemas_answer_as_graph_does() {
     let rig = Rig::with(|_| {}, Some("[sync]\nengine = \"cloud\"\n")).await;
@@ -579,13 +591,8 @@ async fn cloud_sync_secrets_and_schemas_answer_as_graph_does() {
         "graph-v1.0-prod-csdl-readiness-and-sync-schema.xml",
     ]);
     let mut problems = vec![];
-    let sps = rig
-        .get(
-            &admin,
-            "/v1.0/servicePrincipals?$filter=appId eq '1a4721b3-e57f-4451-ae87-ef078703ec94'",
-        )
-        .await;
-    let sp = sps.body["value"][0]["id"].as_str().unwrap().to_string();
+    let sps = cloud_sync_configurations(&rig, &admin).await;
+    let sp = sps[0]["id"].as_str().unwrap().to_string();
     let jobs = rig
         .get(
             &admin,
@@ -718,15 +725,7 @@ async fn cloud_sync_jobs_and_the_sync_account_answer_as_graph_does() {
         "graph-v1.0-prod-csdl-synchronization.xml",
     ]);
     let mut problems = vec![];
-    // Cloud Sync's configurations: service principals of its application.
-    let sps = rig
-        .get(
-            &admin,
-            "/v1.0/servicePrincipals?$filter=appId eq '1a4721b3-e57f-4451-ae87-ef078703ec94'",
-        )
-        .await;
-    assert_eq!(sps.status, 200, "{}", sps.text);
-    let sps = sps.body["value"].as_array().unwrap().clone();
+    let sps = cloud_sync_configurations(&rig, &admin).await;
     assert_eq!(sps.len(), 3, "contoso.com, fabrikam.com, northwind.com");
     for sp in &sps {
         schema.check("servicePrincipal", sp, "servicePrincipals", &mut problems);
