@@ -85,6 +85,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 /// Like `write_atomic`, with `fill` writing the content straight into the file (no copy of a large
 /// tenant in memory first).
+///
+/// Nothing planted in a shared folder can redirect the write: the temporary file has a random name
+/// and is created exclusively (`O_EXCL`, `CREATE_NEW`: a file or link already at that name fails the
+/// creation instead of being followed or reused), it is the owner's alone from its creation (mode
+/// 0600 set on the open handle on Unix, the owner-only access list set on the handle on Windows)
+/// before any byte is written, and a target that is a symbolic link is refused with the reason: the
+/// rename would replace the link, and whoever planted it chose where the output was meant to go.
 pub fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut File) -> io::Result<()>,
@@ -93,34 +100,46 @@ pub fn write_atomic_with(
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
+    refuse_link(path)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = private_options()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
-        // A script the user asked for lands in a folder of theirs, which may let others read it.
-        #[cfg(windows)]
-        owner_only::restrict(&tmp, false)?;
-        fill(&mut f)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)?;
-        // Windows cannot open a folder as a file; its rename is durable once it returns.
-        #[cfg(unix)]
-        if let Ok(d) = File::open(dir) {
-            d.sync_all()?;
-        }
-        Ok(())
-    })();
-    result.inspect_err(|_| {
-        let _ = fs::remove_file(&tmp);
-    })
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o600))?;
+    }
+    // A script the user asked for lands in a folder of theirs, which may let others read it.
+    #[cfg(windows)]
+    owner_only::restrict_file(tmp.as_file())?;
+    fill(tmp.as_file_mut())?;
+    tmp.as_file().sync_all()?;
+    // The check above and the rename are not one step: a link planted at the target in between is
+    // replaced by the rename (which never follows it), so nothing outside the target changes.
+    tmp.persist(path).map_err(|e| e.error)?;
+    // Windows cannot open a folder as a file; its rename is durable once it returns.
+    #[cfg(unix)]
+    if let Ok(d) = File::open(dir) {
+        d.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Refuses a path that is a symbolic link (or, on Windows, any reparse point such as a junction).
+pub fn refuse_link(path: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a symbolic link: refused, so that the output cannot be sent where the link points (remove the link, or name the file itself)",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The records of a JSON-lines file, oldest first; none when it does not exist. A line that does
@@ -203,7 +222,7 @@ mod owner_only {
 
     use windows_sys::Win32::Foundation::{CloseHandle, ERROR_SUCCESS, HANDLE, LocalFree};
     use windows_sys::Win32::Security::Authorization::{
-        GetNamedSecurityInfoW, SE_FILE_OBJECT, SetNamedSecurityInfoW,
+        GetNamedSecurityInfoW, SE_FILE_OBJECT, SetNamedSecurityInfoW, SetSecurityInfo,
     };
     use windows_sys::Win32::Security::{
         ACCESS_ALLOWED_ACE, ACL, ACL_REVISION, AddAccessAllowedAceEx, CONTAINER_INHERIT_ACE,
@@ -257,7 +276,45 @@ mod owner_only {
             .collect()
     }
 
+    /// The owner-only list on an open file, before anything is written to it.
+    pub fn restrict_file(file: &std::fs::File) -> io::Result<()> {
+        use std::os::windows::io::AsRawHandle;
+        apply(false, |pacl| {
+            // SAFETY: the handle is open for the call; the ACL outlives it.
+            unsafe {
+                SetSecurityInfo(
+                    file.as_raw_handle() as HANDLE,
+                    SE_FILE_OBJECT,
+                    DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+                    null_mut(),
+                    null_mut(),
+                    pacl,
+                    null_mut(),
+                )
+            }
+        })
+    }
+
     pub fn restrict(path: &Path, folder: bool) -> io::Result<()> {
+        let name = wide(path);
+        apply(folder, |pacl| {
+            // SAFETY: the name is NUL-terminated and the ACL outlives the call.
+            unsafe {
+                SetNamedSecurityInfoW(
+                    name.as_ptr(),
+                    SE_FILE_OBJECT,
+                    DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+                    null_mut(),
+                    null_mut(),
+                    pacl,
+                    null_mut(),
+                )
+            }
+        })
+    }
+
+    /// Builds the one-entry list for the current user and hands it to `set`.
+    fn apply(folder: bool, set: impl FnOnce(*mut ACL) -> u32) -> io::Result<()> {
         let user = User::current()?;
         // SAFETY: the ACL buffer is sized for one ACE with this SID and outlives the call.
         unsafe {
@@ -278,16 +335,7 @@ mod owner_only {
             if AddAccessAllowedAceEx(pacl, ACL_REVISION, flags, FILE_ALL_ACCESS, sid) == 0 {
                 return Err(io::Error::last_os_error());
             }
-            let name = wide(path);
-            let rc = SetNamedSecurityInfoW(
-                name.as_ptr(),
-                SE_FILE_OBJECT,
-                DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
-                null_mut(),
-                null_mut(),
-                pacl,
-                null_mut(),
-            );
+            let rc = set(pacl);
             if rc != ERROR_SUCCESS {
                 return Err(io::Error::from_raw_os_error(rc as i32));
             }
@@ -392,6 +440,51 @@ mod tests {
         assert!(!is_owner_only(&open.join("plain.txt")).unwrap());
         restrict(&open.join("plain.txt")).unwrap();
         assert!(is_owner_only(&open.join("plain.txt")).unwrap());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_temp_file_or_link_redirects_nothing() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("report.md");
+        // The temporary name an earlier version used, planted world-writable, and a link planted at
+        // the name after it: neither is reused or followed.
+        let planted = dir
+            .path()
+            .join(format!(".report.md.{}.tmp", std::process::id()));
+        fs::write(&planted, b"planted").unwrap();
+        fs::set_permissions(&planted, fs::Permissions::from_mode(0o666)).unwrap();
+        let victim = dir.path().join("victim.txt");
+        fs::write(&victim, b"untouched").unwrap();
+        // An existing world-readable file at the target: replaced by a 0600 file of its own.
+        fs::write(&target, b"old").unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o666)).unwrap();
+        write_atomic(&target, b"new").unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"new");
+        let m = fs::symlink_metadata(&target).unwrap();
+        assert!(m.file_type().is_file());
+        assert_eq!(m.permissions().mode() & 0o777, 0o600);
+        assert_eq!(fs::read(&planted).unwrap(), b"planted");
+        // A link at the target is refused, with the reason; what it points to is untouched.
+        let link = dir.path().join("script.ps1");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let e = write_atomic(&link, b"evil").unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(fs::read(&victim).unwrap(), b"untouched");
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        // Nothing is left behind but what was there.
+        let mut names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names.len(), 4, "{names:?}");
     }
 
     #[test]

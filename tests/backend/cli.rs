@@ -1057,3 +1057,42 @@ fn ctrl_c_stops_a_change_and_says_how_to_finish_it() {
     );
     assert_eq!(st["interrupted"].as_array().map(Vec::len), Some(0), "{st}");
 }
+
+/// A shared folder where someone planted a link at the output's name, or a world-writable file at
+/// it: the command refuses the link with the reason and leaves what it points to alone; the output
+/// is a 0600 file of its own.
+#[cfg(unix)]
+#[test]
+fn a_planted_link_or_temp_file_redirects_no_output() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = Home::new();
+    home.json(&["status"]);
+    let shared = tempfile::tempdir().unwrap();
+    let victim = shared.path().join("victim.txt");
+    std::fs::write(&victim, "untouched").unwrap();
+    let link = shared.path().join("change-record.md");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let out = home.run(&["report", "--out", link.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let said = text(&out.stderr);
+    assert!(
+        said.contains(&format!("{}: a symbolic link: refused", link.display())),
+        "{said}"
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+
+    let script = shared.path().join("enable phs.ps1");
+    // A world-writable file already at the script's name: replaced by a 0600 file of its own (the
+    // planted temporary names are in files.rs's own test, which knows its process id).
+    std::fs::write(&script, "old").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o666)).unwrap();
+    home.json(&[
+        "enable-phs",
+        "--yes",
+        "--connect-script",
+        script.to_str().unwrap(),
+    ]);
+    let m = std::fs::symlink_metadata(&script).unwrap();
+    assert!(m.file_type().is_file());
+    assert_eq!(m.permissions().mode() & 0o777, 0o600);
+}
