@@ -108,7 +108,7 @@ pub fn write_atomic_with(
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".tmp")
-        .tempfile_in(dir)?;
+        .make_in(dir, new_private)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -129,6 +129,23 @@ pub fn write_atomic_with(
         d.sync_all()?;
     }
     Ok(())
+}
+
+/// A new file at `path`, created exclusively (nothing already there, file or link, is opened) and
+/// the owner's alone from the start: mode 0600 on Unix; on Windows the handle may also set the access
+/// list (`WRITE_DAC`), which the caller does before writing.
+fn new_private(path: &Path) -> io::Result<File> {
+    let mut o = private_options();
+    o.read(true).write(true).create_new(true);
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::OpenOptionsExt;
+        const GENERIC_READ: u32 = 0x8000_0000;
+        const GENERIC_WRITE: u32 = 0x4000_0000;
+        const WRITE_DAC: u32 = 0x0004_0000;
+        o.access_mode(GENERIC_READ | GENERIC_WRITE | WRITE_DAC);
+    }
+    o.open(path)
 }
 
 /// Refuses a path that is a symbolic link (or, on Windows, any reparse point such as a junction).

@@ -14,3 +14,4 @@ pub mod ops;
 pub mod powershell;
 pub mod tls;
 pub mod wizard;
+pub mod xml;

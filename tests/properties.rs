@@ -167,3 +167,45 @@ fn hostile_metadata_samples_are_refused_with_a_reason() {
         m.signing_certificates[0].not_after_unix < time::OffsetDateTime::now_utc().unix_timestamp()
     );
 }
+
+/// What may stand before or between elements: each XML construct that can hold a `>` or a `<`.
+const AROUND: &[&str] = &[
+    "<?x a> <!-- ?>",
+    "<?pi ?>",
+    "<!-- > <a> -->",
+    "<![CDATA[ <a> ]]>",
+    "<!DOCTYPE a [<!ELEMENT a ANY>]>",
+    "<b c=\"> <d>\">",
+    "</b>",
+    "<e/>",
+    "text > <",
+    "",
+];
+
+proptest! {
+    #![proptest_config(config(300))]
+
+    /// A document of any depth, however its tags are hidden among processing instructions,
+    /// comments, CDATA, doctypes and attributes, is parsed or refused: never a crash (roxmltree
+    /// recurses once per element, so a depth the guard missed would overflow the stack and abort
+    /// this whole test run). Metadata and WS-Trust answers go through the same guard.
+    #[test]
+    fn no_generated_document_crashes_a_parser(
+        depth in 0usize..40_000,
+        before in prop::collection::vec(prop::sample::select(AROUND), 0..4),
+        inside in prop::collection::vec(prop::sample::select(AROUND), 0..4),
+    ) {
+        let doc = format!(
+            "{}<EntityDescriptor xmlns=\"urn:oasis:names:tc:SAML:2.0:metadata\" entityID=\"x\">{}{}{}</EntityDescriptor>",
+            before.concat(),
+            "<RoleDescriptor>".repeat(depth),
+            inside.concat(),
+            "</RoleDescriptor>".repeat(depth),
+        );
+        let parsed = metadata::parse(&doc);
+        if depth >= entra_failover::xml::MAX_DEPTH {
+            prop_assert!(parsed.is_err());
+        }
+        let _ = entra_failover::adfs::wstrust::parse_response(&doc);
+    }
+}

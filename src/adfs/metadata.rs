@@ -9,53 +9,30 @@ use serde::Serialize;
 
 /// The largest metadata document accepted; real ones are 50–100 KB.
 pub const MAX_METADATA_BYTES: usize = 5 * 1024 * 1024;
-const MAX_NODES: u32 = 200_000;
-/// Real metadata nests about ten elements deep; the XML parser recurses, so depth is checked first.
-pub const MAX_DEPTH: usize = 128;
-
-/// The deepest element nesting, by a quick scan of the tags (comments, CDATA and declarations skipped).
-pub fn nesting_depth(xml: &str) -> usize {
-    let b = xml.as_bytes();
-    let (mut depth, mut max, mut i) = (0usize, 0usize, 0usize);
-    while i < b.len() {
-        if b[i] != b'<' {
-            i += 1;
-            continue;
-        }
-        let rest = &xml[i..];
-        let skip_to = |end: &str| rest.find(end).map(|p| i + p + end.len()).unwrap_or(b.len());
-        if rest.starts_with("<!--") {
-            i = skip_to("-->");
-        } else if rest.starts_with("<![CDATA[") {
-            i = skip_to("]]>");
-        } else if rest.starts_with("<?") || rest.starts_with("<!") {
-            i = skip_to(">");
-        } else if rest.starts_with("</") {
-            depth = depth.saturating_sub(1);
-            i = skip_to(">");
-        } else {
-            let end = skip_to(">");
-            let self_closing = end >= 2 && b[end - 2] == b'/';
-            if !self_closing {
-                depth += 1;
-                max = max.max(depth);
-            }
-            i = end;
-        }
-    }
-    max
-}
 
 const MD_NS: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
 const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
 const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
 const WSA_NS: &str = "http://www.w3.org/2005/08/addressing";
 
+impl From<crate::xml::XmlError> for MetadataError {
+    fn from(e: crate::xml::XmlError) -> Self {
+        match e {
+            crate::xml::XmlError::TooLarge(n, _) => MetadataError::TooLarge(n),
+            crate::xml::XmlError::TooDeep => MetadataError::TooDeep,
+            crate::xml::XmlError::Malformed(m) => MetadataError::Xml(m),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum MetadataError {
     #[error("the metadata is {0} bytes; at most {MAX_METADATA_BYTES} are accepted")]
     TooLarge(usize),
-    #[error("the metadata nests elements more than {MAX_DEPTH} deep; no federation metadata does")]
+    #[error(
+        "the metadata nests elements more than {} deep; no federation metadata does",
+        crate::xml::MAX_DEPTH
+    )]
     TooDeep,
     #[error("the metadata is not well-formed XML: {0}")]
     Xml(String),
@@ -145,19 +122,7 @@ pub struct FederationMetadata {
 /// The guards every metadata document passes (size, depth, no DTD, a node budget), then its root
 /// `EntityDescriptor` and its `entityID`.
 fn entity(xml: &str) -> Result<roxmltree::Document<'_>, MetadataError> {
-    if xml.len() > MAX_METADATA_BYTES {
-        return Err(MetadataError::TooLarge(xml.len()));
-    }
-    let xml = xml.trim_start_matches('\u{feff}');
-    if nesting_depth(xml) > MAX_DEPTH {
-        return Err(MetadataError::TooDeep);
-    }
-    let options = roxmltree::ParsingOptions {
-        allow_dtd: false,
-        nodes_limit: MAX_NODES,
-    };
-    let doc = roxmltree::Document::parse_with_options(xml, options)
-        .map_err(|e| MetadataError::Xml(e.to_string()))?;
+    let doc = crate::xml::parse(xml, MAX_METADATA_BYTES)?;
     let root = doc.root_element();
     if root.tag_name().name() != "EntityDescriptor" || root.tag_name().namespace() != Some(MD_NS) {
         return Err(MetadataError::NotEntityDescriptor(

@@ -4,8 +4,6 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::metadata::{MAX_DEPTH, nesting_depth};
-
 /// Microsoft 365's relying party identifier at AD FS.
 pub const RELYING_PARTY: &str = "urn:federation:MicrosoftOnline";
 /// Far more than any token response: a larger answer is not read.
@@ -15,7 +13,10 @@ pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 pub enum WsTrustError {
     #[error("the farm's answer is {0} bytes; at most {MAX_RESPONSE_BYTES} are read")]
     TooLarge(usize),
-    #[error("the farm's answer nests elements more than {MAX_DEPTH} deep")]
+    #[error(
+        "the farm's answer nests elements more than {} deep",
+        crate::xml::MAX_DEPTH
+    )]
     TooDeep,
     #[error("the farm's answer is not well-formed XML: {0}")]
     Xml(String),
@@ -100,18 +101,11 @@ fn text_of(node: roxmltree::Node<'_, '_>, name: &str) -> Option<String> {
 
 /// Reads the farm's answer (whatever its HTTP status: AD FS sends faults with 500).
 pub fn parse_response(xml: &str) -> Result<Answer, WsTrustError> {
-    if xml.len() > MAX_RESPONSE_BYTES {
-        return Err(WsTrustError::TooLarge(xml.len()));
-    }
-    if nesting_depth(xml) > MAX_DEPTH {
-        return Err(WsTrustError::TooDeep);
-    }
-    let options = roxmltree::ParsingOptions {
-        allow_dtd: false,
-        ..Default::default()
-    };
-    let doc = roxmltree::Document::parse_with_options(xml, options)
-        .map_err(|e| WsTrustError::Xml(e.to_string()))?;
+    let doc = crate::xml::parse(xml, MAX_RESPONSE_BYTES).map_err(|e| match e {
+        crate::xml::XmlError::TooLarge(n, _) => WsTrustError::TooLarge(n),
+        crate::xml::XmlError::TooDeep => WsTrustError::TooDeep,
+        crate::xml::XmlError::Malformed(m) => WsTrustError::Xml(m),
+    })?;
     let root = doc.root();
     if let Some(fault) = named(root, "Fault") {
         let code = named(fault, "Subcode")

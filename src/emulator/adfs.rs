@@ -309,6 +309,9 @@ fn soap_fault(req: &Req, reason: &str) -> Resp {
     )
 }
 
+/// The largest WS-Trust request a farm reads (a real one is about 2 KB).
+const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
 /// WS-Trust 2005 username/password: on-premises AD checks the password, and the farm issues a SAML
 /// 1.1 assertion for Microsoft 365 (`urn:federation:MicrosoftOnline`), with the issuer its claim
 /// rules give the user's domain, the user's ImmutableID as its name, and a signature by its
@@ -317,15 +320,12 @@ fn username_mixed(t: &Tenant, service: &str, farm: &FarmRec, req: &Req) -> Resp 
     let Ok(text_body) = std::str::from_utf8(&req.body) else {
         return soap_fault(req, "ID3137: The request message is not valid XML.");
     };
-    if crate::adfs::metadata::nesting_depth(text_body) > crate::adfs::metadata::MAX_DEPTH {
-        return soap_fault(req, "ID3137: The request message nests too deeply.");
-    }
-    let options = roxmltree::ParsingOptions {
-        allow_dtd: false,
-        ..Default::default()
-    };
-    let Ok(doc) = roxmltree::Document::parse_with_options(text_body, options) else {
-        return soap_fault(req, "ID3137: The request message is not valid XML.");
+    let doc = match crate::xml::parse(text_body, MAX_REQUEST_BYTES) {
+        Ok(d) => d,
+        Err(crate::xml::XmlError::TooDeep) => {
+            return soap_fault(req, "ID3137: The request message nests too deeply.");
+        }
+        Err(_) => return soap_fault(req, "ID3137: The request message is not valid XML."),
     };
     let find = |name: &str| {
         doc.descendants()

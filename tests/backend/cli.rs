@@ -480,6 +480,26 @@ fn adfs_inspect_reads_a_real_farms_metadata() {
         "https://sts.contoso.com/FederationMetadata/2007-06/FederationMetadata.xml",
     ]);
     assert_eq!(v["entity_id"], "http://sts.contoso.com/adfs/services/trust");
+
+    // A 60 KB document 20,000 elements deep, its depth hidden behind a processing instruction:
+    // refused as bad input (exit 2), with the reason; never a crash (exit 134).
+    let deep = home.path().join("deep.xml");
+    std::fs::write(
+        &deep,
+        format!(
+            "<?x a> <!-- ?>{}{}",
+            "<a>".repeat(20_000),
+            "</a>".repeat(20_000)
+        ),
+    )
+    .unwrap();
+    let out = home.run(&["adfs", "inspect", "--metadata-file", deep.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("more than 128 deep"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

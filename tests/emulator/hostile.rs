@@ -243,3 +243,41 @@ async fn raw_paths_with_dot_segments_nul_and_non_utf8_bytes_get_4xx() {
         2
     );
 }
+
+/// A request 20,000 elements deep, its depth hidden behind a processing instruction, posted to the
+/// rehearsal farm's WS-Trust endpoint with no token: the farm answers with a fault and the tenant,
+/// farm and Graph alike, keeps answering (a parser that recursed into it would take the whole
+/// process, and the wizard hosting it, down).
+#[tokio::test]
+async fn a_deep_document_posted_to_the_farm_takes_nothing_down() {
+    let rig = Rig::start().await;
+    let farm = rig.info.adfs["sts.contoso.com"].clone();
+    // 60 KB: under the farm's request bound, so that the depth guard is what refuses it.
+    let deep = format!("<?x a> <!-- ?>{}", "<a>".repeat(20_000));
+    let r = rig
+        .http
+        .post(format!("{farm}/adfs/services/trust/2005/usernamemixed"))
+        .header("content-type", "application/soap+xml; charset=utf-8")
+        .body(deep)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 500, "a SOAP fault");
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("ID3137: The request message nests too deeply")
+    );
+    let metadata = rig
+        .http
+        .get(format!(
+            "{farm}/FederationMetadata/2007-06/FederationMetadata.xml"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metadata.status().as_u16(), 200);
+    let admin = rig.admin_token().await;
+    assert_eq!(rig.get(&admin, "/v1.0/domains").await.status, 200);
+}
