@@ -186,8 +186,10 @@ impl GraphClient {
     fn url(&self, path: &str) -> Result<Url, GraphError> {
         if path.starts_with("https://") || path.starts_with("http://") {
             let u = Url::parse(path).map_err(|e| GraphError::BadUrl(format!("{path}: {e}")))?;
-            // A nextLink must stay on the host we talk to: never send our token elsewhere.
-            if u.host_str() != self.base.host_str()
+            // A nextLink must stay on the scheme, host and port we talk to: never send our token
+            // elsewhere, nor in the clear.
+            if u.scheme() != self.base.scheme()
+                || u.host_str() != self.base.host_str()
                 || u.port_or_known_default() != self.base.port_or_known_default()
             {
                 return Err(GraphError::BadUrl(format!(
@@ -459,6 +461,35 @@ mod tests {
             .rev()
             .fold(None, |inner, t| Some(Layer(t, inner.map(Box::new))))
             .unwrap()
+    }
+
+    struct NoToken;
+    #[async_trait::async_trait]
+    impl crate::auth::Credential for NoToken {
+        async fn token(&self) -> Result<crate::auth::AccessToken, crate::auth::AuthError> {
+            Err(crate::auth::AuthError::Config("none".into()))
+        }
+        fn describe(&self) -> String {
+            "none".into()
+        }
+    }
+
+    #[test]
+    fn a_next_link_stays_on_the_scheme_host_and_port() {
+        let base = Url::parse("https://graph.microsoft.com/").unwrap();
+        let http = crate::ops::session::http_client(None).unwrap();
+        let c = GraphClient::new(http, base, std::sync::Arc::new(NoToken), 1);
+        assert!(
+            c.url("https://graph.microsoft.com/v1.0/domains?$skiptoken=x")
+                .is_ok()
+        );
+        for elsewhere in [
+            "http://graph.microsoft.com/v1.0/domains?$skiptoken=x",
+            "https://evil.example/v1.0/domains",
+            "https://graph.microsoft.com:8443/v1.0/domains",
+        ] {
+            assert!(c.url(elsewhere).is_err(), "{elsewhere}");
+        }
     }
 
     #[test]

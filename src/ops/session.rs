@@ -200,6 +200,7 @@ pub fn http_client(extra_root: Option<&Path>) -> Result<reqwest::Client, OpsErro
         .pool_max_idle_per_host(32)
         // Requests leave at once (no Nagle delay for a request written in pieces).
         .tcp_nodelay(true)
+        .redirect(redirect_policy())
         .user_agent(concat!("entra-failover/", env!("CARGO_PKG_VERSION")));
     if let Some(path) = extra_root {
         let pem = std::fs::read(path)
@@ -219,6 +220,51 @@ pub fn http_client(extra_root: Option<&Path>) -> Result<reqwest::Client, OpsErro
             crate::graph::client::error_chain(&e)
         ))
     })
+}
+
+/// Which redirects a request may follow: only to https on the same host and port as the request
+/// itself, five at most. Anything else stops the request with the reason and where it pointed: a
+/// redirect to plain http would carry a password (WS-Trust, on a 307 the body is sent again) or let
+/// whoever sits on that leg choose the farm's metadata and so the certificate Entra ID trusts; one to
+/// another host would hand it the same. The target named in the error is the one to check, and, if it
+/// is right, to name directly.
+pub fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let Some(first) = attempt.previous().first().cloned() else {
+            return attempt.stop();
+        };
+        let next = attempt.url().clone();
+        let why = if next.scheme() != "https" {
+            Some("plain http")
+        } else if next.host_str() != first.host_str()
+            || next.port_or_known_default() != first.port_or_known_default()
+        {
+            Some("another host")
+        } else if attempt.previous().len() > 5 {
+            Some("too many redirects")
+        } else {
+            None
+        };
+        match why {
+            None => attempt.follow(),
+            Some(why) => attempt.error(RedirectRefused {
+                from: first.to_string(),
+                to: next.to_string().chars().take(300).collect(),
+                why,
+            }),
+        }
+    })
+}
+
+/// A redirect the client would not follow.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "redirect refused ({why}): {from} answered with a redirect to {to}; nothing was sent there"
+)]
+pub struct RedirectRefused {
+    from: String,
+    to: String,
+    why: &'static str,
 }
 
 /// Azure CLI's public client id, used to test user sign-ins on a real tenant.

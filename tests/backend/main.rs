@@ -9,4 +9,5 @@ mod federated;
 #[cfg(unix)]
 #[path = "../support/held.rs"]
 mod held;
+mod redirects;
 mod staged;

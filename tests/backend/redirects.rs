@@ -1,0 +1,168 @@
+//! A hostile network between the tool and a farm: a TLS server (its certificate from the rehearsal's
+//! own CA, so that it is trusted like the farms) answers every request with a redirect, to plain http
+//! or to another host. The tool follows none of them: no password and no metadata ever reach the
+//! other side, and the command names the redirect it refused.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::cli::{Home, text};
+
+/// A listener that counts the bytes anyone sends it (the plain-http side).
+struct Sink {
+    port: u16,
+    received: Arc<AtomicUsize>,
+}
+
+impl Sink {
+    fn start() -> Sink {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let received = Arc::new(AtomicUsize::new(0));
+        let r = received.clone();
+        std::thread::spawn(move || {
+            for mut c in l.incoming().flatten() {
+                let mut buf = [0u8; 4096];
+                c.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+                    .ok();
+                while let Ok(n) = c.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    r.fetch_add(n, Ordering::SeqCst);
+                }
+            }
+        });
+        Sink { port, received }
+    }
+}
+
+/// A TLS server on 127.0.0.1 that answers each request with `307` to `target(path)`.
+fn redirector(
+    home: &Home,
+    target: impl Fn(&str) -> String + Send + Sync + 'static,
+) -> (u16, std::thread::JoinHandle<()>) {
+    entra_failover::tls::install_crypto_provider();
+    let ca = entra_failover::emulator::pki::LocalCa::open(&home.path().join("rehearsal")).unwrap();
+    let id = ca.issue(&["127.0.0.1".to_string()]).unwrap();
+    let cfg = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(id.chain, id.key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    l.set_nonblocking(true).unwrap();
+    let target = Arc::new(target);
+    let h = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::from_std(l).unwrap();
+            // Serves until the test process ends.
+            loop {
+                let Ok((tcp, _)) = l.accept().await else { continue };
+                let acceptor = acceptor.clone();
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tls.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let line = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_string();
+                    let path = line.split(' ').nth(1).unwrap_or("/").to_string();
+                    let answer = format!(
+                        "HTTP/1.1 307 Temporary Redirect\r\nLocation: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                        target(&path)
+                    );
+                    let _ = tls.write_all(answer.as_bytes()).await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+    });
+    (port, h)
+}
+
+#[test]
+fn no_redirect_to_http_or_another_host_is_followed() {
+    let home = Home::new();
+    home.json(&["status"]);
+    let sink = Sink::start();
+    let plain = sink.port;
+    let (https, _h) = redirector(&home, move |path| format!("http://127.0.0.1:{plain}{path}"));
+    let canary = "Canary-Passw0rd-7f3a";
+
+    // test-signin at a farm that redirects its WS-Trust endpoint to http: the password stays here.
+    let upn = home.json(&["rehearse", "info"])["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|u| {
+            u.as_str()
+                .filter(|u| u.ends_with("@contoso.com"))
+                .map(str::to_string)
+        })
+        .unwrap();
+    let farm = format!("127.0.0.1:{https}");
+    let out = home.run_with(
+        &[
+            "test-signin",
+            "--upn",
+            &upn,
+            "--password-stdin",
+            "--farm",
+            &farm,
+        ],
+        Some(&format!("{canary}\n")),
+    );
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_ne!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("redirect refused (plain http)"), "{said}");
+    assert!(
+        said.contains(&format!(
+            "http://127.0.0.1:{plain}/adfs/services/trust/2005/usernamemixed"
+        )),
+        "{said}"
+    );
+    assert!(!said.contains(canary));
+
+    // adfs inspect of metadata whose URL redirects to http: refused, naming where it pointed.
+    let url =
+        format!("https://127.0.0.1:{https}/FederationMetadata/2007-06/FederationMetadata.xml");
+    let out = home.run(&["adfs", "inspect", "--metadata-url", &url]);
+    let said = text(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(said.contains("redirect refused (plain http)"), "{said}");
+
+    // A redirect to another host (https, the same server under another name) is refused as well.
+    let (other, _h2) = redirector(&home, move |path| {
+        format!("https://localhost:{https}{path}")
+    });
+    let url =
+        format!("https://127.0.0.1:{other}/FederationMetadata/2007-06/FederationMetadata.xml");
+    let out = home.run(&["adfs", "inspect", "--metadata-url", &url]);
+    assert!(
+        text(&out.stderr).contains("redirect refused (another host)"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Nothing ever reached the plain-http side.
+    assert_eq!(
+        sink.received.load(Ordering::SeqCst),
+        0,
+        "bytes reached the plain-http listener"
+    );
+}
