@@ -138,12 +138,18 @@ impl ServerCertVerifier for ExtraRoots {
 pub fn client_config(
     extra: Vec<CertificateDer<'static>>,
 ) -> Result<rustls::ClientConfig, TlsError> {
-    let verifier = ExtraRoots::with_system(extra)?;
+    install_crypto_provider();
+    // With no extra root, the system's verifier alone (an empty webpki store cannot be built).
+    let verifier: Arc<dyn ServerCertVerifier> = if extra.is_empty() {
+        Arc::new(rustls_platform_verifier::Verifier::new(provider()).map_err(TlsError::System)?)
+    } else {
+        Arc::new(ExtraRoots::with_system(extra)?)
+    };
     let mut cfg = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Config(e.to_string()))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(cfg)

@@ -155,42 +155,39 @@ pub async fn tls_certificate(
         .host_str()
         .ok_or_else(|| Unreachable(format!("{url} names no host")))?
         .to_string();
+    let fail = |what: String| Unreachable(format!("{host}: TLS: {what}"));
     let target = s.farms.locate(url);
     let addr_host = target.host_str().unwrap_or(&host).to_string();
     let port = target.port_or_known_default().unwrap_or(443);
-    let ca = s.ca_file.clone();
-    let sni = host.clone();
-    let read = move || -> Result<crate::adfs::metadata::CertificateInfo, String> {
-        use openssl::ssl::{SslConnector, SslMethod};
-        let mut b = SslConnector::builder(SslMethod::tls()).map_err(|e| e.to_string())?;
-        b.set_default_verify_paths().map_err(|e| e.to_string())?;
-        if let Some(ca) = &ca {
-            b.set_ca_file(ca)
-                .map_err(|e| format!("{}: {e}", ca.display()))?;
-        }
-        let addrs = std::net::ToSocketAddrs::to_socket_addrs(&(addr_host.as_str(), port))
-            .map_err(|e| e.to_string())?;
-        let mut last = String::from("no address");
-        for a in addrs {
-            match std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(10)) {
-                Ok(tcp) => {
-                    let _ = tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)));
-                    let ssl = b.build().connect(&sni, tcp).map_err(|e| e.to_string())?;
-                    let cert = ssl
-                        .ssl()
-                        .peer_certificate()
-                        .ok_or("no certificate presented")?;
-                    let der = cert.to_der().map_err(|e| e.to_string())?;
-                    return crate::adfs::metadata::CertificateInfo::from_der(&der)
-                        .map_err(|e| e.to_string());
-                }
-                Err(e) => last = e.to_string(),
-            }
-        }
-        Err(last)
+    // The verifier every other connection uses: the system's roots, and the session's extra root.
+    let extra = match &s.ca_file {
+        Some(p) => std::fs::read(p)
+            .map_err(|e| e.to_string())
+            .and_then(|pem| crate::tls::certificates_from_pem(&pem).map_err(|e| e.to_string()))
+            .map_err(|e| fail(format!("{}: {e}", p.display())))?,
+        None => vec![],
     };
-    tokio::task::spawn_blocking(read)
+    let cfg = crate::tls::client_config(extra).map_err(|e| fail(e.to_string()))?;
+    let name =
+        rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| fail(e.to_string()))?;
+    let wait = std::time::Duration::from_secs(10);
+    let tcp = tokio::time::timeout(
+        wait,
+        tokio::net::TcpStream::connect((addr_host.as_str(), port)),
+    )
+    .await
+    .map_err(|_| fail("no answer in time".into()))?
+    .map_err(|e| fail(e.to_string()))?;
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg));
+    let tls = tokio::time::timeout(wait, connector.connect(name, tcp))
         .await
-        .map_err(|e| Unreachable(e.to_string()))?
-        .map_err(|e| Unreachable(format!("{host}: TLS: {e}")))
+        .map_err(|_| fail("no answer in time".into()))?
+        .map_err(|e| fail(crate::graph::client::error_chain(&e)))?;
+    let der = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .ok_or_else(|| fail("no certificate presented".into()))?;
+    crate::adfs::metadata::CertificateInfo::from_der(der).map_err(|e| fail(e.to_string()))
 }

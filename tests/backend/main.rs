@@ -9,5 +9,5 @@ mod federated;
 #[cfg(unix)]
 #[path = "../support/held.rs"]
 mod held;
-mod redirects;
+mod hostile_network;
 mod staged;

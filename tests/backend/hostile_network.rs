@@ -1,7 +1,8 @@
-//! A hostile network between the tool and a farm: a TLS server (its certificate from the rehearsal's
+//! A hostile network between the tool and a farm. A TLS server (its certificate from the rehearsal's
 //! own CA, so that it is trusted like the farms) answers every request with a redirect, to plain http
-//! or to another host. The tool follows none of them: no password and no metadata ever reach the
-//! other side, and the command names the redirect it refused.
+//! or to another host: the tool follows none of them, no password and no metadata ever reach the
+//! other side, and the command names the redirect it refused. And `verify`'s certificate check trusts
+//! what every other connection trusts, with no help from `SSL_CERT_FILE` or `SSL_CERT_DIR`.
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -165,4 +166,78 @@ fn no_redirect_to_http_or_another_host_is_followed() {
         0,
         "bytes reached the plain-http listener"
     );
+}
+
+/// `verify` with the certificate environment variables unset, as on an administrator's machine: the
+/// farm's TLS certificate is read over the same verifier as every other connection (the system's
+/// roots and the session's extra root), not through OpenSSL's default paths, which for a vendored
+/// build point nowhere.
+#[test]
+fn verify_reads_the_farms_certificate_without_ssl_cert_variables() {
+    let home = Home::new();
+    home.json(&["status"]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_entra-failover"))
+        .args(["verify", "--domain", "contoso.com", "--json"])
+        .env("ENTRA_FAILOVER_HOME", home.path())
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}\n{}", text(&out.stdout), text(&out.stderr)));
+    let tls = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "TLS")
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(tls["outcome"], "pass", "{tls}");
+    assert!(
+        tls["detail"]
+            .as_str()
+            .unwrap()
+            .contains("sts.contoso.com's TLS certificate"),
+        "{tls}"
+    );
+
+    // A farm whose certificate nobody trusts fails the check with the reason, on the same path.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        entra_failover::tls::install_crypto_provider();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let cfg = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = l.accept().await {
+                let _ = acceptor.accept(tcp).await;
+            }
+        });
+        let s = entra_failover::ops::session::Session::rehearsal(home.path())
+            .await
+            .unwrap();
+        let url = url::Url::parse(&format!(
+            "https://127.0.0.1:{port}/FederationMetadata/2007-06/FederationMetadata.xml"
+        ))
+        .unwrap();
+        let e = entra_failover::ops::farm::tls_certificate(&s, &url)
+            .await
+            .unwrap_err();
+        assert!(
+            e.0.contains("TLS") && e.0.to_lowercase().contains("certificate"),
+            "{}",
+            e.0
+        );
+    });
 }
