@@ -8,7 +8,12 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("entra-failover: {e}");
+            // The error may quote a farm or Graph: no control character reaches the terminal.
+            let text = e.to_string();
+            eprintln!(
+                "entra-failover: {}",
+                entra_failover::cli::output::terminal_safe(&text)
+            );
             ExitCode::from(e.exit_code())
         }
     }

@@ -204,7 +204,10 @@ async fn record(
     match crate::ops::report::write_for_run(s, mark, started, op, plan).await {
         Ok(p) => Some(p),
         Err(e) => {
-            eprintln!("entra-failover: the change report could not be written: {e}");
+            eprintln!(
+                "entra-failover: the change report could not be written: {}",
+                super::output::terminal_safe(&e.to_string())
+            );
             None
         }
     }

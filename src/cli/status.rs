@@ -10,7 +10,7 @@ use crate::ops::{Session, status};
 /// Connects to the chosen profile; a device code prompt goes to stderr.
 pub async fn connect(g: &Global) -> Result<Session, CliError> {
     let prompt = Arc::new(|code: &crate::login::DeviceCode| {
-        eprintln!("{}", code.message);
+        eprintln!("{}", super::output::terminal_safe(&code.message));
     });
     Ok(Session::connect(&home::home(), &g.profile, prompt).await?)
 }

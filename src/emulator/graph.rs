@@ -1272,8 +1272,11 @@ pub(super) fn parse_filter(f: &str) -> Result<Filter, String> {
         Some(inner.replace("''", "'"))
     };
     for (name, ctor) in [("endswith", 0), ("startswith", 1)] {
-        if f.len() > name.len() && f[..name.len()].eq_ignore_ascii_case(name) {
-            let rest = f[name.len()..].trim();
+        if let Some(head) = f
+            .get(..name.len())
+            .filter(|h| f.len() > name.len() && h.eq_ignore_ascii_case(name))
+        {
+            let rest = f[head.len()..].trim();
             let inner = rest
                 .strip_prefix('(')
                 .and_then(|r| r.strip_suffix(')'))
@@ -1866,6 +1869,14 @@ mod tests {
     fn skiptokens_round_trip_and_reject_garbage() {
         assert_eq!(decode_skiptoken(&encode_skiptoken(300)), Some(300));
         assert_eq!(decode_skiptoken("not-a-token"), None);
+    }
+
+    #[test]
+    fn filters_with_non_ascii_text_are_refused_not_a_panic() {
+        // A multi-byte character across the function name's length once split a character.
+        for f in ["endswit€(a,'b')", "startswit€x", "ééééééééé", "€"] {
+            let _ = parse_filter(f);
+        }
     }
 
     #[test]

@@ -62,6 +62,27 @@ pub struct Report {
 /// How recent a password sync must be to count as "hashes are flowing".
 const RECENT: Duration = Duration::from_secs(3 * 3600);
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_server_name_from_graph_stays_one_file_in_the_scripts_folder() {
+        let home = std::path::Path::new("/home/a");
+        for hostile in ["../../etc/cron.d/x", "..", "A/B\\C", "\n", ""] {
+            let p = super::default_script_path(home, "t", Some(hostile));
+            assert_eq!(
+                p.parent(),
+                Some(home.join("scripts").join("t").as_path()),
+                "{hostile:?}: {}",
+                p.display()
+            );
+        }
+        assert_eq!(
+            super::default_script_path(home, "t", Some("AADCONNECT01")),
+            home.join("scripts/t/enable-password-hash-sync.AADCONNECT01.ps1")
+        );
+    }
+}
+
 fn recent(last: Option<&str>, since: Option<time::OffsetDateTime>) -> bool {
     let Some(t) = last.and_then(parse_graph_time) else {
         return false;
@@ -76,7 +97,10 @@ pub fn default_script_path(home: &Path, tenant: &str, server: Option<&str>) -> P
         .join(journal::tenant_dir_name(tenant))
         .join(format!(
             "enable-password-hash-sync{}.ps1",
-            server.map(|s| format!(".{s}")).unwrap_or_default()
+            // The server's name comes from Graph: a path component only as tenant_dir_name makes it.
+            server
+                .map(|s| format!(".{}", journal::tenant_dir_name(s)))
+                .unwrap_or_default()
         ))
 }
 

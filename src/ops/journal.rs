@@ -54,8 +54,11 @@ impl Entry {
     }
 }
 
+/// A name from outside (a tenant, a domain, a server, a configuration) as one safe path component:
+/// letters, digits, `-` and `.`, anything else `_`, and never `.` or `..` or a hidden name, so that
+/// no name can climb out of the folder it is joined to.
 pub fn tenant_dir_name(tenant: &str) -> String {
-    tenant
+    let mut name: String = tenant
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
@@ -64,7 +67,11 @@ pub fn tenant_dir_name(tenant: &str) -> String {
                 '_'
             }
         })
-        .collect()
+        .collect();
+    if name.is_empty() || name.starts_with('.') {
+        name.insert(0, '_');
+    }
+    name
 }
 
 pub fn path(home: &Path, tenant: &str) -> PathBuf {
@@ -137,6 +144,20 @@ fn last_byte(p: &Path) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_name_climbs_out_of_its_folder() {
+        for (name, want) in [
+            ("..", "_.."),
+            (".", "_."),
+            ("", "_"),
+            ("../x", "_.._x"),
+            ("contoso.com", "contoso.com"),
+            ("9c5f2b1e-4d3a", "9c5f2b1e-4d3a"),
+        ] {
+            assert_eq!(tenant_dir_name(name), want, "{name:?}");
+        }
+    }
 
     #[test]
     fn a_torn_last_line_does_not_swallow_the_next_entry() {

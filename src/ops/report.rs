@@ -337,7 +337,7 @@ impl Report {
             let thumb = |v: &Option<Value>| -> String {
                 v.as_ref()
                     .and_then(|v| v["signingCertificate"].as_str())
-                    .map(|c| format!("{}…", &c[..c.len().min(16)]))
+                    .map(|c| format!("{}…", c.chars().take(16).collect::<String>()))
                     .unwrap_or_else(|| "-".into())
             };
             let _ = writeln!(
@@ -361,6 +361,30 @@ mod tests {
             request_id: (phase == "done").then(|| format!("req-{domain}")),
             ..Entry::new(op, domain, phase, phase)
         }
+    }
+
+    #[test]
+    fn a_certificate_of_any_text_is_shown_short_not_a_panic() {
+        // Graph's text is not ours: a multi-byte character across the 16th byte once split it.
+        let settings =
+            serde_json::json!({"signingCertificate": "MIIC€€€€€€€€€€€€€€€€", "issuerUri": "é"});
+        let r = Report {
+            tenant: "t".into(),
+            profile: "p".into(),
+            simulated: true,
+            signed_in_as: "a".into(),
+            generated_at: "now".into(),
+            since: None,
+            changes: vec![],
+            domains: vec![DomainState {
+                domain: "contoso.com".into(),
+                before: Some(settings.clone()),
+                now_authentication_type: Some("Federated".into()),
+                now: Some(settings),
+            }],
+            checks: vec![],
+        };
+        assert!(r.markdown().contains("MIIC€€€€€€€€€€€€…"));
     }
 
     #[test]

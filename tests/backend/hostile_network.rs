@@ -47,6 +47,20 @@ fn redirector(
     home: &Home,
     target: impl Fn(&str) -> String + Send + Sync + 'static,
 ) -> (u16, std::thread::JoinHandle<()>) {
+    server(home, move |path| {
+        format!(
+            "HTTP/1.1 307 Temporary Redirect\r\nLocation: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            target(path)
+        )
+    })
+}
+
+/// A TLS server on 127.0.0.1 that answers each request (by its path) with `answer(path)`, a whole
+/// HTTP response.
+fn server(
+    home: &Home,
+    answer: impl Fn(&str) -> String + Send + Sync + 'static,
+) -> (u16, std::thread::JoinHandle<()>) {
     entra_failover::tls::install_crypto_provider();
     let ca = entra_failover::emulator::pki::LocalCa::open(&home.path().join("rehearsal")).unwrap();
     let id = ca.issue(&["127.0.0.1".to_string()]).unwrap();
@@ -58,7 +72,7 @@ fn redirector(
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     l.set_nonblocking(true).unwrap();
-    let target = Arc::new(target);
+    let target = Arc::new(answer);
     let h = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -68,11 +82,15 @@ fn redirector(
             let l = tokio::net::TcpListener::from_std(l).unwrap();
             // Serves until the test process ends.
             loop {
-                let Ok((tcp, _)) = l.accept().await else { continue };
+                let Ok((tcp, _)) = l.accept().await else {
+                    continue;
+                };
                 let acceptor = acceptor.clone();
                 let target = target.clone();
                 tokio::spawn(async move {
-                    let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
                     let mut head = Vec::new();
                     let mut buf = [0u8; 4096];
                     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -81,12 +99,13 @@ fn redirector(
                             Ok(n) => head.extend_from_slice(&buf[..n]),
                         }
                     }
-                    let line = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_string();
+                    let line = String::from_utf8_lossy(&head)
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                        .to_string();
                     let path = line.split(' ').nth(1).unwrap_or("/").to_string();
-                    let answer = format!(
-                        "HTTP/1.1 307 Temporary Redirect\r\nLocation: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                        target(&path)
-                    );
+                    let answer = target(&path);
                     let _ = tls.write_all(answer.as_bytes()).await;
                     let _ = tls.shutdown().await;
                 });
@@ -240,4 +259,70 @@ fn verify_reads_the_farms_certificate_without_ssl_cert_variables() {
             e.0
         );
     });
+}
+
+/// A farm whose fault reason carries terminal control sequences (XML 1.0 allows the C1 controls raw:
+/// CSI to clear the screen, OSC to retitle the window): the command line writes them out as escapes,
+/// never raw.
+#[test]
+fn a_farms_text_reaches_the_terminal_without_its_control_characters() {
+    let home = Home::new();
+    home.json(&["status"]);
+    let reason = "ID3242: \u{9d}0;pwned\u{9c}\u{9b}2Jno";
+    let (port, _h) = server(&home, move |_| {
+        let body = format!(
+            "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\"><s:Body><s:Fault><s:Code><s:Value>s:Sender</s:Value></s:Code><s:Reason><s:Text>{reason}</s:Text></s:Reason></s:Fault></s:Body></s:Envelope>"
+        );
+        format!(
+            "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/soap+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    });
+    let upn = home.json(&["rehearse", "info"])["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|u| {
+            u.as_str()
+                .filter(|u| u.ends_with("@contoso.com"))
+                .map(str::to_string)
+        })
+        .unwrap();
+    let out = home.run_with(
+        &[
+            "test-signin",
+            "--upn",
+            &upn,
+            "--password-stdin",
+            "--farm",
+            &format!("127.0.0.1:{port}"),
+        ],
+        Some("x\n"),
+    );
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(said.contains("ID3242"), "{said}");
+    assert!(
+        !said
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t'),
+        "{said:?}"
+    );
+    assert!(said.contains("\\u{9d}0;pwned\\u{9c}\\u{9b}2J"), "{said:?}");
+    // --json: the same string to a JSON reader, no raw control character on the terminal.
+    let out = home.run_with(
+        &[
+            "test-signin",
+            "--upn",
+            &upn,
+            "--password-stdin",
+            "--farm",
+            &format!("127.0.0.1:{port}"),
+            "--json",
+        ],
+        Some("x\n"),
+    );
+    let raw = text(&out.stdout);
+    assert!(!raw.chars().any(|c| c.is_control() && c != '\n'), "{raw:?}");
+    let v: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    assert!(v.to_string().contains("\u{9d}0;pwned"), "{v}");
 }
