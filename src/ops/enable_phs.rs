@@ -62,27 +62,6 @@ pub struct Report {
 /// How recent a password sync must be to count as "hashes are flowing".
 const RECENT: Duration = Duration::from_secs(3 * 3600);
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn a_server_name_from_graph_stays_one_file_in_the_scripts_folder() {
-        let home = std::path::Path::new("/home/a");
-        for hostile in ["../../etc/cron.d/x", "..", "A/B\\C", "\n", ""] {
-            let p = super::default_script_path(home, "t", Some(hostile));
-            assert_eq!(
-                p.parent(),
-                Some(home.join("scripts").join("t").as_path()),
-                "{hostile:?}: {}",
-                p.display()
-            );
-        }
-        assert_eq!(
-            super::default_script_path(home, "t", Some("AADCONNECT01")),
-            home.join("scripts/t/enable-password-hash-sync.AADCONNECT01.ps1")
-        );
-    }
-}
-
 fn recent(last: Option<&str>, since: Option<time::OffsetDateTime>) -> bool {
     let Some(t) = last.and_then(parse_graph_time) else {
         return false;
@@ -510,5 +489,26 @@ pub async fn wait_for_hashes(
         }
         progress.event(None, "waiting for the first password sync after the change");
         tokio::time::sleep(Duration::from_secs(5).min(timeout)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_server_name_from_graph_stays_one_file_in_the_scripts_folder() {
+        let home = std::path::Path::new("/home/a");
+        for hostile in ["../../etc/cron.d/x", "..", "A/B\\C", "\n", ""] {
+            let p = super::default_script_path(home, "t", Some(hostile));
+            assert_eq!(
+                p.parent(),
+                Some(home.join("scripts").join("t").as_path()),
+                "{hostile:?}: {}",
+                p.display()
+            );
+        }
+        assert_eq!(
+            super::default_script_path(home, "t", Some("AADCONNECT01")),
+            home.join("scripts/t/enable-password-hash-sync.AADCONNECT01.ps1")
+        );
     }
 }
