@@ -72,24 +72,39 @@ async fn fetch_text(s: &Session, url: &Url) -> Result<String, Unreachable> {
             metadata::MAX_METADATA_BYTES
         ))
     };
-    if resp
-        .content_length()
-        .is_some_and(|n| n > metadata::MAX_METADATA_BYTES as u64)
-    {
-        return Err(too_large());
+    match read_bounded(&mut resp, metadata::MAX_METADATA_BYTES).await {
+        Ok(text) => Ok(text),
+        Err(Bounded::TooLarge) => Err(too_large()),
+        Err(Bounded::NotUtf8) => Err(Unreachable(format!("{url}: the metadata is not UTF-8"))),
+        Err(Bounded::Broken(e)) => Err(Unreachable(format!("{url}: {e}"))),
+    }
+}
+
+/// Why an answer could not be read within its bound.
+pub enum Bounded {
+    TooLarge,
+    NotUtf8,
+    Broken(String),
+}
+
+/// A farm's answer as text, read chunk by chunk and never past `max` bytes, whatever its
+/// `Content-Length` says (a chunked answer has none and could otherwise grow without end).
+pub async fn read_bounded(resp: &mut reqwest::Response, max: usize) -> Result<String, Bounded> {
+    if resp.content_length().is_some_and(|n| n > max as u64) {
+        return Err(Bounded::TooLarge);
     }
     let mut body = Vec::new();
     while let Some(chunk) = resp
         .chunk()
         .await
-        .map_err(|e| Unreachable(format!("{url}: {e}")))?
+        .map_err(|e| Bounded::Broken(crate::graph::client::error_chain(&e)))?
     {
-        if body.len() + chunk.len() > metadata::MAX_METADATA_BYTES {
-            return Err(too_large());
+        if body.len() + chunk.len() > max {
+            return Err(Bounded::TooLarge);
         }
         body.extend_from_slice(&chunk);
     }
-    String::from_utf8(body).map_err(|_| Unreachable(format!("{url}: the metadata is not UTF-8")))
+    String::from_utf8(body).map_err(|_| Bounded::NotUtf8)
 }
 
 /// Microsoft 365's own federation metadata (the relying party AD FS trusts), as the text to write

@@ -184,28 +184,31 @@ pub async fn run(
         }
     };
     let status = resp.status().as_u16();
-    if resp
-        .content_length()
-        .is_some_and(|n| n > wstrust::MAX_RESPONSE_BYTES as u64)
-    {
-        return Ok(FederatedLogin::failed(
-            Verdict::FarmError,
-            farm,
-            &url,
-            "the farm's answer is larger than any token response".into(),
-        ));
-    }
-    let text = match resp.text().await {
+    let mut resp = resp;
+    let text = match super::farm::read_bounded(&mut resp, wstrust::MAX_RESPONSE_BYTES).await {
         Ok(t) => t,
-        Err(e) => {
+        Err(super::farm::Bounded::TooLarge) => {
+            return Ok(FederatedLogin::failed(
+                Verdict::FarmError,
+                farm,
+                &url,
+                "the farm's answer is larger than any token response".into(),
+            ));
+        }
+        Err(super::farm::Bounded::NotUtf8) => {
+            return Ok(FederatedLogin::failed(
+                Verdict::FarmError,
+                farm,
+                &url,
+                "the farm's answer is not UTF-8 text".into(),
+            ));
+        }
+        Err(super::farm::Bounded::Broken(e)) => {
             return Ok(FederatedLogin::failed(
                 Verdict::FarmDown,
                 farm,
                 &url,
-                format!(
-                    "the farm's answer broke off: {}",
-                    crate::graph::client::error_chain(&e)
-                ),
+                format!("the farm's answer broke off: {e}"),
             ));
         }
     };

@@ -326,3 +326,50 @@ fn a_farms_text_reaches_the_terminal_without_its_control_characters() {
     let v: serde_json::Value = serde_json::from_str(&raw).unwrap();
     assert!(v.to_string().contains("\u{9d}0;pwned"), "{v}");
 }
+
+/// A farm that answers WS-Trust with a chunked body (no Content-Length) larger than any token
+/// response: the tool stops reading at its bound and says so.
+#[test]
+fn a_chunked_answer_is_read_no_further_than_its_bound() {
+    let home = Home::new();
+    home.json(&["status"]);
+    let (port, _h) = server(&home, |_| {
+        let chunk = format!(
+            "{:x}\r\n{}\r\n",
+            64 * 1024,
+            "<a>"
+                .repeat(64 * 1024 / 3 + 1)
+                .chars()
+                .take(64 * 1024)
+                .collect::<String>()
+        );
+        format!(
+            "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/soap+xml\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{}0\r\n\r\n",
+            chunk.repeat(40)
+        )
+    });
+    let upn = home.json(&["rehearse", "info"])["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|u| {
+            u.as_str()
+                .filter(|u| u.ends_with("@contoso.com"))
+                .map(str::to_string)
+        })
+        .unwrap();
+    let out = home.run_with(
+        &[
+            "test-signin",
+            "--upn",
+            &upn,
+            "--password-stdin",
+            "--farm",
+            &format!("127.0.0.1:{port}"),
+            "--json",
+        ],
+        Some("x\n"),
+    );
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(said.contains("larger than any token response"), "{said}");
+}
