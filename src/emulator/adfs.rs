@@ -355,7 +355,7 @@ fn username_mixed(t: &Tenant, service: &str, farm: &FarmRec, req: &Req) -> Resp 
         );
     }
     let user = t.user_by_upn(username).filter(|u| u.synced && u.enabled);
-    let Some(user) = user.filter(|_| password == t.user_password()) else {
+    let Some(user) = user.filter(|_| super::http::same_secret(password, t.user_password())) else {
         return soap_fault(
             req,
             "ID3242: The security token could not be authenticated or authorized.",

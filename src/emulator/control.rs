@@ -25,7 +25,10 @@ fn parse<T: for<'de> Deserialize<'de>>(req: &Req) -> Result<T, Resp> {
 
 pub async fn handle(sh: &Shared, req: &Req) -> Resp {
     let token = lock(&sh.tenant).secrets.control_token.clone();
-    if req.bearer() != Some(token.as_str()) {
+    if !req
+        .bearer()
+        .is_some_and(|b| super::http::same_secret(b, &token))
+    {
         return error(
             req,
             StatusCode::UNAUTHORIZED,

@@ -155,6 +155,20 @@ pub fn text(status: StatusCode, req: &Req, content_type: &'static str, body: Str
     base(status, req, content_type, body.into())
 }
 
+/// Whether a presented secret (the control token, the app's client secret, a password) equals the
+/// one held, in time that does not depend on where they first differ: a caller that can time the
+/// answers learns nothing of the secret's prefix.
+pub fn same_secret(presented: &str, held: &str) -> bool {
+    let (a, b) = (presented.as_bytes(), held.as_bytes());
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0);
+        diff |= usize::from(x ^ y);
+    }
+    diff == 0
+}
+
 /// A Graph error, as Graph sends it.
 pub fn graph_error(status: StatusCode, req: &Req, code: &str, message: &str) -> Resp {
     let body = GraphErrorBody {
@@ -260,4 +274,21 @@ pub fn aadsts(
         HeaderValue::from_static("application/json; charset=utf-8"),
     );
     r
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(super::same_secret("rehearsal~abc", "rehearsal~abc"));
+        for other in [
+            "rehearsal~abd",
+            "rehearsal~ab",
+            "rehearsal~abcd",
+            "",
+            "xehearsal~abc",
+        ] {
+            assert!(!super::same_secret(other, "rehearsal~abc"), "{other}");
+        }
+    }
 }

@@ -478,7 +478,7 @@ fn authenticate_client(
     now: i64,
 ) -> Result<(), Resp> {
     if let Some(secret) = field(form, "client_secret") {
-        if secret == t.secrets.client_secret {
+        if super::http::same_secret(secret, &t.secrets.client_secret) {
             return Ok(());
         }
         return Err(err(
@@ -685,7 +685,7 @@ fn check_password(
         .cloud_password
         .as_deref()
         .unwrap_or(&t.secrets.user_password);
-    if password != expected {
+    if !super::http::same_secret(password, expected) {
         return bad(
             StatusCode::BAD_REQUEST,
             "invalid_grant",
