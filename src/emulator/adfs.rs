@@ -325,6 +325,9 @@ fn username_mixed(t: &Tenant, service: &str, farm: &FarmRec, req: &Req) -> Resp 
         Err(crate::xml::XmlError::TooDeep) => {
             return soap_fault(req, "ID3137: The request message nests too deeply.");
         }
+        Err(crate::xml::XmlError::TooLarge(..)) => {
+            return soap_fault(req, "ID3137: The request message is too large.");
+        }
         Err(_) => return soap_fault(req, "ID3137: The request message is not valid XML."),
     };
     let find = |name: &str| {
