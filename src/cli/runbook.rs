@@ -535,13 +535,12 @@ pub async fn test_signin(g: &Global, a: TestSigninArgs) -> Result<u8, CliError> 
     let password = if a.no_password {
         None
     } else if a.password_stdin {
-        let mut text = String::new();
+        // Read into a buffer that is wiped when dropped; only the secret keeps the password.
+        let mut text = zeroize::Zeroizing::new(String::new());
         std::io::stdin()
             .read_to_string(&mut text)
             .map_err(CliError::Output)?;
-        Some(SecretString::from(
-            text.trim_end_matches(['\r', '\n']).to_string(),
-        ))
+        Some(SecretString::from(text.trim_end_matches(['\r', '\n'])))
     } else if std::io::stdin().is_terminal() {
         let pw =
             rpassword::prompt_password(format!("Password for {} (not shown, not stored): ", a.upn))

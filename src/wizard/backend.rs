@@ -326,7 +326,7 @@ async fn handle(
             send(BackendEvent::Control(msg));
         }
         Effect::TestSignIn { upn, password } => {
-            let pw = (!password.is_empty()).then(|| secrecy::SecretString::from(password));
+            let pw = (!password.is_empty()).then(|| password.into_secret());
             let text = match test_signin::run(s, &upn, pw.as_ref(), None).await {
                 Ok(r) => {
                     let mut t = format!(

@@ -7,6 +7,7 @@ pub mod app;
 pub mod backend;
 pub mod event;
 pub mod pages;
+pub mod secret;
 pub mod theme;
 pub mod ui;
 

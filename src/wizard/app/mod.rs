@@ -304,7 +304,7 @@ pub enum Effect {
     Control(Control),
     TestSignIn {
         upn: String,
-        password: String,
+        password: crate::wizard::secret::TypedPassword,
     },
     LoadBackups,
     LoadFarm {
@@ -377,7 +377,7 @@ pub struct State {
     pub sample_user: Option<String>,
     /// Ready to configure shows long bodies whole (`v`).
     pub plan_full: bool,
-    pub password: String,
+    pub password: crate::wizard::secret::TypedPassword,
     pub signin_result: Option<String>,
     pub flow: Flow,
     pub farm_service: String,
@@ -452,7 +452,7 @@ impl State {
             resumed: None,
             back: Default::default(),
             plan_full: false,
-            password: String::new(),
+            password: crate::wizard::secret::TypedPassword::new(),
             signin_result: None,
             flow: Flow::Sync,
             farm_service: String::new(),
@@ -829,7 +829,7 @@ fn moves(s: &State, a: &Action) -> bool {
 fn field(s: &mut State) -> &mut String {
     match (s.page, s.focus) {
         (Page::TestSignin | Page::FederatedLogin, 0) => &mut s.upn,
-        (Page::TestSignin | Page::FederatedLogin, _) => &mut s.password,
+        (Page::TestSignin | Page::FederatedLogin, _) => s.password.field(),
         (Page::AdfsFarm, _) => &mut s.farm_service,
         (Page::StagedRollout, _) => &mut s.staged_add,
         _ => &mut s.confirm,

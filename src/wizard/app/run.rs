@@ -62,7 +62,7 @@ pub(super) fn next(s: &mut State) -> Vec<Effect> {
             s.busy = Some(format!("testing the sign-in of {}", s.upn.trim()));
             vec![Effect::TestSignIn {
                 upn: s.upn.trim().to_string(),
-                password: std::mem::take(&mut s.password),
+                password: s.password.take(),
             }]
         }
         _ => vec![],

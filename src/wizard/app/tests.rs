@@ -573,15 +573,18 @@ fn switching_back_reads_the_farm_then_restores_the_backup_then_verifies() {
     assert_eq!(s.upn, "adele.vance@contoso.com");
     assert!(s.text_input());
     update(&mut s, Action::FocusNext);
-    for c in "pw".chars() {
+    for c in "canary-pw".chars() {
         update(&mut s, Action::Input(c));
     }
+    // The state and the effect are logged and compared: neither shows the password.
+    assert!(!format!("{s:?}").contains("canary-pw"));
     let fx = update(&mut s, Action::Next);
+    assert!(!format!("{fx:?}").contains("canary-pw"));
     assert_eq!(
         fx,
         vec![Effect::TestSignIn {
             upn: "adele.vance@contoso.com".into(),
-            password: "pw".into()
+            password: "canary-pw".into()
         }]
     );
     assert!(s.password.is_empty(), "the password is not kept");

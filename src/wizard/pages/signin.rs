@@ -139,7 +139,7 @@ fn user_and_password(s: &State, t: &Theme, intro: Vec<Line<'static>>) -> Vec<Lin
             s.focus == 1,
             format!(
                 "Password:            {}{}",
-                "*".repeat(s.password.chars().count()),
+                "*".repeat(s.password.len()),
                 if s.focus == 1 { "_" } else { "" }
             ),
             t,
