@@ -127,6 +127,41 @@ impl Profile {
     }
 }
 
+/// `config.toml` decides where tokens and secrets go (`graph_url`, `login_url`) and which root is
+/// trusted (`ca_file`): one that someone else may change is refused, as ssh refuses such a file.
+/// On Unix it must belong to the user (or root) and be writable by no one else; on Windows the data
+/// folder's owner-only access list covers it.
+fn check_private(path: &Path) -> Result<(), AuthError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::symlink_metadata(path)
+            .map_err(|e| AuthError::Config(format!("{}: {e}", path.display())))?;
+        #[cfg(any(target_os = "linux", target_os = "macos"))]
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+        let me = m.uid();
+        if m.uid() != me && m.uid() != 0 {
+            return Err(AuthError::Config(format!(
+                "{}: belongs to another user (uid {}): refused, since it chooses where tokens go and which certificates are trusted; make it yours (chown)",
+                path.display(),
+                m.uid()
+            )));
+        }
+        if m.mode() & 0o022 != 0 {
+            return Err(AuthError::Config(format!(
+                "{}: others may change it (mode {:o}): refused, since it chooses where tokens go and which certificates are trusted; chmod 600 it",
+                path.display(),
+                m.mode() & 0o777
+            )));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// TLS is always on: plain http is refused except on loopback.
 pub fn check_https(what: &str, u: &Url) -> Result<(), AuthError> {
     let loopback = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
@@ -160,6 +195,7 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(e) => return Err(AuthError::Config(format!("{}: {e}", path.display()))),
         };
+        check_private(&path)?;
         Config::parse(&text, &path)
     }
 

@@ -1116,3 +1116,28 @@ fn a_planted_link_or_temp_file_redirects_no_output() {
     assert!(m.file_type().is_file());
     assert_eq!(m.permissions().mode() & 0o777, 0o600);
 }
+
+/// A config.toml that others may change chooses where tokens go and which roots are trusted: it is
+/// refused with the reason and the fix, as ssh refuses such a file.
+#[cfg(unix)]
+#[test]
+fn a_config_others_may_change_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = Home::new();
+    let config = home.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[profiles.contoso]\ntenant = \"contoso.onmicrosoft.com\"\nauth = \"azure-cli\"\ngraph_url = \"https://graph.example\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = home.run(&["profiles"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("others may change it (mode 666)"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(home.run(&["profiles"]).status.code(), Some(0));
+}
