@@ -14,12 +14,39 @@ pub fn quoted(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+fn is_plain(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '+')
+}
+
 /// Only the characters a computer, tenant or domain name has: nothing that could break out of a
 /// comment or a string, whatever Graph or the command line handed over.
 pub fn plain(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '+'))
-        .collect()
+    s.chars().filter(|c| is_plain(*c)).collect()
+}
+
+/// A name (a tenant, a domain, a server) that would have to be altered to go into a script.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error(
+    "the {what} {value:?} cannot go into a PowerShell script: it holds characters no {what} has (a line break, a quote, a space or the like), so the script is not written"
+)]
+pub struct Unsafe {
+    pub what: &'static str,
+    pub value: String,
+}
+
+/// Each name as it is, or the first that holds anything but letters, digits and `.-_:+`: a name is
+/// refused rather than quietly changed, since a changed name would be a script for another object.
+pub fn names(list: &[(&'static str, &str)]) -> Result<(), Unsafe> {
+    match list
+        .iter()
+        .find(|(_, v)| v.is_empty() || !v.chars().all(is_plain))
+    {
+        Some((what, value)) => Err(Unsafe {
+            what,
+            value: value.chars().take(100).collect(),
+        }),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -104,11 +104,12 @@ Write-Host 'Restore-ADFS puts back everything but the relying party trusts: entr
 "#;
 
 /// The farm-backup script.
-pub fn script(tenant: &str, generated_at: &str) -> String {
-    TEMPLATE
+pub fn script(tenant: &str, generated_at: &str) -> Result<String, crate::powershell::Unsafe> {
+    crate::powershell::names(&[("tenant", tenant)])?;
+    Ok(TEMPLATE
         .replace("@@GENERATED@@", &plain(generated_at))
         .replace("@@TENANT@@", &plain(tenant))
-        .replace("@@MODULE@@", MODULE)
+        .replace("@@MODULE@@", MODULE))
 }
 
 #[cfg(test)]
@@ -117,7 +118,7 @@ mod tests {
 
     #[test]
     fn it_refuses_first_asks_for_the_password_and_stores_none() {
-        let s = script("contoso.onmicrosoft.com", "now");
+        let s = script("contoso.onmicrosoft.com", "now").unwrap();
         let pos = |needle: &str| s.find(needle).unwrap_or_else(|| panic!("{needle} missing"));
         let backup = pos("Backup-ADFS -StorageType 'FileSystem'");
         for refusal in [
@@ -143,6 +144,9 @@ mod tests {
 
     #[test]
     fn the_script_is_well_formed_powershell() {
-        crate::powershell::style::assert_good(FILE, &script("contoso.onmicrosoft.com", "now"));
+        crate::powershell::style::assert_good(
+            FILE,
+            &script("contoso.onmicrosoft.com", "now").unwrap(),
+        );
     }
 }

@@ -358,8 +358,12 @@ if ($PSCmdlet.ShouldProcess($name, "Refresh from $MetadataFile and set Entra Con
 }
 "#;
 
-/// The whole script for the farm.
-pub fn script(t: &Target) -> String {
+/// The whole script for the farm; a tenant or domain name that would have to be altered to go in
+/// is refused.
+pub fn script(t: &Target) -> Result<String, crate::powershell::Unsafe> {
+    let mut list = vec![("tenant", t.tenant)];
+    list.extend(t.domains.iter().map(|d| ("domain", d.as_str())));
+    crate::powershell::names(&list)?;
     let names = default_rule_names()
         .iter()
         .map(|n| format!("    {}", quoted(n)))
@@ -371,7 +375,7 @@ pub fn script(t: &Target) -> String {
     } else {
         "then carries over the farm's own issuance rules (any rule whose name is not one of Entra Connect's)"
     };
-    TEMPLATE
+    Ok(TEMPLATE
         .replace("@@GENERATED@@", &plain(t.generated_at))
         .replace("@@TENANT@@", &plain(t.tenant))
         .replace("@@DOMAINS@@", &domains.join(", "))
@@ -392,7 +396,7 @@ pub fn script(t: &Target) -> String {
             },
         )
         .replace("@@DEFAULT_NAMES@@", &names)
-        .replace("@@RULES@@", &claim_rules(&domains))
+        .replace("@@RULES@@", &claim_rules(&domains)))
 }
 
 #[cfg(test)]
@@ -408,6 +412,7 @@ mod tests {
             metadata_sha256: "ab12cd",
             replace_claim_rules: replace,
         })
+        .unwrap()
     }
 
     #[test]
@@ -480,9 +485,22 @@ mod tests {
     }
 
     #[test]
-    fn names_cannot_break_out_of_the_script() {
-        let s = sample(&["evil.com'; Remove-Item C:\\ #>"], false);
-        assert_eq!(s.matches("#>").count(), 1);
-        assert!(s.contains("evil.comRemove-ItemC:"));
+    fn a_name_that_would_break_out_is_refused() {
+        for hostile in [
+            "evil.com'; Remove-Item C:\\ #>",
+            "contoso.com\r\nRemove-AdfsRelyingPartyTrust",
+            "'@",
+        ] {
+            let domains = vec!["contoso.com".to_string(), hostile.to_string()];
+            let e = script(&Target {
+                tenant: "t",
+                domains: &domains,
+                generated_at: "now",
+                metadata_sha256: "ab",
+                replace_claim_rules: false,
+            })
+            .unwrap_err();
+            assert_eq!(e.what, "domain");
+        }
     }
 }

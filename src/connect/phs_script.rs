@@ -14,14 +14,17 @@ pub struct Target<'a> {
 
 use crate::powershell::{plain, quoted};
 
-pub fn script(t: &Target) -> String {
+pub fn script(t: &Target) -> Result<String, crate::powershell::Unsafe> {
+    let mut names = vec![("tenant", t.tenant)];
+    names.extend(t.server.map(|s| ("server", s)));
+    crate::powershell::names(&names)?;
     let server = t.server.map(plain).unwrap_or_default();
     let expected = if server.is_empty() {
         "$null".to_string()
     } else {
         quoted(&server)
     };
-    format!(
+    Ok(format!(
         r#"#Requires -Version 5.1
 #Requires -RunAsAdministrator
 <#
@@ -125,7 +128,7 @@ Write-Host 'Next: entra-failover enable-phs --wait shows when the first password
             format!(", to run on {server}")
         },
         expected = expected,
-    )
+    ))
 }
 
 #[cfg(test)]
@@ -138,6 +141,7 @@ mod tests {
             server: Some("AADCONNECT01"),
             generated_at: "2026-12-02T14:00:00Z",
         })
+        .unwrap()
     }
 
     #[test]
@@ -179,24 +183,29 @@ mod tests {
     }
 
     #[test]
-    fn names_cannot_break_out_of_the_script() {
-        let s = script(&Target {
-            tenant: "evil'; Remove-Item C:\\ #>",
-            server: Some("X'; Stop-Computer; '"),
-            generated_at: "now",
-        });
-        // What is left of them stays inside the comment and the string: no quote, no comment end.
-        assert!(
-            s.contains("for tenant evilRemove-ItemC:, to run on XStop-Computer."),
-            "{s}"
-        );
-        assert_eq!(s.matches("#>").count(), 1);
-        assert!(s.contains("$ExpectedServer = 'XStop-Computer'"));
+    fn a_name_that_would_break_out_is_refused() {
+        for (tenant, server) in [
+            ("evil'; Remove-Item C:\\ #>", Some("AADCONNECT01")),
+            ("contoso.onmicrosoft.com", Some("X'; Stop-Computer; '")),
+            ("contoso.onmicrosoft.com", Some("AAD\r\nStop-Computer")),
+        ] {
+            let e = script(&Target {
+                tenant,
+                server,
+                generated_at: "now",
+            })
+            .unwrap_err();
+            assert!(
+                e.to_string().contains("cannot go into a PowerShell script"),
+                "{e}"
+            );
+        }
         let none = script(&Target {
             tenant: "t",
             server: None,
             generated_at: "now",
-        });
+        })
+        .unwrap();
         assert!(none.contains("$ExpectedServer = $null"));
     }
 }

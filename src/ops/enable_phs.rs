@@ -393,7 +393,7 @@ pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Re
             tenant: &s.tenant,
             server: server.as_deref(),
             generated_at: &journal::now(),
-        });
+        })?;
         // A folder that exists is the user's: the script is made private, the folder left alone.
         if let Some(dir) = path
             .parent()

@@ -65,6 +65,12 @@ impl From<LoginError> for OpsError {
     }
 }
 
+impl From<crate::powershell::Unsafe> for OpsError {
+    fn from(e: crate::powershell::Unsafe) -> Self {
+        OpsError::Refused(e.to_string())
+    }
+}
+
 impl OpsError {
     /// The documented exit codes: 1 failed, 2 bad input, 3 pre-flight refused, 4 partly done.
     pub fn exit_code(&self) -> u8 {

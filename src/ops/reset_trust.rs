@@ -197,7 +197,7 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
                 generated_at: &journal::now(),
                 metadata_sha256: &sha256,
                 replace_claim_rules: o.replace_claim_rules,
-            });
+            })?;
             let script = FarmScript {
                 path: path.clone(),
                 text,

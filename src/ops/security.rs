@@ -193,7 +193,10 @@ pub async fn preflight(s: &Session, domains: &[(String, Option<Value>)]) -> Vec<
     checks.push(Check::new(
         "AD FS farm backup",
         Outcome::Info,
-        match write_farm_script(s, crate::adfs::farm_backup::FILE, &crate::adfs::farm_backup::script(&s.tenant, &now)) {
+        match crate::adfs::farm_backup::script(&s.tenant, &now)
+            .map_err(OpsError::from)
+            .and_then(|text| write_farm_script(s, crate::adfs::farm_backup::FILE, &text))
+        {
             Ok(path) => format!(
                 "Microsoft's runbook backs up the AD FS farm before the switch, while its servers still run: {} does it with the AD FS Rapid Restore Tool on the primary server (it asks for the backup's password; a restore needs it, and it is the way back if the farm misbehaves after the switch back)",
                 path.display()
@@ -209,7 +212,10 @@ pub async fn preflight(s: &Session, domains: &[(String, Option<Value>)]) -> Vec<
     checks.push(Check::new(
         "AD FS policies",
         Outcome::Info,
-        match write_farm_script(s, "export-adfs-access-policies.ps1", &text) {
+        match text
+            .map_err(OpsError::from)
+            .and_then(|text| write_farm_script(s, "export-adfs-access-policies.ps1", &text))
+        {
             Ok(path) => format!(
                 "what AD FS itself enforces (access control policies, MFA adapters, additional authentication rules) is not visible from the cloud: {} exports it on the farm, to compare with Conditional Access",
                 path.display()
