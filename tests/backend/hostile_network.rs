@@ -115,6 +115,43 @@ fn server(
     (port, h)
 }
 
+/// A synchronized user of contoso.com, from the rehearsal's own list.
+fn contoso_user(home: &Home) -> String {
+    home.json(&["rehearse", "info"])["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|u| {
+            u.as_str()
+                .filter(|u| u.ends_with("@contoso.com"))
+                .map(str::to_string)
+        })
+        .unwrap()
+}
+
+/// `test-signin` of `upn` at the farm `127.0.0.1:port`, the password piped in.
+fn signin_at(
+    home: &Home,
+    upn: &str,
+    port: u16,
+    password: &str,
+    json: bool,
+) -> std::process::Output {
+    let farm = format!("127.0.0.1:{port}");
+    let mut args = vec![
+        "test-signin",
+        "--upn",
+        upn,
+        "--password-stdin",
+        "--farm",
+        &farm,
+    ];
+    if json {
+        args.push("--json");
+    }
+    home.run_with(&args, Some(&format!("{password}\n")))
+}
+
 #[test]
 fn no_redirect_to_http_or_another_host_is_followed() {
     let home = Home::new();
@@ -125,28 +162,8 @@ fn no_redirect_to_http_or_another_host_is_followed() {
     let canary = "Canary-Passw0rd-7f3a";
 
     // test-signin at a farm that redirects its WS-Trust endpoint to http: the password stays here.
-    let upn = home.json(&["rehearse", "info"])["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find_map(|u| {
-            u.as_str()
-                .filter(|u| u.ends_with("@contoso.com"))
-                .map(str::to_string)
-        })
-        .unwrap();
-    let farm = format!("127.0.0.1:{https}");
-    let out = home.run_with(
-        &[
-            "test-signin",
-            "--upn",
-            &upn,
-            "--password-stdin",
-            "--farm",
-            &farm,
-        ],
-        Some(&format!("{canary}\n")),
-    );
+    let upn = contoso_user(&home);
+    let out = signin_at(&home, &upn, https, canary, false);
     let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert_ne!(out.status.code(), Some(0), "{said}");
     assert!(said.contains("redirect refused (plain http)"), "{said}");
@@ -278,27 +295,8 @@ fn a_farms_text_reaches_the_terminal_without_its_control_characters() {
             body.len()
         )
     });
-    let upn = home.json(&["rehearse", "info"])["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find_map(|u| {
-            u.as_str()
-                .filter(|u| u.ends_with("@contoso.com"))
-                .map(str::to_string)
-        })
-        .unwrap();
-    let out = home.run_with(
-        &[
-            "test-signin",
-            "--upn",
-            &upn,
-            "--password-stdin",
-            "--farm",
-            &format!("127.0.0.1:{port}"),
-        ],
-        Some("x\n"),
-    );
+    let upn = contoso_user(&home);
+    let out = signin_at(&home, &upn, port, "x", false);
     let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(said.contains("ID3242"), "{said}");
     assert!(
@@ -309,18 +307,7 @@ fn a_farms_text_reaches_the_terminal_without_its_control_characters() {
     );
     assert!(said.contains("\\u{9d}0;pwned\\u{9c}\\u{9b}2J"), "{said:?}");
     // --json: the same string to a JSON reader, no raw control character on the terminal.
-    let out = home.run_with(
-        &[
-            "test-signin",
-            "--upn",
-            &upn,
-            "--password-stdin",
-            "--farm",
-            &format!("127.0.0.1:{port}"),
-            "--json",
-        ],
-        Some("x\n"),
-    );
+    let out = signin_at(&home, &upn, port, "x", true);
     let raw = text(&out.stdout);
     assert!(!raw.chars().any(|c| c.is_control() && c != '\n'), "{raw:?}");
     let v: serde_json::Value = serde_json::from_str(&raw).unwrap();
@@ -348,28 +335,8 @@ fn a_chunked_answer_is_read_no_further_than_its_bound() {
             chunk.repeat(40)
         )
     });
-    let upn = home.json(&["rehearse", "info"])["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find_map(|u| {
-            u.as_str()
-                .filter(|u| u.ends_with("@contoso.com"))
-                .map(str::to_string)
-        })
-        .unwrap();
-    let out = home.run_with(
-        &[
-            "test-signin",
-            "--upn",
-            &upn,
-            "--password-stdin",
-            "--farm",
-            &format!("127.0.0.1:{port}"),
-            "--json",
-        ],
-        Some("x\n"),
-    );
+    let upn = contoso_user(&home);
+    let out = signin_at(&home, &upn, port, "x", true);
     let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(said.contains("larger than any token response"), "{said}");
 }
