@@ -282,7 +282,28 @@ impl Session {
         }
         let config = Config::load(home)?;
         let profile = config.get(name)?.clone();
-        Session::for_profile(home, name, &profile, prompt)
+        let mut s = Session::for_profile(home, name, &profile, prompt)?;
+        s.key_records_by_tenant_id().await?;
+        Ok(s)
+    }
+
+    /// The tenant as its token names it (`tid`): a profile that names it by a domain and one that
+    /// names it by id then share one journal, lock and set of backups; what was kept under the
+    /// profile's own name is moved there once (`records::adopt`).
+    async fn key_records_by_tenant_id(&mut self) -> Result<(), OpsError> {
+        let token = self.graph.credential().token().await?;
+        let Some(tid) = crate::auth::claims::TokenInfo::from_jwt(
+            secrecy::ExposeSecret::expose_secret(&token.token),
+        )
+        .map(|t| t.tid.to_ascii_lowercase())
+        .filter(|t| uuid::Uuid::parse_str(t).is_ok()) else {
+            return Ok(());
+        };
+        for line in super::records::adopt(&self.home, &self.tenant, &tid)? {
+            tracing::info!(tenant = %tid, "{line}");
+        }
+        self.tenant = tid;
+        Ok(())
     }
 
     pub fn for_profile(

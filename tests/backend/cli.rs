@@ -1141,3 +1141,82 @@ fn a_config_others_may_change_is_refused() {
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
     assert_eq!(home.run(&["profiles"]).status.code(), Some(0));
 }
+
+/// A profile that names the tenant by its domain and one that names it by its id share one journal
+/// (and lock and backups): a change journaled under one is seen, and would be resumed, under the
+/// other; records an earlier version kept under the domain's name move to the id's once.
+#[test]
+fn a_tenant_named_by_domain_or_by_id_keeps_one_journal() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tenant_dir = tempfile::tempdir().unwrap();
+    let scenario = tenant_dir.path().join("phs.toml");
+    std::fs::write(&scenario, "[sync]\npassword_hash_sync = true\n").unwrap();
+    let mut cfg = entra_failover::emulator::Config::new(tenant_dir.path().join("state"));
+    cfg.scenario = Some(scenario);
+    let emu = rt
+        .block_on(entra_failover::emulator::Emulator::start(cfg))
+        .unwrap();
+    let info = emu.info().clone();
+    let home = Home::new();
+    let profile = |name: &str, tenant: &str| {
+        format!(
+            "[profiles.{name}]\ntenant = \"{tenant}\"\nauth = \"client-secret\"\nclient_id = \"{}\"\nclient_secret_env = \"S\"\ngraph_url = \"{}\"\nlogin_url = \"{}\"\nca_file = '{}'\n",
+            info.client_id,
+            info.graph_url,
+            info.login_url,
+            info.ca_file.display()
+        )
+    };
+    std::fs::write(
+        home.path().join("config.toml"),
+        format!(
+            "{}{}",
+            profile("byname", "contoso.onmicrosoft.com"),
+            profile("byid", &info.tenant_id.to_ascii_uppercase())
+        ),
+    )
+    .unwrap();
+    // What an earlier version journaled under the domain's name.
+    let old = home.path().join("journal/contoso.onmicrosoft.com.jsonl");
+    std::fs::create_dir_all(old.parent().unwrap()).unwrap();
+    std::fs::write(
+        &old,
+        "{\"time\":\"2026-01-01T00:00:00Z\",\"operation\":\"failover\",\"domain\":\"fabrikam.com\",\"phase\":\"done\",\"detail\":\"earlier\"}\n",
+    )
+    .unwrap();
+    let run = |args: &[&str], profile: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_entra-failover"))
+            .args(args)
+            .args(["--profile", profile])
+            .env("ENTRA_FAILOVER_HOME", home.path())
+            .env("S", &info.client_secret)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        out
+    };
+    run(
+        &["failover", "--domain", "contoso.com", "--accept-unsynced", "--yes", "--json"],
+        "byname",
+    );
+    let history: Value =
+        serde_json::from_slice(&run(&["history", "--json"], "byid").stdout).unwrap();
+    let ops: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["operation"].as_str().unwrap())
+        .collect();
+    assert!(ops.iter().skip(1).any(|o| *o == "failover"), "{ops:?}");
+    assert_eq!(ops[0], "failover", "the earlier record, first: {ops:?}");
+    assert!(!old.exists());
+    assert!(
+        home.path()
+            .join(format!(
+                "journal/{}.jsonl",
+                info.tenant_id.to_ascii_lowercase()
+            ))
+            .exists()
+    );
+    drop(emu);
+}
