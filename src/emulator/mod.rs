@@ -467,7 +467,8 @@ impl Emulator {
         crate::tls::install_crypto_provider();
         let folder = lock_folder(&cfg.state_dir)?;
         let (store, tenant) = state::open(&cfg.state_dir, cfg.fresh, cfg.scenario.as_deref())?;
-        let ca = pki::LocalCa::open(&cfg.state_dir)?;
+        let farm_names: Vec<String> = tenant.farms.keys().cloned().collect();
+        let ca = pki::LocalCa::open(&cfg.state_dir, &farm_names)?;
         let token_der = {
             use base64::Engine;
             base64::engine::general_purpose::STANDARD

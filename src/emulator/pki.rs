@@ -11,7 +11,8 @@ use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
 use openssl::x509::{X509, X509NameBuilder};
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, CidrSubnet, DnType, GeneralSubtree, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, NameConstraints, SanType,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
@@ -32,8 +33,28 @@ pub struct ServerIdentity {
     pub key: PrivateKeyDer<'static>,
 }
 
-fn ca_params() -> Result<CertificateParams, EmulatorError> {
+/// The CA may vouch for loopback addresses, `localhost` and the farms' names, and nothing else (name
+/// constraints, which every verifier here checks): its key sits in the state folder, and a copy of it
+/// must not be able to vouch for `graph.microsoft.com` to a client that trusts the rehearsal CA.
+fn ca_params(names: &[String]) -> Result<CertificateParams, EmulatorError> {
     let mut params = CertificateParams::new(Vec::<String>::new()).map_err(pki)?;
+    let mut permitted = vec![
+        GeneralSubtree::IpAddress(CidrSubnet::V4([127, 0, 0, 0], [255, 0, 0, 0])),
+        GeneralSubtree::IpAddress(CidrSubnet::V6(
+            std::net::Ipv6Addr::LOCALHOST.octets(),
+            [0xff; 16],
+        )),
+        GeneralSubtree::DnsName("localhost".into()),
+    ];
+    permitted.extend(
+        names
+            .iter()
+            .map(|n| GeneralSubtree::DnsName(n.to_ascii_lowercase())),
+    );
+    params.name_constraints = Some(NameConstraints {
+        permitted_subtrees: permitted,
+        excluded_subtrees: vec![],
+    });
     params.distinguished_name.push(DnType::CommonName, CA_NAME);
     params
         .distinguished_name
@@ -54,12 +75,28 @@ fn pki(e: rcgen::Error) -> EmulatorError {
 }
 
 impl LocalCa {
-    /// Loads the CA from `dir`, or makes one there.
-    pub fn open(dir: &Path) -> Result<LocalCa, EmulatorError> {
+    /// Loads the CA from `dir`, or makes one there, able to vouch for the farms `names` (and
+    /// loopback). A CA made before a farm was added, or before name constraints, is made anew.
+    pub fn open(dir: &Path, names: &[String]) -> Result<LocalCa, EmulatorError> {
         let cert_file = dir.join("ca.pem");
         let key_file = dir.join("ca-key.pem");
-        let params = ca_params()?;
-        if cert_file.exists() && key_file.exists() {
+        let names_file = dir.join("ca-names.json");
+        let mut wanted: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+        let held: Option<Vec<String>> = fs::read(&names_file)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        if let Some(held) = &held {
+            // A CA is made for every farm it ever served: a farm dropped from the scenario and
+            // added back finds its name still there.
+            wanted.extend(held.iter().cloned());
+        }
+        wanted.sort();
+        wanted.dedup();
+        let params = ca_params(&wanted)?;
+        let covers = held
+            .as_ref()
+            .is_some_and(|h| wanted.iter().all(|n| h.contains(n)));
+        if covers && cert_file.exists() && key_file.exists() {
             let pem = fs::read_to_string(&key_file).map_err(|e| EmulatorError::io(&key_file, e))?;
             let key = KeyPair::from_pem(&pem).map_err(pki)?;
             return Ok(LocalCa {
@@ -74,6 +111,9 @@ impl LocalCa {
             .map_err(|e| EmulatorError::io(&key_file, e))?;
         crate::files::write_atomic(&cert_file, cert.pem().as_bytes())
             .map_err(|e| EmulatorError::io(&cert_file, e))?;
+        let list = serde_json::to_vec(&wanted).map_err(|e| EmulatorError::Pki(e.to_string()))?;
+        crate::files::write_atomic(&names_file, &list)
+            .map_err(|e| EmulatorError::io(&names_file, e))?;
         Ok(LocalCa {
             key,
             params,

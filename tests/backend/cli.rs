@@ -1196,7 +1196,14 @@ fn a_tenant_named_by_domain_or_by_id_keeps_one_journal() {
         out
     };
     run(
-        &["failover", "--domain", "contoso.com", "--accept-unsynced", "--yes", "--json"],
+        &[
+            "failover",
+            "--domain",
+            "contoso.com",
+            "--accept-unsynced",
+            "--yes",
+            "--json",
+        ],
         "byname",
     );
     let history: Value =

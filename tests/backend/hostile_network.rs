@@ -62,7 +62,8 @@ fn server(
     answer: impl Fn(&str) -> String + Send + Sync + 'static,
 ) -> (u16, std::thread::JoinHandle<()>) {
     entra_failover::tls::install_crypto_provider();
-    let ca = entra_failover::emulator::pki::LocalCa::open(&home.path().join("rehearsal")).unwrap();
+    let ca =
+        entra_failover::emulator::pki::LocalCa::open(&home.path().join("rehearsal"), &[]).unwrap();
     let id = ca.issue(&["127.0.0.1".to_string()]).unwrap();
     let cfg = rustls::ServerConfig::builder()
         .with_no_client_auth()
@@ -339,4 +340,55 @@ fn a_chunked_answer_is_read_no_further_than_its_bound() {
     let out = signin_at(&home, &upn, port, "x", true);
     let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(said.contains("larger than any token response"), "{said}");
+}
+
+/// The rehearsal CA's key sits in the state folder. A certificate it issues for a name that is not
+/// a farm of the rehearsal, `localhost` or loopback (Microsoft's Graph host, say) is refused by a
+/// client that trusts the rehearsal CA: the CA carries name constraints.
+#[test]
+fn the_rehearsal_ca_vouches_for_its_own_names_only() {
+    let home = Home::new();
+    home.json(&["status"]);
+    entra_failover::tls::install_crypto_provider();
+    let dir = home.path().join("rehearsal");
+    let ca = entra_failover::emulator::pki::LocalCa::open(&dir, &[]).unwrap();
+    let roots =
+        entra_failover::tls::certificates_from_pem(&std::fs::read(dir.join("ca.pem")).unwrap())
+            .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let handshake = |name: &str| -> Result<(), String> {
+        let id = ca.issue(&[name.to_string()]).unwrap();
+        let roots = roots.clone();
+        let name = name.to_string();
+        rt.block_on(async move {
+            let cfg = rustls::ServerConfig::builder()
+                .with_no_client_auth()
+                .with_single_cert(id.chain, id.key)
+                .unwrap();
+            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = l.local_addr().unwrap();
+            tokio::spawn(async move {
+                if let Ok((tcp, _)) = l.accept().await {
+                    let _ = acceptor.accept(tcp).await;
+                }
+            });
+            let client = entra_failover::tls::client_config(roots).unwrap();
+            let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+            let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let server = rustls::pki_types::ServerName::try_from(name).unwrap();
+            connector
+                .connect(server, tcp)
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("{e:?}"))
+        })
+    };
+    assert_eq!(
+        handshake("sts.contoso.com"),
+        Ok(()),
+        "a farm of the rehearsal"
+    );
+    let e = handshake("graph.microsoft.com").unwrap_err();
+    assert!(e.contains("NameConstraint"), "{e}");
 }
