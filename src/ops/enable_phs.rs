@@ -296,6 +296,10 @@ pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Re
     let fresh = p.read_at.elapsed() < FRESH;
     let mut engines = p.engines.clone();
     for c in engines.cloud.iter_mut() {
+        // A configuration the plan left alone is left alone (and not read again).
+        if c.steps(p.flowing).is_empty() {
+            continue;
+        }
         // The configuration as it is now: the pre-flight's read when fresh, else read again (the
         // plan may have waited long for a confirmation), and the steps it still lacks.
         let read = match p.jobs_read.get(&c.service_principal_id).filter(|_| fresh) {
