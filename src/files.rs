@@ -149,7 +149,7 @@ fn new_private(path: &Path) -> io::Result<File> {
 }
 
 /// Refuses a path that is a symbolic link (or, on Windows, any reparse point such as a junction).
-pub fn refuse_link(path: &Path) -> io::Result<()> {
+fn refuse_link(path: &Path) -> io::Result<()> {
     match fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => Err(io::Error::new(
             io::ErrorKind::InvalidInput,

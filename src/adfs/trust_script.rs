@@ -118,20 +118,6 @@ pub fn default_rule_names() -> Vec<String> {
         .collect()
 }
 
-/// The opening the read-only farm scripts share: elevated, stop on the first error, the trust's name
-/// in `$name`, `%ProgramData%\entra-failover` in `$backupDir` (made), a time stamp in `$stamp`.
-pub(super) fn preamble() -> String {
-    format!(
-        r#"#Requires -RunAsAdministrator
-$ErrorActionPreference = 'Stop'
-$name = '{TRUST_NAME}'
-$backupDir = Join-Path $env:ProgramData 'entra-failover'
-New-Item -ItemType Directory -Force -Path $backupDir | Out-Null
-$stamp = Get-Date -Format 'yyyyMMdd-HHmmss'
-"#
-    )
-}
-
 /// What the trust-reset script is made for.
 pub struct Target<'a> {
     pub tenant: &'a str,

@@ -12,7 +12,11 @@ pub async fn connect(g: &Global) -> Result<Session, CliError> {
     let prompt = Arc::new(|code: &crate::login::DeviceCode| {
         eprintln!("{}", super::output::terminal_safe(&code.message));
     });
-    Ok(Session::connect(&home::home(), &g.profile, prompt).await?)
+    let s = Session::connect(&home::home(), &g.profile, prompt).await?;
+    for notice in &s.notices {
+        eprintln!("entra-failover: {}", super::output::terminal_safe(notice));
+    }
+    Ok(s)
 }
 
 pub async fn run(g: &Global) -> Result<u8, CliError> {

@@ -72,15 +72,17 @@ fn recent(last: Option<&str>, since: Option<time::OffsetDateTime>) -> bool {
 
 /// The script's default place: the data folder, per tenant and server.
 pub fn default_script_path(home: &Path, tenant: &str, server: Option<&str>) -> PathBuf {
-    home.join("scripts")
-        .join(journal::tenant_dir_name(tenant))
-        .join(format!(
+    super::records::script_path(
+        home,
+        tenant,
+        &format!(
             "enable-password-hash-sync{}.ps1",
             // The server's name comes from Graph: a path component only as tenant_dir_name makes it.
             server
                 .map(|s| format!(".{}", journal::tenant_dir_name(s)))
                 .unwrap_or_default()
-        ))
+        ),
+    )
 }
 
 pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {

@@ -66,24 +66,19 @@ async fn fetch_text(s: &Session, url: &Url) -> Result<String, Unreachable> {
     if !status.is_success() {
         return Err(Unreachable(format!("{url}: HTTP {status}")));
     }
-    let too_large = || {
-        Unreachable(format!(
-            "{url}: the metadata is larger than {} bytes",
-            metadata::MAX_METADATA_BYTES
-        ))
-    };
-    match read_bounded(&mut resp, metadata::MAX_METADATA_BYTES).await {
-        Ok(text) => Ok(text),
-        Err(Bounded::TooLarge) => Err(too_large()),
-        Err(Bounded::NotUtf8) => Err(Unreachable(format!("{url}: the metadata is not UTF-8"))),
-        Err(Bounded::Broken(e)) => Err(Unreachable(format!("{url}: {e}"))),
-    }
+    read_bounded(&mut resp, metadata::MAX_METADATA_BYTES)
+        .await
+        .map_err(|e| Unreachable(format!("{url}: the metadata {e}")))
 }
 
-/// Why an answer could not be read within its bound.
+/// Why an answer could not be read within its bound (worded to follow "the answer").
+#[derive(Debug, thiserror::Error)]
 pub enum Bounded {
-    TooLarge,
+    #[error("is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("is not UTF-8 text")]
     NotUtf8,
+    #[error("broke off: {0}")]
     Broken(String),
 }
 
@@ -91,7 +86,7 @@ pub enum Bounded {
 /// `Content-Length` says (a chunked answer has none and could otherwise grow without end).
 pub async fn read_bounded(resp: &mut reqwest::Response, max: usize) -> Result<String, Bounded> {
     if resp.content_length().is_some_and(|n| n > max as u64) {
-        return Err(Bounded::TooLarge);
+        return Err(Bounded::TooLarge(max));
     }
     let mut body = Vec::new();
     while let Some(chunk) = resp
@@ -100,7 +95,7 @@ pub async fn read_bounded(resp: &mut reqwest::Response, max: usize) -> Result<St
         .map_err(|e| Bounded::Broken(crate::graph::client::error_chain(&e)))?
     {
         if body.len() + chunk.len() > max {
-            return Err(Bounded::TooLarge);
+            return Err(Bounded::TooLarge(max));
         }
         body.extend_from_slice(&chunk);
     }
@@ -175,14 +170,7 @@ pub async fn tls_certificate(
     let addr_host = target.host_str().unwrap_or(&host).to_string();
     let port = target.port_or_known_default().unwrap_or(443);
     // The verifier every other connection uses: the system's roots, and the session's extra root.
-    let extra = match &s.ca_file {
-        Some(p) => std::fs::read(p)
-            .map_err(|e| e.to_string())
-            .and_then(|pem| crate::tls::certificates_from_pem(&pem).map_err(|e| e.to_string()))
-            .map_err(|e| fail(format!("{}: {e}", p.display())))?,
-        None => vec![],
-    };
-    let cfg = crate::tls::client_config(extra).map_err(|e| fail(e.to_string()))?;
+    let cfg = super::session::tls_config(s.ca_file.as_deref()).map_err(|e| fail(e.to_string()))?;
     let name =
         rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| fail(e.to_string()))?;
     let wait = std::time::Duration::from_secs(10);

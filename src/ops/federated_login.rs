@@ -187,28 +187,17 @@ pub async fn run(
     let mut resp = resp;
     let text = match super::farm::read_bounded(&mut resp, wstrust::MAX_RESPONSE_BYTES).await {
         Ok(t) => t,
-        Err(super::farm::Bounded::TooLarge) => {
+        Err(e) => {
+            // Cut off midway, the farm is as good as down; otherwise it answered, but not a token.
+            let verdict = match e {
+                super::farm::Bounded::Broken(_) => Verdict::FarmDown,
+                _ => Verdict::FarmError,
+            };
             return Ok(FederatedLogin::failed(
-                Verdict::FarmError,
+                verdict,
                 farm,
                 &url,
-                "the farm's answer is larger than any token response".into(),
-            ));
-        }
-        Err(super::farm::Bounded::NotUtf8) => {
-            return Ok(FederatedLogin::failed(
-                Verdict::FarmError,
-                farm,
-                &url,
-                "the farm's answer is not UTF-8 text".into(),
-            ));
-        }
-        Err(super::farm::Bounded::Broken(e)) => {
-            return Ok(FederatedLogin::failed(
-                Verdict::FarmDown,
-                farm,
-                &url,
-                format!("the farm's answer broke off: {e}"),
+                format!("the farm's answer {e}"),
             ));
         }
     };

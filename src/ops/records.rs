@@ -13,15 +13,30 @@ use serde_json::Value;
 use super::OpsError;
 use super::journal::tenant_dir_name;
 
-/// Where each kind of record lives, per tenant name.
+/// A tenant's change reports.
+pub fn reports_dir(home: &Path, tenant: &str) -> PathBuf {
+    home.join("reports").join(tenant_dir_name(tenant))
+}
+
+/// The scripts the tool writes for a tenant's servers (farm, Connect server).
+fn scripts_dir(home: &Path, tenant: &str) -> PathBuf {
+    home.join("scripts").join(tenant_dir_name(tenant))
+}
+
+/// One of those scripts, by file name.
+pub fn script_path(home: &Path, tenant: &str, file: &str) -> PathBuf {
+    scripts_dir(home, tenant).join(file)
+}
+
+/// Where each kind of record lives, per tenant name (and whether it is a folder), as the modules
+/// that keep them name it.
 fn places(home: &Path, tenant: &str) -> [(PathBuf, bool); 5] {
-    let name = tenant_dir_name(tenant);
     [
-        (home.join("journal").join(format!("{name}.jsonl")), false),
-        (home.join("evidence").join(format!("{name}.jsonl")), false),
-        (home.join("backups").join(&name), true),
-        (home.join("reports").join(&name), true),
-        (home.join("scripts").join(&name), true),
+        (super::journal::path(home, tenant), false),
+        (super::evidence::path(home, tenant), false),
+        (super::backup::dir(home, tenant), true),
+        (reports_dir(home, tenant), true),
+        (scripts_dir(home, tenant), true),
     ]
 }
 

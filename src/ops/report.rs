@@ -211,10 +211,7 @@ pub async fn write_for_run(
     let mut r = build_from(s, changes(entries.get(mark..).unwrap_or(&[]), None)).await?;
     r.since = Some(crate::graph::models::graph_time(started));
     r.checks = vec![preflight];
-    let dir = s
-        .home
-        .join("reports")
-        .join(journal::tenant_dir_name(&s.tenant));
+    let dir = super::records::reports_dir(&s.home, &s.tenant);
     journal::private_dir(&dir)?;
     let stamp = crate::graph::models::graph_time(started).replace(['-', ':'], "");
     let path = dir.join(format!("{stamp}-{operation}.md"));

@@ -78,26 +78,19 @@ fn blocks_legacy(p: &Value) -> bool {
             .any(|u| u == "All")
 }
 
-/// Where the scripts for the farm are written: the data folder, per tenant.
-pub fn farm_script_path(home: &Path, tenant: &str, file: &str) -> PathBuf {
-    home.join("scripts")
-        .join(super::journal::tenant_dir_name(tenant))
-        .join(file)
-}
-
 /// What a switch-back or trust reset says of the farm's backup: the way back if the farm
 /// misbehaves after the change.
 pub fn farm_backup_advice(home: &Path, tenant: &str) -> String {
     format!(
         "if the farm misbehaves after this, restore it from the backup that {} made before the switch to password hash sync (Restore-ADFS, on the primary AD FS server; its default folder is {}); the relying party trust is not in it: reset-trust mends that",
-        farm_script_path(home, tenant, crate::adfs::farm_backup::FILE).display(),
+        super::records::script_path(home, tenant, crate::adfs::farm_backup::FILE).display(),
         crate::adfs::farm_backup::DEFAULT_FOLDER
     )
 }
 
 /// Writes a farm script (private, UTF-8 with a byte-order mark, CRLF) and returns its path.
 fn write_farm_script(s: &Session, file: &str, text: &str) -> Result<PathBuf, OpsError> {
-    let path = farm_script_path(&s.home, &s.tenant, file);
+    let path = super::records::script_path(&s.home, &s.tenant, file);
     if let Some(dir) = path.parent() {
         super::journal::private_dir(dir)?;
     }

@@ -71,6 +71,9 @@ pub struct Session {
     pub test_client_id: String,
     /// The rehearsal tenant, when the profile is `rehearsal`.
     pub rehearsal: Option<Rehearsal>,
+    /// What connecting did to the data folder that the administrator should hear of (records an
+    /// earlier version kept under the tenant's domain name, moved to its id).
+    pub notices: Vec<String>,
 }
 
 /// The rehearsal tenant a session talks to: served by this process, or by another one (the wizard,
@@ -203,21 +206,35 @@ pub fn http_client(extra_root: Option<&Path>) -> Result<reqwest::Client, OpsErro
         .redirect(redirect_policy())
         .user_agent(concat!("entra-failover/", env!("CARGO_PKG_VERSION")));
     if let Some(path) = extra_root {
-        let pem = std::fs::read(path)
-            .map_err(|e| OpsError::Input(format!("ca_file {}: {e}", path.display())))?;
-        let roots = crate::tls::certificates_from_pem(&pem)
-            .map_err(|e| OpsError::Input(format!("ca_file {}: {e}", path.display())))?;
-        // The system's roots stay trusted beside the extra ones, on every platform (see tls.rs).
-        let cfg = crate::tls::client_config(roots).map_err(|e| {
-            OpsError::Input(format!("cannot trust ca_file {}: {e}", path.display()))
-        })?;
-        b = b.tls_backend_preconfigured(cfg);
+        b = b.tls_backend_preconfigured(tls_config(Some(path))?);
     }
     // The cause chain, in one line: a refused extra root says why (reqwest's own text is "builder error").
     b.build().map_err(|e| {
         OpsError::Input(format!(
             "cannot build the HTTP client: {}",
             crate::graph::client::error_chain(&e)
+        ))
+    })
+}
+
+/// The TLS settings every connection uses: the system's roots, and `extra_root` (a profile's
+/// `ca_file`, or the rehearsal CA) beside them, on every platform (see tls.rs).
+pub fn tls_config(extra_root: Option<&Path>) -> Result<rustls::ClientConfig, OpsError> {
+    let roots = match extra_root {
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .map_err(|e| OpsError::Input(format!("ca_file {}: {e}", path.display())))?;
+            crate::tls::certificates_from_pem(&pem)
+                .map_err(|e| OpsError::Input(format!("ca_file {}: {e}", path.display())))?
+        }
+        None => vec![],
+    };
+    crate::tls::client_config(roots).map_err(|e| {
+        OpsError::Input(format!(
+            "cannot trust ca_file {}: {e}",
+            extra_root
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
         ))
     })
 }
@@ -301,6 +318,10 @@ impl Session {
         };
         for line in super::records::adopt(&self.home, &self.tenant, &tid)? {
             tracing::info!(tenant = %tid, "{line}");
+            self.notices.push(format!(
+                "records of {} now kept under its tenant id {tid}: {line}",
+                self.tenant
+            ));
         }
         self.tenant = tid;
         Ok(())
@@ -376,6 +397,7 @@ impl Session {
                 AZURE_CLI_CLIENT.to_string()
             },
             rehearsal: None,
+            notices: vec![],
         })
     }
 
@@ -421,6 +443,7 @@ impl Session {
             ca_file: Some(info.ca_file.clone()),
             test_client_id: info.client_id.clone(),
             rehearsal: Some(emu),
+            notices: vec![],
         })
     }
 

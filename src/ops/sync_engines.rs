@@ -322,7 +322,7 @@ pub async fn read_config(s: &Session, sp: &str) -> Result<CloudRead, crate::grap
     Ok(CloudRead { jobs, schema })
 }
 
-pub async fn read_jobs(s: &Session, sp: &str) -> Result<Value, crate::graph::GraphError> {
+async fn read_jobs(s: &Session, sp: &str) -> Result<Value, crate::graph::GraphError> {
     let jobs: Vec<Value> = s
         .graph
         .list(&format!(
@@ -341,7 +341,7 @@ fn schema_path(sp: &str, job: &str) -> String {
     )
 }
 
-pub async fn read_schema(
+async fn read_schema(
     s: &Session,
     sp: &str,
     job: &str,

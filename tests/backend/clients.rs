@@ -94,6 +94,7 @@ impl Tenant {
             ca_file: Some(self.info.ca_file.clone()),
             test_client_id: self.info.client_id.clone(),
             rehearsal: None,
+            notices: vec![],
         }
     }
 
