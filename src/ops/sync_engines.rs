@@ -341,11 +341,7 @@ fn schema_path(sp: &str, job: &str) -> String {
     )
 }
 
-async fn read_schema(
-    s: &Session,
-    sp: &str,
-    job: &str,
-) -> Result<Value, crate::graph::GraphError> {
+async fn read_schema(s: &Session, sp: &str, job: &str) -> Result<Value, crate::graph::GraphError> {
     s.graph.get(&schema_path(sp, job)).await
 }
 
