@@ -3,8 +3,6 @@
 //! reason, what no farm publishes: DTDs (and so entity expansion), huge documents, missing parts.
 
 use base64::Engine;
-use openssl::hash::MessageDigest;
-use openssl::x509::X509;
 use serde::Serialize;
 
 /// The largest metadata document accepted; real ones are 50–100 KB.
@@ -69,38 +67,25 @@ impl CertificateInfo {
     }
 
     pub fn from_der(der: &[u8]) -> Result<CertificateInfo, MetadataError> {
-        let bad = |e: openssl::error::ErrorStack| MetadataError::BadCertificate(e.to_string());
-        let cert = X509::from_der(der).map_err(bad)?;
-        let hex = |d: &[u8]| d.iter().map(|b| format!("{b:02X}")).collect::<String>();
-        let sha1 = cert.digest(MessageDigest::sha1()).map_err(bad)?;
-        let sha256 = cert.digest(MessageDigest::sha256()).map_err(bad)?;
+        let (_, cert) = x509_parser::parse_x509_certificate(der)
+            .map_err(|e| MetadataError::BadCertificate(e.to_string()))?;
+        let hex = |alg| {
+            ring::digest::digest(alg, der)
+                .as_ref()
+                .iter()
+                .map(|b| format!("{b:02X}"))
+                .collect::<String>()
+        };
         Ok(CertificateInfo {
             base64: base64::engine::general_purpose::STANDARD.encode(der),
-            subject: name_string(cert.subject_name()),
-            issuer: name_string(cert.issuer_name()),
-            sha1_thumbprint: hex(&sha1),
-            sha256_thumbprint: hex(&sha256),
-            not_before_unix: asn1_unix(cert.not_before()).map_err(bad)?,
-            not_after_unix: asn1_unix(cert.not_after()).map_err(bad)?,
+            subject: cert.subject().to_string(),
+            issuer: cert.issuer().to_string(),
+            sha1_thumbprint: hex(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY),
+            sha256_thumbprint: hex(&ring::digest::SHA256),
+            not_before_unix: cert.validity().not_before.timestamp(),
+            not_after_unix: cert.validity().not_after.timestamp(),
         })
     }
-}
-
-fn name_string(name: &openssl::x509::X509NameRef) -> String {
-    name.entries()
-        .map(|e| {
-            let key = e.object().nid().short_name().unwrap_or("?");
-            let value = e.data().to_string().unwrap_or_default();
-            format!("{key}={value}")
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn asn1_unix(t: &openssl::asn1::Asn1TimeRef) -> Result<i64, openssl::error::ErrorStack> {
-    let epoch = openssl::asn1::Asn1Time::from_unix(0)?;
-    let d = epoch.diff(t)?;
-    Ok(i64::from(d.days) * 86_400 + i64::from(d.secs))
 }
 
 /// What a farm's federation metadata says.

@@ -1,11 +1,12 @@
-//! The credentials: `azure_identity`'s Azure CLI, client secret and client certificate credentials, a
+//! The credentials: `azure_identity`'s Azure CLI, client secret and client assertion credentials (the
+//! assertion signed with an app certificate, `certificate.rs`), a
 //! device code flow of our own, and the rehearsal tenant's administrator (a password sign-in).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
-use azure_core::credentials::{Secret, SecretBytes, TokenCredential};
+use azure_core::credentials::{Secret, TokenCredential};
 use azure_core::http::{ClientOptions, Transport};
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
@@ -112,14 +113,17 @@ pub fn client_certificate(
 ) -> Result<SdkCredential, AuthError> {
     let bytes = std::fs::read(pkcs12)
         .map_err(|e| AuthError::Config(format!("{}: {e}", pkcs12.display())))?;
-    let options = azure_identity::ClientCertificateCredentialOptions {
+    let assertion = super::certificate::CertificateAssertion::from_pkcs12(
+        &bytes, password, client_id, tenant, authority,
+    )
+    .map_err(|e| AuthError::Config(format!("{}: {e}", pkcs12.display())))?;
+    let options = azure_identity::ClientAssertionCredentialOptions {
         client_options: sdk_options(authority, http),
-        password: password.map(|p| Secret::new(p.expose_secret().to_string())),
     };
-    let inner = azure_identity::ClientCertificateCredential::new(
+    let inner = azure_identity::ClientAssertionCredential::new(
         tenant.to_string(),
         client_id.to_string(),
-        SecretBytes::new(bytes),
+        assertion,
         Some(options),
     )
     .map_err(sdk_error)?;

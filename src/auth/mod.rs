@@ -1,5 +1,6 @@
 //! Who the tool acts as: credentials behind one trait, what a token allows, and profiles.
 
+pub mod certificate;
 pub mod claims;
 pub mod credentials;
 pub mod profile;

@@ -421,19 +421,14 @@ const RELYING_PARTY: &str = "urn:federation:MicrosoftOnline";
 fn sign_assertion(farm: &FarmRec, id: &str, body: &str) -> String {
     use base64::Engine as _;
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    let digest = openssl::hash::hash(openssl::hash::MessageDigest::sha256(), body.as_bytes())
-        .map(|d| b64(&d))
-        .unwrap_or_default();
+    let digest = b64(ring::digest::digest(&ring::digest::SHA256, body.as_bytes()).as_ref());
     let signed_info = format!(
         "<ds:SignedInfo xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"></ds:CanonicalizationMethod><ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"></ds:SignatureMethod><ds:Reference URI=\"#{id}\"><ds:Transforms><ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"></ds:Transform><ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"></ds:Transform></ds:Transforms><ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"></ds:DigestMethod><ds:DigestValue>{digest}</ds:DigestValue></ds:Reference></ds:SignedInfo>"
     );
-    let value = openssl::pkey::PKey::private_key_from_pem(farm.signing.key_pem.as_bytes())
-        .and_then(|key| {
-            let mut signer =
-                openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key)?;
-            signer.update(signed_info.as_bytes())?;
-            signer.sign_to_vec()
-        })
+    let value = farm
+        .signing
+        .private_key()
+        .and_then(|key| key.sign_sha256(signed_info.as_bytes()))
         .map(|sig| b64(&sig))
         .unwrap_or_default();
     format!(

@@ -297,7 +297,7 @@ fn add_certificate(sh: &Shared, req: &Req) -> Result<Resp, Resp> {
                 "certificate must be base64 DER",
             )
         })?;
-    if openssl::x509::X509::from_der(&der).is_err() {
+    if x509_parser::parse_x509_certificate(&der).is_err() {
         return Err(error(
             req,
             StatusCode::BAD_REQUEST,

@@ -545,12 +545,9 @@ fn authenticate_client(
         .iter()
         .filter_map(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())
         .find(|der| {
-            let s1 = openssl::hash::hash(openssl::hash::MessageDigest::sha1(), der)
-                .map(|d| d.to_vec())
-                .ok();
-            let s256 = openssl::hash::hash(openssl::hash::MessageDigest::sha256(), der)
-                .map(|d| d.to_vec())
-                .ok();
+            let digest = |alg| Some(ring::digest::digest(alg, der).as_ref().to_vec());
+            let s1 = digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY);
+            let s256 = digest(&ring::digest::SHA256);
             (thumb.is_some() && thumb == s1) || (thumb256.is_some() && thumb256 == s256)
         });
     let Some(der) = cert else {
@@ -564,7 +561,7 @@ fn authenticate_client(
     };
     let key = tokens::public_key_of(&der)
         .ok_or_else(|| bad(700027, "Client assertion failed signature validation."))?;
-    jwt.verify_rs256(&key)
+    jwt.verify_assertion(&key)
         .map_err(|_| bad(700027, "Client assertion failed signature validation."))?;
     let p = &jwt.payload;
     let s = |k: &str| {
@@ -1156,8 +1153,8 @@ fn keys(sh: &Shared, t: &Tenant, req: &Req, tenant: &str) -> Resp {
         .token_key
         .private_key()
         .ok()
-        .and_then(|k| k.rsa().ok())
-        .map(|r| (b64u(r.n().to_vec()), b64u(r.e().to_vec())))
+        .map(|k| k.public_components())
+        .map(|(n, e)| (b64u(n), b64u(e)))
         .unwrap_or_default();
     let body = json!({"keys": [{
         "kty": "RSA", "use": "sig", "kid": sh.token_kid, "x5t": sh.token_kid, "n": n, "e": e,

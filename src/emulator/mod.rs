@@ -34,7 +34,6 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
-use openssl::pkey::{PKey, Public};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -275,7 +274,7 @@ pub(crate) struct Shared {
     store: Store,
     delay: Duration,
     base_url: String,
-    token_public: PKey<Public>,
+    token_public: tokens::RsaPublicKey,
     token_kid: String,
     faults: Mutex<Vec<Fault>>,
     log: Mutex<Vec<LogEntry>>,

@@ -4,16 +4,12 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use openssl::asn1::Asn1Time;
-use openssl::bn::{BigNum, MsbOption};
-use openssl::hash::MessageDigest;
-use openssl::pkey::{PKey, Private};
-use openssl::rsa::Rsa;
-use openssl::x509::{X509, X509NameBuilder};
 use rcgen::{
     BasicConstraints, CertificateParams, CidrSubnet, DnType, GeneralSubtree, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, NameConstraints, SanType,
+    KeyUsagePurpose, NameConstraints, SanType, SerialNumber,
 };
+use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+use rsa::pkcs8::EncodePrivateKey;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use super::EmulatorError;
@@ -157,45 +153,72 @@ pub struct SigningCert {
 }
 
 impl SigningCert {
-    /// A 2048-bit RSA certificate with subject `CN={cn}`, valid from `not_before` for `days`.
+    /// A 2048-bit RSA certificate with subject `CN={cn}`, valid from `not_before` for `days`. ring
+    /// signs with RSA keys but cannot make them, so the `rsa` crate makes the key and rcgen (over ring)
+    /// the certificate.
     pub fn generate(
         cn: &str,
         not_before_unix: i64,
         days: u32,
     ) -> Result<SigningCert, EmulatorError> {
-        let ossl = |e: openssl::error::ErrorStack| EmulatorError::Pki(e.to_string());
-        let rsa = Rsa::generate(2048).map_err(ossl)?;
-        let key = PKey::from_rsa(rsa).map_err(ossl)?;
-        let mut name = X509NameBuilder::new().map_err(ossl)?;
-        name.append_entry_by_text("CN", cn).map_err(ossl)?;
-        let name = name.build();
-        let mut b = X509::builder().map_err(ossl)?;
-        b.set_version(2).map_err(ossl)?;
-        let mut serial = BigNum::new().map_err(ossl)?;
-        serial
-            .rand(127, MsbOption::MAYBE_ZERO, false)
-            .map_err(ossl)?;
-        let serial = serial.to_asn1_integer().map_err(ossl)?;
-        b.set_serial_number(&serial).map_err(ossl)?;
-        b.set_subject_name(&name).map_err(ossl)?;
-        b.set_issuer_name(&name).map_err(ossl)?;
-        b.set_pubkey(&key).map_err(ossl)?;
-        let nb = Asn1Time::from_unix(not_before_unix).map_err(ossl)?;
-        let na = Asn1Time::from_unix(not_before_unix + i64::from(days) * 86_400).map_err(ossl)?;
-        b.set_not_before(&nb).map_err(ossl)?;
-        b.set_not_after(&na).map_err(ossl)?;
-        b.sign(&key, MessageDigest::sha256()).map_err(ossl)?;
-        let der = b.build().to_der().map_err(ossl)?;
-        let pem = key.private_key_to_pem_pkcs8().map_err(ossl)?;
+        let bad = |e: String| EmulatorError::Pki(e);
+        let rsa = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048)
+            .map_err(|e| bad(e.to_string()))?;
+        let pkcs8 = rsa.to_pkcs8_der().map_err(|e| bad(e.to_string()))?;
+        let der = PrivatePkcs8KeyDer::from(pkcs8.as_bytes());
+        let key =
+            KeyPair::from_pkcs8_der_and_sign_algo(&der, &rcgen::PKCS_RSA_SHA256).map_err(pki)?;
+        let mut params = CertificateParams::new(Vec::<String>::new()).map_err(pki)?;
+        params.distinguished_name.push(DnType::CommonName, cn);
+        let mut serial = [0u8; 16];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut serial)
+            .map_err(|_| bad("no random numbers for a serial number".into()))?;
+        serial[0] &= 0x7f;
+        params.serial_number = Some(SerialNumber::from_slice(&serial));
+        let at = |unix: i64| {
+            time::OffsetDateTime::from_unix_timestamp(unix).map_err(|e| bad(e.to_string()))
+        };
+        params.not_before = at(not_before_unix)?;
+        params.not_after = at(not_before_unix + i64::from(days) * 86_400)?;
+        let cert = params.self_signed(&key).map_err(pki)?;
         use base64::Engine;
         Ok(SigningCert {
-            cert_b64: base64::engine::general_purpose::STANDARD.encode(der),
-            key_pem: String::from_utf8_lossy(&pem).into_owned(),
+            cert_b64: base64::engine::general_purpose::STANDARD.encode(cert.der()),
+            key_pem: key.serialize_pem(),
         })
     }
 
-    pub fn private_key(&self) -> Result<PKey<Private>, EmulatorError> {
-        PKey::private_key_from_pem(self.key_pem.as_bytes())
+    /// The key, ready to sign (RSA PKCS#1 v1.5 with SHA-256, as AD FS and Entra sign).
+    pub fn private_key(&self) -> Result<RsaSigner, EmulatorError> {
+        use rustls::pki_types::pem::PemObject;
+        let der = PrivatePkcs8KeyDer::from_pem_slice(self.key_pem.as_bytes())
+            .map_err(|e| EmulatorError::Pki(e.to_string()))?;
+        RsaKeyPair::from_pkcs8(der.secret_pkcs8_der())
+            .map(RsaSigner)
             .map_err(|e| EmulatorError::Pki(e.to_string()))
+    }
+}
+
+/// An RSA private key that signs with SHA-256 (RS256 in a JWT, rsa-sha256 in XML signatures).
+pub struct RsaSigner(RsaKeyPair);
+
+impl RsaSigner {
+    pub fn sign_sha256(&self, message: &[u8]) -> Result<Vec<u8>, EmulatorError> {
+        let mut sig = vec![0u8; self.0.public().modulus_len()];
+        self.0
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &ring::rand::SystemRandom::new(),
+                message,
+                &mut sig,
+            )
+            .map_err(|_| EmulatorError::Pki("RSA signing failed".into()))?;
+        Ok(sig)
+    }
+
+    /// The public key's modulus and exponent (big-endian, no leading zeros), as a JWK's `n` and `e`.
+    pub fn public_components(&self) -> (Vec<u8>, Vec<u8>) {
+        let c = ring::rsa::PublicKeyComponents::<Vec<u8>>::from(self.0.public());
+        (c.n, c.e)
     }
 }

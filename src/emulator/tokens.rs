@@ -3,11 +3,11 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use openssl::hash::MessageDigest;
-use openssl::pkey::{PKey, Private, Public};
-use openssl::sign::{Signer, Verifier};
-use openssl::x509::X509;
+use ring::signature::{RSA_PKCS1_2048_8192_SHA256, RSA_PSS_2048_8192_SHA256, UnparsedPublicKey};
 use serde::{Deserialize, Serialize};
+
+use super::EmulatorError;
+use super::pki::RsaSigner;
 
 /// The Graph resource's application id, the `aud` of Graph tokens.
 pub const GRAPH_AUDIENCE: &str = "https://graph.microsoft.com";
@@ -63,11 +63,7 @@ pub enum TokenError {
 }
 
 /// Signs claims with the STS key; `kid` names the key as Entra's `x5t` header does.
-pub fn sign<T: Serialize>(
-    claims: &T,
-    key: &PKey<Private>,
-    kid: &str,
-) -> Result<String, openssl::error::ErrorStack> {
+pub fn sign<T: Serialize>(claims: &T, key: &RsaSigner, kid: &str) -> Result<String, EmulatorError> {
     let header = serde_json::json!({"typ": "JWT", "alg": "RS256", "x5t": kid, "kid": kid});
     let body = serde_json::to_vec(claims).unwrap_or_default();
     let signing_input = format!(
@@ -75,9 +71,7 @@ pub fn sign<T: Serialize>(
         URL_SAFE_NO_PAD.encode(header.to_string()),
         URL_SAFE_NO_PAD.encode(body)
     );
-    let mut signer = Signer::new(MessageDigest::sha256(), key)?;
-    signer.update(signing_input.as_bytes())?;
-    let sig = signer.sign_to_vec()?;
+    let sig = key.sign_sha256(signing_input.as_bytes())?;
     Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig)))
 }
 
@@ -108,26 +102,31 @@ impl Jwt {
         })
     }
 
-    pub fn verify_rs256(&self, key: &PKey<Public>) -> Result<(), TokenError> {
+    pub fn verify_rs256(&self, key: &RsaPublicKey) -> Result<(), TokenError> {
         if self.header.get("alg").and_then(|a| a.as_str()) != Some("RS256") {
             return Err(TokenError::BadSignature);
         }
-        let ok = Verifier::new(MessageDigest::sha256(), key)
-            .and_then(|mut v| {
-                v.update(self.signing_input.as_bytes())?;
-                v.verify(&self.signature)
-            })
-            .unwrap_or(false);
-        if ok {
-            Ok(())
-        } else {
-            Err(TokenError::BadSignature)
-        }
+        UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &key.0)
+            .verify(self.signing_input.as_bytes(), &self.signature)
+            .map_err(|_| TokenError::BadSignature)
+    }
+
+    /// A client assertion's signature: Entra takes RS256 (the older documented form, and
+    /// azure_identity's) and PS256 (what its certificate credential page now asks for).
+    pub fn verify_assertion(&self, key: &RsaPublicKey) -> Result<(), TokenError> {
+        let alg = match self.header.get("alg").and_then(|a| a.as_str()) {
+            Some("RS256") => &RSA_PKCS1_2048_8192_SHA256,
+            Some("PS256") => &RSA_PSS_2048_8192_SHA256,
+            _ => return Err(TokenError::BadSignature),
+        };
+        UnparsedPublicKey::new(alg, &key.0)
+            .verify(self.signing_input.as_bytes(), &self.signature)
+            .map_err(|_| TokenError::BadSignature)
     }
 }
 
 /// Checks a token that this STS issued, against the emulated clock `now`.
-pub fn verify(token: &str, key: &PKey<Public>, now: i64) -> Result<Claims, TokenError> {
+pub fn verify(token: &str, key: &RsaPublicKey, now: i64) -> Result<Claims, TokenError> {
     let jwt = Jwt::parse(token)?;
     jwt.verify_rs256(key)?;
     let claims: Claims = serde_json::from_value(jwt.payload).map_err(|_| TokenError::Malformed)?;
@@ -143,14 +142,22 @@ pub fn verify(token: &str, key: &PKey<Public>, now: i64) -> Result<Claims, Token
 
 /// The SHA-1 thumbprint of a certificate in `x5t` form (base64url).
 pub fn x5t(cert_der: &[u8]) -> String {
-    let digest = openssl::hash::hash(MessageDigest::sha1(), cert_der)
-        .map(|d| d.to_vec())
-        .unwrap_or_default();
-    URL_SAFE_NO_PAD.encode(digest)
+    URL_SAFE_NO_PAD.encode(ring::digest::digest(
+        &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        cert_der,
+    ))
 }
 
-pub fn public_key_of(cert_der: &[u8]) -> Option<PKey<Public>> {
-    X509::from_der(cert_der).ok()?.public_key().ok()
+/// An RSA public key (the DER `RSAPublicKey` a certificate carries), which checks RS256 signatures.
+#[derive(Clone, Debug)]
+pub struct RsaPublicKey(Vec<u8>);
+
+/// The RSA key of a certificate; `None` for anything that is not an X.509 certificate with one.
+pub fn public_key_of(cert_der: &[u8]) -> Option<RsaPublicKey> {
+    let (_, cert) = x509_parser::parse_x509_certificate(cert_der).ok()?;
+    let spki = cert.public_key();
+    (spki.algorithm.algorithm == x509_parser::oid_registry::OID_PKCS1_RSAENCRYPTION)
+        .then(|| RsaPublicKey(spki.subject_public_key.data.to_vec()))
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use openssl::hash::{MessageDigest, hash};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -41,9 +40,11 @@ fn digest(
 }
 
 pub fn sha256_hex(text: &str) -> String {
-    hash(MessageDigest::sha256(), text.as_bytes())
-        .map(|d| d.iter().map(|b| format!("{b:02x}")).collect())
-        .unwrap_or_default()
+    ring::digest::digest(&ring::digest::SHA256, text.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 pub const SYNC_JOBS_FORMAT: &str = "entra-failover/sync-jobs-backup/1";

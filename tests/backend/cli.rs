@@ -309,7 +309,8 @@ fn the_whole_runbook_on_the_rehearsal_tenant() {
     let meta_path = script.with_file_name("microsoft-365-federation-metadata.xml");
     assert_eq!(r["result"]["metadata_file"], meta_path.to_str().unwrap());
     let meta = std::fs::read(&meta_path).unwrap();
-    let sha: String = openssl::sha::sha256(&meta)
+    let sha: String = ring::digest::digest(&ring::digest::SHA256, &meta)
+        .as_ref()
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();

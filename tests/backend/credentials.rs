@@ -1,5 +1,5 @@
-//! The credential types against the rehearsal tenant: azure_identity's client secret and certificate
-//! credentials (custom cloud, our transport), our device code flow, and the Azure CLI credential with a
+//! The credential types against the rehearsal tenant: azure_identity's client secret and client
+//! assertion credentials (the assertion signed with an app certificate; custom cloud, our transport), our device code flow, and the Azure CLI credential with a
 //! stand-in `az`.
 
 use std::sync::Arc;
@@ -39,7 +39,7 @@ async fn azure_identity_client_secret_against_the_emulator() {
 }
 
 #[tokio::test]
-async fn azure_identity_client_certificate_against_the_emulator() {
+async fn certificate_credential_against_the_emulator() {
     let t = Tenant::start(None).await;
     let cert =
         entra_failover::emulator::pki::SigningCert::generate("rehearsal app certificate", 0, 36500)
@@ -50,30 +50,210 @@ async fn azure_identity_client_certificate_against_the_emulator() {
     )
     .await;
     use base64::Engine;
+    use rustls::pki_types::pem::PemObject;
     let der = base64::engine::general_purpose::STANDARD
         .decode(&cert.cert_b64)
         .unwrap();
-    let x509 = openssl::x509::X509::from_der(&der).unwrap();
-    let pkcs12 = openssl::pkcs12::Pkcs12::builder()
-        .name("app")
-        .pkey(&cert.private_key().unwrap())
-        .cert(&x509)
-        .build2("")
-        .unwrap();
+    let pkcs8 =
+        rustls::pki_types::PrivatePkcs8KeyDer::from_pem_slice(cert.key_pem.as_bytes()).unwrap();
+    // A file with the empty password, as `Export-PfxCertificate` cannot write but OpenSSL can.
+    let chain = p12_keystore::PrivateKeyChain::new(
+        vec![1u8],
+        p12_keystore::PrivateKey::from_der(pkcs8.secret_pkcs8_der()).unwrap(),
+        [p12_keystore::Certificate::from_der(&der).unwrap()],
+    );
+    let mut store = p12_keystore::KeyStore::new();
+    store.add_entry("app", p12_keystore::KeyStoreEntry::PrivateKeyChain(chain));
     let path = t.home.path().join("app.pfx");
-    std::fs::write(&path, pkcs12.to_der().unwrap()).unwrap();
-    let cred = credentials::client_certificate(
-        &t.info.tenant_id,
-        &t.info.client_id,
-        &path,
-        None,
-        &Url::parse(&t.info.login_url).unwrap(),
-        http_client(Some(&t.info.ca_file)).unwrap(),
-    )
-    .unwrap();
+    std::fs::write(&path, store.writer("").write().unwrap()).unwrap();
+    let cred = certificate_credential(&t, &path, None).unwrap();
     let s = t.session(Arc::new(cred));
     let domains: Vec<Domain> = s.graph.list("/v1.0/domains").await.unwrap();
     assert_eq!(domains.len(), 5);
+}
+
+fn certificate_credential(
+    t: &Tenant,
+    path: &std::path::Path,
+    password: Option<&str>,
+) -> Result<credentials::SdkCredential, entra_failover::auth::AuthError> {
+    credentials::client_certificate(
+        &t.info.tenant_id,
+        &t.info.client_id,
+        path,
+        password.map(|p| SecretString::from(p.to_string())).as_ref(),
+        &Url::parse(&t.info.login_url).unwrap(),
+        http_client(Some(&t.info.ca_file)).unwrap(),
+    )
+}
+
+/// Runs the `openssl` command (the tool administrators make and convert PFX files with; `.ci/run`
+/// installs it).
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the openssl command (apt-get install openssl)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// PKCS#12 files as administrators bring them, each signing in for real: OpenSSL 3's default
+/// (PBES2 with AES-256, a SHA-256 MAC), Windows' `TripleDES-SHA1` export, and OpenSSL's `-legacy`
+/// (RC2-40 over the certificate); then what must be refused before any request, clearly and
+/// without the password in the message.
+#[tokio::test]
+async fn certificate_credential_reads_the_pkcs12_files_tools_write() {
+    let t = Tenant::start(None).await;
+    let dir = t.home.path();
+    let subject = "/CN=entra-failover test app";
+    openssl(
+        dir,
+        &[
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out",
+            "cert.pem", "-subj", subject, "-days", "2",
+        ],
+    );
+    let pem = std::fs::read(dir.join("cert.pem")).unwrap();
+    let der = rustls_pemfile::certs(&mut &pem[..])
+        .next()
+        .unwrap()
+        .unwrap();
+    use base64::Engine;
+    t.control(
+        "/app/certificates",
+        serde_json::json!({"certificate": base64::engine::general_purpose::STANDARD.encode(&der)}),
+    )
+    .await;
+    const PASSWORD: &str = "CANARY-pfx-password-5e81";
+    let pass = format!("pass:{PASSWORD}");
+    let export = |name: &str, extra: &[&str]| {
+        let mut args = vec![
+            "pkcs12", "-export", "-inkey", "key.pem", "-in", "cert.pem", "-name", "app", "-out",
+            name, "-passout", &pass,
+        ];
+        args.extend_from_slice(extra);
+        openssl(dir, &args);
+        dir.join(name)
+    };
+    let files = [
+        export("modern.pfx", &[]),
+        export(
+            "tripledes.pfx",
+            &[
+                "-certpbe",
+                "PBE-SHA1-3DES",
+                "-keypbe",
+                "PBE-SHA1-3DES",
+                "-macalg",
+                "sha1",
+            ],
+        ),
+        export("legacy.pfx", &["-legacy"]),
+    ];
+    for file in &files {
+        let cred = certificate_credential(&t, file, Some(PASSWORD))
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let token = cred.token().await.unwrap();
+        let info = TokenInfo::from_jwt(token.token.expose_secret()).unwrap();
+        assert!(info.is_app(), "{}", file.display());
+        let s = t.session(Arc::new(cred));
+        let domains: Vec<Domain> = s.graph.list("/v1.0/domains").await.unwrap();
+        assert_eq!(domains.len(), 5, "{}", file.display());
+    }
+    let refused = |path: &std::path::Path, password: Option<&str>| {
+        let e = certificate_credential(&t, path, password)
+            .err()
+            .unwrap_or_else(|| panic!("{} was accepted", path.display()))
+            .to_string();
+        assert!(!e.contains(PASSWORD), "{e}");
+        assert!(e.contains(&path.display().to_string()), "{e}");
+        e
+    };
+    // A wrong password, or none for a file that has one.
+    let e = refused(&files[0], Some("wrong"));
+    assert!(e.contains("wrong password"), "{e}");
+    refused(&files[1], None);
+    // Not a PKCS#12 file at all.
+    assert!(refused(&dir.join("cert.pem"), Some(PASSWORD)).contains("not a PKCS#12 file"));
+    // An elliptic-curve key: Entra's certificate credential signs with RSA.
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ec-key.pem",
+            "-out",
+            "ec-cert.pem",
+            "-subj",
+            subject,
+            "-days",
+            "2",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "pkcs12",
+            "-export",
+            "-inkey",
+            "ec-key.pem",
+            "-in",
+            "ec-cert.pem",
+            "-out",
+            "ec.pfx",
+            "-passout",
+            &pass,
+        ],
+    );
+    assert!(refused(&dir.join("ec.pfx"), Some(PASSWORD)).contains("RSA"));
+    // A certificate the app does not have: Entra's answer, at the first token.
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "other-key.pem",
+            "-out",
+            "other.pem",
+            "-subj",
+            subject,
+            "-days",
+            "2",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "pkcs12",
+            "-export",
+            "-inkey",
+            "other-key.pem",
+            "-in",
+            "other.pem",
+            "-out",
+            "other.pfx",
+            "-passout",
+            &pass,
+        ],
+    );
+    let cred = certificate_credential(&t, &dir.join("other.pfx"), Some(PASSWORD)).unwrap();
+    let e = cred.token().await.unwrap_err().to_string();
+    assert!(e.contains("700027"), "{e}");
 }
 
 #[tokio::test]

@@ -115,12 +115,14 @@ async fn client_secret_grant_and_its_errors() {
 fn assertion(
     rig: &Rig,
     cert_der: &[u8],
-    key: &openssl::pkey::PKey<openssl::pkey::Private>,
+    key: &entra_failover::emulator::pki::RsaSigner,
     aud: &str,
     exp_offset: i64,
 ) -> String {
-    let thumb = URL_SAFE_NO_PAD
-        .encode(openssl::hash::hash(openssl::hash::MessageDigest::sha1(), cert_der).unwrap());
+    let thumb = URL_SAFE_NO_PAD.encode(ring::digest::digest(
+        &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        cert_der,
+    ));
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let header = json!({"alg": "RS256", "typ": "JWT", "x5t": thumb});
     let payload = json!({"aud": aud, "iss": rig.info.client_id, "sub": rig.info.client_id, "jti": "1", "nbf": now, "exp": now + exp_offset});
@@ -129,12 +131,8 @@ fn assertion(
         URL_SAFE_NO_PAD.encode(header.to_string()),
         URL_SAFE_NO_PAD.encode(payload.to_string())
     );
-    let mut s = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), key).unwrap();
-    s.update(input.as_bytes()).unwrap();
-    format!(
-        "{input}.{}",
-        URL_SAFE_NO_PAD.encode(s.sign_to_vec().unwrap())
-    )
+    let signature = key.sign_sha256(input.as_bytes()).unwrap();
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
 }
 
 #[tokio::test]
