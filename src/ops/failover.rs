@@ -415,6 +415,7 @@ async fn convert(
     // Whatever the answer, the domain's real state decides what happened.
     let after: Value = s.graph.get(&format!("/v1.0/domains/{d}")).await?;
     if after["authenticationType"] == "Managed" {
+        s.read_back.managed(id);
         let mut done = entry(
             id,
             "done",

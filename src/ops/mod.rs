@@ -10,6 +10,7 @@ pub mod federated_login;
 pub mod journal;
 pub mod lock;
 pub mod plan;
+pub mod read_back;
 pub mod records;
 pub mod report;
 pub mod reset_trust;

@@ -1,6 +1,7 @@
 //! The change record change management asks for: from the journal and the backups, each change
 //! with its times, outcome, backup (and its SHA-256), Graph's request-id, and each domain's
-//! federation settings before (the backup) and now (read from the tenant). No secret is in any of
+//! federation settings before (the backup) and now (as the run's confirming reads saw it, or read from
+//! the tenant). No secret is in any of
 //! these sources, so none can reach the report.
 
 use std::collections::BTreeMap;
@@ -107,7 +108,7 @@ pub async fn build(s: &Session, since: Option<OffsetDateTime>) -> Result<Report,
     // The journal's times are whole seconds: a change started within the second counts.
     let since = since.map(|t| t.replace_nanosecond(0).unwrap_or(t));
     let entries = journal::read(&s.home, &s.tenant)?;
-    let mut r = build_from(s, changes(&entries, since)).await?;
+    let mut r = build_from(s, changes(&entries, since), None).await?;
     r.since = since.map(crate::graph::models::graph_time);
     r.checks = super::evidence::read(&s.home, &s.tenant, since)?;
     Ok(r)
@@ -120,7 +121,13 @@ pub fn mark(s: &Session) -> usize {
         .unwrap_or(0)
 }
 
-async fn build_from(s: &Session, changes: Vec<Change>) -> Result<Report, OpsError> {
+/// With `confirmed_since`, a domain whose change was read back since then (the run's own confirming
+/// read) is shown as that read saw it; any other is read now.
+async fn build_from(
+    s: &Session,
+    changes: Vec<Change>,
+    confirmed_since: Option<OffsetDateTime>,
+) -> Result<Report, OpsError> {
     let who = super::status::who(s)
         .await
         .map(|t| t.who())
@@ -150,6 +157,14 @@ async fn build_from(s: &Session, changes: Vec<Change>) -> Result<Report, OpsErro
                     .filter_map(|c| c.backup.as_deref())
                     .find_map(|p| backup::read(std::path::Path::new(p)).ok())
                     .map(|b| b.federation);
+                if let Some(seen) = confirmed_since.and_then(|t| s.read_back.since(&d, t)) {
+                    return Ok(DomainState {
+                        domain: d,
+                        before,
+                        now_authentication_type: Some(seen.authentication_type),
+                        now: seen.federation,
+                    });
+                }
                 let domain: Option<Value> = s
                     .graph
                     .get(&format!("/v1.0/domains/{}", crate::graph::encode(&d)))
@@ -208,7 +223,12 @@ pub async fn write_for_run(
     super::evidence::record(&s.home, &s.tenant, &preflight)?;
     // Exactly the lines this run wrote (times are whole seconds, and runs can share one).
     let entries = journal::read(&s.home, &s.tenant)?;
-    let mut r = build_from(s, changes(entries.get(mark..).unwrap_or(&[]), None)).await?;
+    let mut r = build_from(
+        s,
+        changes(entries.get(mark..).unwrap_or(&[]), None),
+        Some(started),
+    )
+    .await?;
     r.since = Some(crate::graph::models::graph_time(started));
     r.checks = vec![preflight];
     let dir = super::records::reports_dir(&s.home, &s.tenant);

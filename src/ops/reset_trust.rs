@@ -286,6 +286,9 @@ pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Re
             journal::append(&s.home, &s.tenant, &entry("failed", &why))?;
             return Err(OpsError::Partial(format!("{}: {why}", p.domain)));
         }
+        if let Some((_, raw)) = &after {
+            s.read_back.federated(&p.domain, raw);
+        }
         let mut done = entry("done", "read back: certificates as the farm's");
         done.request_id = request_id;
         journal::append(&s.home, &s.tenant, &done)?;

@@ -74,6 +74,8 @@ pub struct Session {
     /// What connecting did to the data folder that the administrator should hear of (records an
     /// earlier version kept under the tenant's domain name, moved to its id).
     pub notices: Vec<String>,
+    /// What the changes' confirming reads saw: the run's change report shows it as "now".
+    pub read_back: super::read_back::ReadBack,
 }
 
 /// The rehearsal tenant a session talks to: served by this process, or by another one (the wizard,
@@ -398,6 +400,7 @@ impl Session {
             },
             rehearsal: None,
             notices: vec![],
+            read_back: Default::default(),
         })
     }
 
@@ -444,6 +447,7 @@ impl Session {
             test_client_id: info.client_id.clone(),
             rehearsal: Some(emu),
             notices: vec![],
+            read_back: Default::default(),
         })
     }
 

@@ -463,6 +463,7 @@ async fn run_locked(s: &Session, p: Prepared, progress: &dyn Progress) -> Result
     let now = federation(s, &p.domain).await?;
     match now {
         Some((_, raw)) if same_settings(&raw, &p.settings) => {
+            s.read_back.federated(&p.domain, &raw);
             let mut done = entry(
                 &p.domain,
                 "done",

@@ -95,6 +95,7 @@ impl Tenant {
             test_client_id: self.info.client_id.clone(),
             rehearsal: None,
             notices: vec![],
+            read_back: Default::default(),
         }
     }
 

@@ -10,4 +10,5 @@ mod federated;
 #[path = "../support/held.rs"]
 mod held;
 mod hostile_network;
+mod request_budget;
 mod staged;

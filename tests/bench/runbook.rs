@@ -86,7 +86,7 @@ async fn main() {
         sync_window: Duration::from_secs(3 * 3600),
         accept_unsynced: false,
     };
-    step!(
+    let converted = step!(
         "failover 2 domains",
         "3 per domain (backup read, PATCH, confirming read) = 6, + 3 pre-flight reads (domains, sync settings, last password sync) + 1 Conditional Access = 10, + 1 per farm that answers (none: the farm is down)",
         {
@@ -94,6 +94,11 @@ async fn main() {
             failover::run(&s, p, &Quiet).await.expect("run")
         }
     );
+    // A step that did not do its work has no figure worth keeping.
+    if converted.domains.iter().any(|d| d.outcome != "converted") {
+        eprintln!("bench: the failover did not convert both domains: {converted:?}");
+        std::process::exit(1);
+    }
     step!(
         "security pre-flight alone, 2 domains",
         "1 Graph (the Conditional Access policies, one page); the MFA behaviour comes from the federation settings the pre-flight already read",
