@@ -180,7 +180,7 @@ fn failover_and_switch_back_in_the_wizard_then_status_agrees() {
     t.press("Enter", "Select a task:");
     t.press("2", "[ ] Password hash synchronization");
     t.press("Space", "[x] Password hash synchronization");
-    t.press("Enter", "Changes, in order:");
+    t.press("Enter", "These are the exact changes");
     t.press("Enter", "Password hash synchronization: on");
     // The flag alone brings no hash: the Complete page watches, and names the Connect server's script.
     let s = t.wait_for("Password hashes: none yet");
@@ -610,7 +610,7 @@ fn staged_rollout_in_the_wizard_moves_a_pilot_while_the_domain_stays_federated()
     t.press("Down", "> Add groups");
     t.press("Down", "> [ ] End the staged rollout");
     t.press("Space", "> [x] End the staged rollout");
-    t.press("Enter", "Changes, in order:");
+    t.press("Enter", "These are the exact changes");
     t.press("Enter", "Change report:");
     let v = cli(&["staged-rollout", "--json"]);
     assert!(v["policy"].is_null(), "{v}");

@@ -99,6 +99,16 @@ fn text_of(node: roxmltree::Node<'_, '_>, name: &str) -> Option<String> {
         .map(|t| t.trim().to_string())
 }
 
+/// The issued assertion as the farm wrote it (`<saml:Assertion …>…</saml:Assertion>`), to hand on
+/// to Entra ID unchanged: its signature covers these very bytes. Read after `parse_response` has
+/// accepted the answer.
+pub fn assertion_xml(xml: &str) -> Option<&str> {
+    let start = xml.find("<saml:Assertion")?;
+    let close = "</saml:Assertion>";
+    let end = xml[start..].find(close)? + start + close.len();
+    Some(&xml[start..end])
+}
+
 /// Reads the farm's answer (whatever its HTTP status: AD FS sends faults with 500).
 pub fn parse_response(xml: &str) -> Result<Answer, WsTrustError> {
     let doc = crate::xml::parse(xml, MAX_RESPONSE_BYTES).map_err(|e| match e {

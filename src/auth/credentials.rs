@@ -240,7 +240,11 @@ pub struct PasswordCredential {
     upn: String,
     password: SecretString,
     cache: Mutex<Option<Cached>>,
+    farms: FarmRoute,
 }
+
+/// Where a federation service's URL is served: itself, or (the rehearsal) a local address.
+pub type FarmRoute = Arc<dyn Fn(&Url) -> Url + Send + Sync>;
 
 impl PasswordCredential {
     pub fn new(
@@ -257,35 +261,146 @@ impl PasswordCredential {
             upn: upn.to_string(),
             password,
             cache: Mutex::new(None),
+            farms: Arc::new(|u: &Url| u.clone()),
         }
+    }
+
+    /// Sends a federated user's sign-in to the farm through `route`.
+    pub fn with_farms(mut self, route: FarmRoute) -> PasswordCredential {
+        self.farms = route;
+        self
+    }
+
+    fn cached(&self) -> std::sync::MutexGuard<'_, Option<Cached>> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A new sign-in. On a managed domain Entra ID checks the password; on a federated one it never
+    /// sees it: the farm does (WS-Trust `usernamemixed`), and its token is exchanged (SAML bearer
+    /// grant), as MSAL signs federated users in. With the farm down there is no new sign-in.
+    async fn sign_in(&self) -> Result<crate::login::TokenResponse, AuthError> {
+        let realm = self
+            .login
+            .user_realm(&self.upn)
+            .await
+            .map_err(|e| AuthError::SignIn(e.to_string()))?;
+        if realm.namespace != crate::login::Namespace::Federated {
+            return self
+                .login
+                .password(
+                    &self.tenant,
+                    &self.client_id,
+                    &self.upn,
+                    &self.password,
+                    &format!("{GRAPH_SCOPE} offline_access"),
+                )
+                .await
+                .map_err(|e| AuthError::SignIn(e.to_string()));
+        }
+        let domain = self
+            .upn
+            .rsplit_once('@')
+            .map(|(_, d)| d)
+            .unwrap_or_default();
+        let locked_out = |why: String| {
+            AuthError::SignIn(format!(
+                "{upn} is on {domain}, a federated domain: a new sign-in goes through its AD FS farm, and {why}. The way out is an account that does not depend on the farm: a cloud-only administrator on the tenant's *.onmicrosoft.com domain (an emergency access account)",
+                upn = self.upn
+            ))
+        };
+        let endpoint = self
+            .login
+            .active_auth_url(&self.upn)
+            .await
+            .map_err(|e| AuthError::SignIn(e.to_string()))?
+            .and_then(|u| Url::parse(&u).ok())
+            .filter(|u| u.scheme() == "https")
+            .ok_or_else(|| {
+                locked_out("home realm discovery names no https WS-Trust endpoint for it".into())
+            })?;
+        let farm = endpoint.host_str().unwrap_or_default().to_string();
+        let body = crate::adfs::wstrust::request(endpoint.as_str(), &self.upn, &self.password);
+        let sent = self
+            .login
+            .http()
+            .post((self.farms)(&endpoint))
+            .header("content-type", "application/soap+xml; charset=utf-8")
+            .timeout(std::time::Duration::from_secs(20))
+            .body(body.expose_secret().to_string())
+            .send()
+            .await;
+        drop(body);
+        let mut resp = sent.map_err(|e| {
+            locked_out(format!(
+                "the farm {farm} cannot be reached ({})",
+                crate::graph::client::error_chain(&e)
+            ))
+        })?;
+        let text =
+            crate::adfs::bounded::read_bounded(&mut resp, crate::adfs::wstrust::MAX_RESPONSE_BYTES)
+                .await
+                .map_err(|e| locked_out(format!("the farm {farm}'s answer {e}")))?;
+        match crate::adfs::wstrust::parse_response(&text) {
+            Ok(crate::adfs::wstrust::Answer::Token(_)) => {}
+            Ok(crate::adfs::wstrust::Answer::Fault { code, reason }) => {
+                return Err(AuthError::SignIn(format!(
+                    "the farm {farm} refused the sign-in of {}: {code} {reason}",
+                    self.upn
+                )));
+            }
+            Err(e) => {
+                return Err(locked_out(format!(
+                    "the farm {farm} answered no token: {e}"
+                )));
+            }
+        }
+        let assertion = crate::adfs::wstrust::assertion_xml(&text)
+            .map(|a| SecretString::from(a.to_string()))
+            .ok_or_else(|| locked_out(format!("the farm {farm} answered no assertion")))?;
+        self.login
+            .saml_bearer(
+                &self.tenant,
+                &self.client_id,
+                &assertion,
+                &format!("{GRAPH_SCOPE} offline_access"),
+            )
+            .await
+            .map_err(|e| AuthError::SignIn(e.to_string()))
     }
 }
 
 #[async_trait::async_trait]
 impl Credential for PasswordCredential {
     async fn token(&self) -> Result<AccessToken, AuthError> {
-        if let Some(t) = fresh(&self.cache.lock().unwrap_or_else(|e| e.into_inner())) {
+        if let Some(t) = fresh(&self.cached()) {
             return Ok(t);
         }
-        let r = self
-            .login
-            .password(
-                &self.tenant,
-                &self.client_id,
-                &self.upn,
-                &self.password,
-                GRAPH_SCOPE,
-            )
-            .await
-            .map_err(|e| AuthError::SignIn(e.to_string()))?;
-        let c = cache_from(r);
+        // A session keeps itself going with its refresh token, as Entra's sessions do: no new
+        // sign-in, so a farm that went down since does not matter until the refresh token lapses.
+        let refresh = self.cached().as_ref().and_then(|c| c.refresh.clone());
+        if let Some(refresh) = refresh
+            && let Ok(r) = self
+                .login
+                .refresh(&self.tenant, &self.client_id, &refresh)
+                .await
+        {
+            let c = cache_from(r);
+            let token = c.token.clone();
+            *self.cached() = Some(c);
+            return Ok(token);
+        }
+        let c = cache_from(self.sign_in().await?);
         let token = c.token.clone();
-        *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = Some(c);
+        *self.cached() = Some(c);
         Ok(token)
     }
 
+    /// Graph refused the token (it expired by the tenant's clock, say): the access token goes, the
+    /// refresh token stays for the next one.
     fn invalidate(&self) {
-        *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        if let Some(c) = self.cached().as_mut() {
+            c.token.expires_on = OffsetDateTime::UNIX_EPOCH;
+        }
     }
 
     fn describe(&self) -> String {

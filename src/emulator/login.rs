@@ -352,6 +352,9 @@ fn other_grant(sh: &Shared, t: &mut Tenant, req: &Req) -> Resp {
         "client_credentials" => client_credentials(sh, t, req, &form, &client_id, now),
         "password" => password_grant(sh, t, req, &form, &client_id, now).0,
         "refresh_token" => refresh_grant(sh, t, req, &form, &client_id, now),
+        "urn:ietf:params:oauth:grant-type:saml1_1-bearer" => {
+            saml_grant(sh, t, req, &form, &client_id, now)
+        }
         "urn:ietf:params:oauth:grant-type:device_code" => {
             device_grant(sh, t, req, &form, &client_id, now)
         }
@@ -693,7 +696,7 @@ fn check_password(
     Ok(user.clone())
 }
 
-fn issue_refresh(sh: &Shared, user: &UserRec, client_id: &str, scope: &str) -> String {
+fn issue_refresh(sh: &Shared, user: &UserRec, client_id: &str, scope: &str, now: i64) -> String {
     let token = format!(
         "0.{}{}",
         uuid::Uuid::new_v4().simple(),
@@ -705,6 +708,7 @@ fn issue_refresh(sh: &Shared, user: &UserRec, client_id: &str, scope: &str) -> S
             user_id: user.id.clone(),
             client_id: client_id.into(),
             scope: scope.into(),
+            issued: now,
         },
     );
     token
@@ -739,7 +743,7 @@ fn delegated_token(
     let refresh = requested
         .split(' ')
         .any(|s| s == "offline_access")
-        .then(|| issue_refresh(sh, user, client_id, requested));
+        .then(|| issue_refresh(sh, user, client_id, requested, now));
     let openid = requested.split(' ').any(|s| s == "openid");
     token_response(
         sh,
@@ -815,6 +819,58 @@ fn password_grant(
     }
 }
 
+/// A federated user's token from their farm, exchanged (`saml_bearer.rs` makes Entra's checks).
+fn saml_grant(
+    sh: &Shared,
+    t: &mut Tenant,
+    req: &Req,
+    form: &[(String, String)],
+    client_id: &str,
+    now: i64,
+) -> Resp {
+    for p in ["assertion", "scope"] {
+        if field(form, p).is_none() {
+            return err(
+                sh,
+                req,
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                900144,
+                &format!("The request body must contain the following parameter: '{p}'."),
+            );
+        }
+    }
+    match super::saml_bearer::user_for(t, field(form, "assertion").unwrap_or_default(), now) {
+        Ok(user) => {
+            let resp = delegated_token(
+                sh,
+                t,
+                req,
+                &user,
+                client_id,
+                field(form, "scope").unwrap_or_default(),
+                now,
+            );
+            let code = if resp.status() == StatusCode::OK {
+                0
+            } else {
+                65001
+            };
+            let rec = signin_record(t, &user.upn, client_id, code, None, now);
+            t.add_signins(vec![rec]);
+            resp
+        }
+        Err(r) => err(
+            sh,
+            req,
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            r.code,
+            &r.message,
+        ),
+    }
+}
+
 /// A sign-in as the log records it; the rehearsal does not evaluate Conditional Access on its
 /// token endpoint (its own tools sign in through it), so it says `notApplied`.
 pub fn signin_record(
@@ -848,6 +904,9 @@ pub fn signin_record(
     }
 }
 
+/// How long an unused refresh token stays good: Entra's 90 days.
+const REFRESH_INACTIVE_S: i64 = 90 * 86_400;
+
 fn refresh_grant(
     sh: &Shared,
     t: &Tenant,
@@ -857,11 +916,15 @@ fn refresh_grant(
     now: i64,
 ) -> Resp {
     let token = field(form, "refresh_token").unwrap_or_default();
-    let grant = lock(&sh.grants)
-        .refresh
-        .get(token)
-        .map(|g| (g.user_id.clone(), g.client_id.clone(), g.scope.clone()));
-    let Some((user_id, granted_client, scope)) = grant.filter(|g| g.1 == client_id) else {
+    let grant = lock(&sh.grants).refresh.get(token).map(|g| {
+        (
+            g.user_id.clone(),
+            g.client_id.clone(),
+            g.scope.clone(),
+            g.issued,
+        )
+    });
+    let Some((user_id, granted_client, scope, issued)) = grant.filter(|g| g.1 == client_id) else {
         return err(
             sh,
             req,
@@ -871,6 +934,24 @@ fn refresh_grant(
             "Invalid request. Request is malformed or invalid.",
         );
     };
+    // Entra's refresh tokens lapse after 90 days without use; until then they work whatever the
+    // user's federation service does (no new sign-in happens).
+    if now - issued >= REFRESH_INACTIVE_S {
+        return err(
+            sh,
+            req,
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            700082,
+            &format!(
+                "The refresh token has expired due to inactivity. The token was issued on {} and was inactive for 90.00:00:00.",
+                crate::graph::models::graph_time(
+                    time::OffsetDateTime::from_unix_timestamp(issued)
+                        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+                )
+            ),
+        );
+    }
     let Some(user) = t.users.iter().find(|u| u.id == user_id).cloned() else {
         return err(
             sh,

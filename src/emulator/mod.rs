@@ -17,6 +17,7 @@ mod graph;
 mod http;
 mod login;
 pub mod pki;
+mod saml_bearer;
 pub mod scenario;
 mod schema;
 pub mod state;
@@ -252,6 +253,8 @@ struct RefreshGrant {
     user_id: String,
     client_id: String,
     scope: String,
+    /// When it was issued (emulated time): Entra's refresh tokens lapse after 90 days unused.
+    issued: i64,
 }
 
 #[derive(Default)]
@@ -422,12 +425,9 @@ impl Shared {
 
     fn info(&self, ca_file: &Path, state_dir: &Path) -> Info {
         let t = lock(&self.tenant);
-        let admin = t
-            .users
-            .iter()
-            .find(|u| !u.synced)
-            .map(|u| u.upn.clone())
-            .unwrap_or_default();
+        // The administrator is the tenant's first user (made first, never moved): cloud-only on
+        // the onmicrosoft.com domain, or an AD account on a domain of the organisation.
+        let admin = t.users.first().map(|u| u.upn.clone()).unwrap_or_default();
         Info {
             graph_url: self.base_url.clone(),
             login_url: self.base_url.clone(),

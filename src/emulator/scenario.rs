@@ -126,6 +126,12 @@ pub struct SyncSpec {
     pub user_password: Option<String>,
     #[serde(default = "default_cycle")]
     pub cycle_minutes: u32,
+    /// `cloudPasswordPolicyForPasswordSyncedUsersEnabled`: Entra's password expiry for synced users.
+    #[serde(default)]
+    pub cloud_password_policy: bool,
+    /// `userForcePasswordChangeOnLogonEnabled`: "must change password at next logon" synchronized.
+    #[serde(default)]
+    pub force_password_change_on_logon: bool,
 }
 
 fn default_cycle() -> u32 {
@@ -333,6 +339,8 @@ impl Scenario {
             cloud_configurations: None,
             user_password: None,
             cycle_minutes: 2,
+            cloud_password_policy: false,
+            force_password_change_on_logon: false,
         });
         if !["connect", "cloud", "both"].contains(&sync.engine.as_str()) {
             return Err(EmulatorError::Scenario(format!(

@@ -625,6 +625,14 @@ impl Tenant {
                 changed_at: created,
             });
         }
+        // The administrator is like any user of their domain: on the tenant's onmicrosoft.com domain a
+        // cloud-only account with a cloud password; on a domain of the organisation an AD account,
+        // synchronized, whose sign-in follows the domain (through the farm while it is federated).
+        let admin_on_premises = !s
+            .admin
+            .upn
+            .to_ascii_lowercase()
+            .ends_with(".onmicrosoft.com");
         let mut users = vec![UserRec {
             id: uuid::Uuid::new_v4().to_string(),
             upn: s.admin.upn.clone(),
@@ -632,13 +640,13 @@ impl Tenant {
             given_name: None,
             surname: None,
             job_title: Some("Identity administrator".into()),
-            synced: false,
-            immutable_id: None,
-            has_hash: true,
-            cloud_password: Some(secret(20)),
+            synced: admin_on_premises,
+            immutable_id: admin_on_premises.then(|| base64_of(uuid::Uuid::new_v4().as_bytes())),
+            has_hash: !admin_on_premises,
+            cloud_password: (!admin_on_premises).then(|| secret(20)),
             roles: s.admin.roles.clone(),
             enabled: true,
-            last_sync: None,
+            last_sync: admin_on_premises.then_some(created),
         }];
         let mut n = 0usize;
         for d in &s.domains {
@@ -733,6 +741,15 @@ impl Tenant {
         ] {
             *f = Some(true);
         }
+        features.cloud_password_policy_for_password_synced_users_enabled =
+            Some(s.sync.cloud_password_policy);
+        features.user_force_password_change_on_logon_enabled =
+            Some(s.sync.force_password_change_on_logon);
+        let user_password = s
+            .sync
+            .user_password
+            .clone()
+            .unwrap_or_else(|| format!("Onprem-{}", secret(12)));
         let mut tenant = Tenant {
             version: STATE_VERSION,
             tenant_id: s.tenant.id.clone(),
@@ -749,12 +766,11 @@ impl Tenant {
                     .client_secret
                     .clone()
                     .unwrap_or_else(|| format!("rehearsal~{}", secret(32))),
-                admin_password: users[0].cloud_password.clone().unwrap_or_default(),
-                user_password: s
-                    .sync
-                    .user_password
+                admin_password: users[0]
+                    .cloud_password
                     .clone()
-                    .unwrap_or_else(|| format!("Onprem-{}", secret(12))),
+                    .unwrap_or_else(|| user_password.clone()),
+                user_password,
                 control_token: secret(40),
             },
             token_key: SigningCert::generate("entra-failover rehearsal STS", now - 86_400, 3650)?,

@@ -152,6 +152,13 @@ pub fn x5t(cert_der: &[u8]) -> String {
 #[derive(Clone, Debug)]
 pub struct RsaPublicKey(Vec<u8>);
 
+impl RsaPublicKey {
+    /// The DER `RSAPublicKey`, as ring's verifiers take it.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 /// The RSA key of a certificate; `None` for anything that is not an X.509 certificate with one.
 pub fn public_key_of(cert_der: &[u8]) -> Option<RsaPublicKey> {
     let (_, cert) = x509_parser::parse_x509_certificate(cert_der).ok()?;

@@ -243,6 +243,41 @@ impl LoginClient {
         .await
     }
 
+    /// The HTTP client (its roots, redirect policy and proxy), for what goes with a sign-in: a
+    /// federated user's request to their farm.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Exchanges a SAML 1.1 assertion from the user's AD FS farm (WS-Trust) for tokens: how a
+    /// federated user signs in without Entra ID seeing the password. The assertion is a bearer
+    /// credential, so it is a secret too.
+    pub async fn saml_bearer(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        assertion: &SecretString,
+        scope: &str,
+    ) -> Result<TokenResponse, LoginError> {
+        use base64::Engine;
+        let encoded = SecretString::from(
+            base64::engine::general_purpose::STANDARD.encode(assertion.expose_secret()),
+        );
+        self.token(
+            tenant,
+            &[
+                (
+                    "grant_type",
+                    "urn:ietf:params:oauth:grant-type:saml1_1-bearer",
+                ),
+                ("client_id", client_id),
+                ("assertion", encoded.expose_secret()),
+                ("scope", scope),
+            ],
+        )
+        .await
+    }
+
     /// Starts a device code sign-in.
     pub async fn device_code(
         &self,

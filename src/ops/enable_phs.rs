@@ -112,6 +112,8 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
     if !jobs_to_change.is_empty() {
         plan.permissions(&me, Task::StartCloudSyncJobs, "start Cloud Sync jobs");
     }
+    plan.checks
+        .push(super::operator::check_by_reading(s, &me).await?);
     plan.check("sync engine", Outcome::Pass, engines.describe());
     for u in &engines.unknown {
         plan.check("sync engine", Outcome::Warn, u.clone());

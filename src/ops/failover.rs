@@ -80,6 +80,15 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
         async { Ok(read_federations(s, named).await) },
     )?;
     plan.permissions(&me, Task::ConvertDomains, "convert domains");
+    plan.checks.push(super::operator::check(
+        &me,
+        domains.iter().map(|d| {
+            (
+                d.id.as_deref().unwrap_or_default(),
+                d.authentication_type == Some(AuthenticationType::Federated),
+            )
+        }),
+    ));
     let find = |name: &str| {
         domains.iter().find(|d| {
             d.id.as_deref()
@@ -197,6 +206,9 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
             }
         }
     }
+    // What changes about passwords once Entra ID checks them: from the settings already read.
+    plan.checks
+        .extend(super::password_policy::checks(sync.features.as_ref()));
     // The farm's health, shown: don't switch for a temporary reason.
     // Each target's farm, read a few at a time; each farm is then probed once.
     // Each target's settings: read with the first requests when named, else now.

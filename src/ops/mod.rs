@@ -9,6 +9,8 @@ pub mod farm;
 pub mod federated_login;
 pub mod journal;
 pub mod lock;
+pub mod operator;
+pub mod password_policy;
 pub mod plan;
 pub mod read_back;
 pub mod records;

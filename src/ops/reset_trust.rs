@@ -89,6 +89,8 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
     let mut plan = Plan::new("Reset the Microsoft Entra ID trust", &s.tenant);
     let me = who(s).await?;
     plan.permissions(&me, Task::ManageFederation, "update federation settings");
+    plan.checks
+        .push(super::operator::check_by_reading(s, &me).await?);
     let Some((fed, raw)) = federation(s, &o.domain).await? else {
         return Err(OpsError::Refused(format!(
             "{} is not federated: switch it back first",

@@ -414,13 +414,6 @@ impl Session {
         let login_url = Url::parse(&info.login_url).map_err(|_| bad_url(&info.login_url))?;
         let graph_url = Url::parse(&info.graph_url).map_err(|_| bad_url(&info.graph_url))?;
         let login = LoginClient::new(http.clone(), login_url.clone());
-        let credential = Arc::new(PasswordCredential::new(
-            login.clone(),
-            &info.tenant_id,
-            &info.client_id,
-            &info.admin_upn,
-            SecretString::from(info.admin_password.clone()),
-        ));
         let mut overrides = BTreeMap::new();
         // Microsoft's own metadata host (the relying party trust's source) is the rehearsal's too.
         if let Some(host) = Url::parse(crate::adfs::trust_script::MICROSOFT_METADATA)
@@ -435,13 +428,29 @@ impl Session {
                 Url::parse(base).map_err(|_| bad_url(base))?,
             );
         }
+        // An administrator on a federated domain signs in through the farm, as anyone of the domain.
+        let farms = FarmLocator { overrides };
+        let route = {
+            let farms = farms.clone();
+            Arc::new(move |u: &Url| farms.locate(u))
+        };
+        let credential = Arc::new(
+            PasswordCredential::new(
+                login.clone(),
+                &info.tenant_id,
+                &info.client_id,
+                &info.admin_upn,
+                SecretString::from(info.admin_password.clone()),
+            )
+            .with_farms(route),
+        );
         Ok(Session {
             profile: REHEARSAL.to_string(),
             tenant: info.tenant_id.clone(),
             graph: GraphClient::new(http.clone(), graph_url, credential, GRAPH_AT_ONCE),
             login,
             http,
-            farms: FarmLocator { overrides },
+            farms,
             home: home.to_path_buf(),
             ca_file: Some(info.ca_file.clone()),
             test_client_id: info.client_id.clone(),

@@ -407,6 +407,8 @@ pub async fn prepare(s: &Session, change: &Change) -> Result<Prepared, OpsError>
         });
     }
     plan.permissions(&me, Task::StagedRollout, "change staged rollout");
+    plan.checks
+        .push(super::operator::check_by_reading(s, &me).await?);
     let ((phs, _all), sync, last) =
         futures_util::try_join!(policies(s), sync_settings(s), async {
             Ok(last_password_sync(s).await)

@@ -43,6 +43,8 @@ pub struct Status {
     pub tenant_id: String,
     pub tenant_name: String,
     pub signed_in_as: String,
+    /// Whether the signed-in account could sign in again with the farm down.
+    pub operator: super::plan::Check,
     pub directory_sync_enabled: bool,
     pub last_sync: Option<String>,
     pub password_hash_sync: bool,
@@ -247,6 +249,11 @@ pub async fn status(s: &Session) -> Result<Status, OpsError> {
         tenant_id: org.id.clone().unwrap_or_else(|| s.tenant.clone()),
         tenant_name: org.display_name.clone().unwrap_or_default(),
         signed_in_as: me.who(),
+        operator: super::operator::check(
+            &me,
+            out.iter()
+                .map(|d| (d.id.as_str(), d.authentication_type == "Federated")),
+        ),
         directory_sync_enabled: org.on_premises_sync_enabled == Some(true),
         last_sync: org.on_premises_last_sync_date_time.clone(),
         password_hash_sync: flag,
@@ -277,6 +284,7 @@ impl std::fmt::Display for Status {
             "Signed in as {} (profile {})",
             self.signed_in_as, self.profile
         )?;
+        writeln!(f, "{}", self.operator)?;
         writeln!(
             f,
             "Directory sync: {}   last sync: {}",

@@ -72,6 +72,8 @@ async fn prepare_with(s: &Session, o: &Options, farms: &FarmCache) -> Result<Pre
     let mut plan = Plan::new("Change user sign-in to federation with AD FS", &s.tenant);
     let me = who(s).await?;
     plan.permissions(&me, Task::ManageFederation, "federate domains");
+    plan.checks
+        .push(super::operator::check_by_reading(s, &me).await?);
     let d = encode(&o.domain);
     let domain: Value = s
         .graph

@@ -220,12 +220,17 @@ async fn handle(
                         if let Some(path) = &r.connect_script {
                             lines.push(format!("Script for the Connect server: {path}"));
                         }
-                        lines.push(r.note.clone());
+                        // What is left to do is shown by the hashes' watch, and only until
+                        // they arrive; once they flow, the note says so.
+                        if r.hashes_flowing {
+                            lines.push(r.note.clone());
+                        }
                         lines.push("Journal: entra-failover history".into());
                         done = Some(lines);
                         if !r.hashes_flowing {
                             send(BackendEvent::AwaitHashes {
                                 previous: r.last_password_sync,
+                                next_steps: r.note.clone(),
                             });
                         }
                     }

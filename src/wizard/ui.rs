@@ -264,7 +264,10 @@ mod tests {
         assert_eq!(s.page, Page::Complete);
         let watch = update(
             &mut s,
-            Action::Backend(BackendEvent::AwaitHashes { previous: None }),
+            Action::Backend(BackendEvent::AwaitHashes {
+                previous: None,
+                next_steps: "Entra Connect Sync sends no password hash until its server's password sync is on: run /home/admin/scripts/enable-password-hash-sync.AADCONNECT01.ps1 on AADCONNECT01 as an administrator (PowerShell, with the ADSync module).".into(),
+            }),
         );
         assert_eq!(watch, vec![Effect::WatchHashes { previous: None }]);
         // Each look that finds nothing asks for another.
@@ -282,7 +285,10 @@ mod tests {
         // Leaving the page ends a watch.
         update(
             &mut s,
-            Action::Backend(BackendEvent::AwaitHashes { previous: None }),
+            Action::Backend(BackendEvent::AwaitHashes {
+                previous: None,
+                next_steps: "Entra Connect Sync sends no password hash until its server's password sync is on: run /home/admin/scripts/enable-password-hash-sync.AADCONNECT01.ps1 on AADCONNECT01 as an administrator (PowerShell, with the ADSync module).".into(),
+            }),
         );
         update(&mut s, Action::Previous);
         assert!(update(&mut s, Action::Backend(BackendEvent::Hashes(None))).is_empty());

@@ -90,7 +90,7 @@ fn the_mfa_gap_is_named_in_the_plan_the_confirmation_and_the_report() {
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(
-        err.contains("despite 2 warning(s) above (MFA after the cutover; legacy authentication)"),
+        err.contains("despite 4 warning(s) above (password expiry; change at next logon; MFA after the cutover; legacy authentication)"),
         "{err}"
     );
     // A warning never blocks the failover; the change report carries it.
@@ -265,4 +265,36 @@ async fn a_following_watch_counts_each_sign_in_once() {
     let third = w.look(&s).await.unwrap();
     assert_eq!(third.total, 10, "the same sign-ins, read again, count once");
     assert_eq!(third.requests, 1);
+}
+
+/// What changes about passwords once Entra ID checks them: two lines from the sync settings the
+/// pre-flight reads anyway, each following its flag, and neither flag touched by the failover.
+#[test]
+fn the_preflight_says_what_changes_about_passwords() {
+    let home = Home::new();
+    ready_for_failover(&home);
+    let plan = home.json(&["failover", "--all-federated", "--dry-run"]);
+    let expiry = check(&plan, "password expiry");
+    assert_eq!(expiry["outcome"], "warn", "{expiry}");
+    assert!(
+        expiry["detail"]
+            .as_str()
+            .unwrap()
+            .contains("cloudPasswordPolicyForPasswordSyncedUsersEnabled is off (off here)")
+    );
+    let next_logon = check(&plan, "change at next logon");
+    assert_eq!(next_logon["outcome"], "warn", "{next_logon}");
+    // With both flags on (scenario keys), the lines say so; the failover leaves them as they were.
+    let home = Home::new();
+    reset(
+        &home,
+        "[sync]\npassword_hash_sync = false\ncloud_password_policy = true\nforce_password_change_on_logon = true\n",
+    );
+    ready_for_failover(&home);
+    let r = home.json(&["failover", "--all-federated", "--yes"]);
+    assert_eq!(check(&r["plan"], "password expiry")["outcome"], "info");
+    assert_eq!(check(&r["plan"], "change at next logon")["outcome"], "pass");
+    let out = home.run(&["failover", "--all-federated", "--dry-run", "--json"]);
+    let after: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(check(&after, "password expiry")["outcome"], "info");
 }

@@ -120,8 +120,9 @@ fn connect_sync_gets_a_script_and_no_hash_flows_until_it_runs() {
     // One change through Graph: the flag. Nothing else can turn Connect Sync's hashes on.
     assert_eq!(writes(&log).len(), 1, "{:?}", writes(&log));
     // The fewest: the sync settings, both engines' traces (directory roles, Cloud Sync's service
-    // principals), the last password sync, the change and its read-back.
-    assert_eq!(log.len(), 6, "{log:?}");
+    // principals), the last password sync, the signed-in administrator's domain (could they sign
+    // in again with the farm down?), the change and its read-back.
+    assert_eq!(log.len(), 7, "{log:?}");
     assert!(writes(&log)[0].starts_with("PATCH /v1.0/directory/onPremisesSynchronization/"));
     let path = result["connect_script"].as_str().unwrap();
     let script = std::fs::read_to_string(path).unwrap();
@@ -218,14 +219,15 @@ fn cloud_sync_creates_and_starts_each_password_hash_job_once() {
         r["result"]["connect_script"].is_null(),
         "no Connect server, no script"
     );
-    // The fewest: 6 reads before (who, settings, the two engines' traces, last password sync) and
+    // The fewest: 7 reads before (who, settings, the two engines' traces, last password sync, the
+    // administrator's domain) and
     // two per configuration (its jobs, its provisioning schema); the flag and its read-back; then
     // per configuration Microsoft's four writes (create the job, the secrets, the schema with the
     // mapping, start) and two read-backs (the schema, the job): 8 a configuration. A run that
     // followed its pre-flight after more than 10 s reads each configuration once more (2).
     let configs = t.emu.tenant().sync.engines.cloud.len();
     assert!(
-        log.len() == 6 + configs * 8 || log.len() == 6 + configs * 10,
+        log.len() == 7 + configs * 8 || log.len() == 7 + configs * 10,
         "{}",
         log.len()
     );

@@ -10,5 +10,6 @@ mod federated;
 #[path = "../support/held.rs"]
 mod held;
 mod hostile_network;
+mod operator;
 mod request_budget;
 mod staged;

@@ -33,6 +33,11 @@ fn status(n: usize) -> Status {
         tenant_id: "t".into(),
         tenant_name: "Large tenant".into(),
         signed_in_as: "admin".into(),
+        operator: entra_failover::ops::plan::Check::new(
+            "your sign-in",
+            entra_failover::ops::plan::Outcome::Pass,
+            "signed in as admin",
+        ),
         directory_sync_enabled: true,
         last_sync: None,
         password_hash_sync: true,

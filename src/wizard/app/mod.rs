@@ -217,9 +217,11 @@ pub enum BackendEvent {
         passed: bool,
     },
     /// Password hash sync is set up but no hash has arrived yet: watch for the first password sync
-    /// newer than `previous`.
+    /// newer than `previous`. `next_steps` is what is left to do (run the Connect server's script):
+    /// true only until hashes arrive, so it is shown only until then.
     AwaitHashes {
         previous: Option<String>,
+        next_steps: String,
     },
     /// A look for hashes: the newer password sync's time, or `None` while none has run.
     Hashes(Option<String>),
@@ -412,6 +414,8 @@ pub struct HashesWatch {
     pub previous: Option<String>,
     pub looks: u32,
     pub arrived: Option<String>,
+    /// What is left to do while no hash has arrived.
+    pub next_steps: String,
 }
 
 impl State {

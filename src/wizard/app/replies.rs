@@ -54,11 +54,15 @@ pub(super) fn backend(s: &mut State, e: BackendEvent) -> Vec<Effect> {
             s.notice = Some(msg);
             return vec![Effect::Refresh];
         }
-        BackendEvent::AwaitHashes { previous } => {
+        BackendEvent::AwaitHashes {
+            previous,
+            next_steps,
+        } => {
             s.hashes = Some(HashesWatch {
                 previous: previous.clone(),
                 looks: 0,
                 arrived: None,
+                next_steps,
             });
             return vec![Effect::WatchHashes { previous }];
         }

@@ -21,6 +21,11 @@ pub fn status(phs: bool) -> Status {
         tenant_id: "9c5f2b1e-4d3a-4f6b-9e2c-7a1d0b8c3e55".into(),
         tenant_name: "Contoso (rehearsal)".into(),
         signed_in_as: "admin@contoso.onmicrosoft.com".into(),
+        operator: crate::ops::plan::Check::new(
+            "your sign-in",
+            crate::ops::plan::Outcome::Pass,
+            "contoso.onmicrosoft.com is managed, so it does not need AD FS",
+        ),
         directory_sync_enabled: true,
         last_sync: Some("2026-11-25T10:00:00Z".into()),
         password_hash_sync: phs,

@@ -95,9 +95,14 @@ pub fn complete(s: &State, _t: &Theme) -> Vec<Line<'static>> {
     if let Some(w) = &s.hashes {
         // The live panel first: the step is not done until password hashes arrive.
         match &w.arrived {
-            Some(t) => lines.push(Line::from(format!(
-                "Password hashes: arriving (a password sync ran at {t})."
-            ))),
+            Some(t) => {
+                lines.push(Line::from(format!(
+                    "Password hashes: arriving (a password sync ran at {t})."
+                )));
+                lines.push(Line::from(
+                    "Nothing is left to run: the sync engine sends password hashes.",
+                ));
+            }
             None => {
                 lines.push(Line::from(format!(
                     "Password hashes: none yet; watching for the first password sync (check {}).",
@@ -106,6 +111,9 @@ pub fn complete(s: &State, _t: &Theme) -> Vec<Line<'static>> {
                 lines.push(Line::from(
                     "Until they arrive, users cannot sign in; a first full sync can take 3 hours.",
                 ));
+                if !w.next_steps.is_empty() {
+                    lines.push(Line::from(w.next_steps.clone()));
+                }
                 if s.rehearsal {
                     lines.push(Line::from(
                         "Rehearsal: F2 then 6 runs the script on the Connect server, 5 a sync cycle.",

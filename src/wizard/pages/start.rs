@@ -34,6 +34,17 @@ pub fn connect(s: &State, t: &Theme) -> Vec<Line<'static>> {
         None => lines.push(Line::from("Signing in…")),
         Some(who) => {
             lines.push(Line::from(format!("Signed in as {who}")));
+            // Whether this account could sign in again with the farm down.
+            if let Some(o) = s.status.as_ref().map(|st| &st.operator) {
+                let style = match o.outcome {
+                    crate::ops::plan::Outcome::Warn | crate::ops::plan::Outcome::Fail => t.bad,
+                    _ => t.good,
+                };
+                lines.push(Line::from(vec![
+                    Span::raw("Your sign-in: "),
+                    Span::styled(o.detail.clone(), style),
+                ]));
+            }
             lines.push(Line::from(""));
             lines.push(Line::from("Permissions for each task:"));
             let show = |name: &str, missing: &[String]| {
