@@ -282,10 +282,10 @@ fn failover_and_switch_back_in_the_wizard_then_status_agrees() {
     let s = t.press("Enter", "more lines below (Down scrolls)");
     assert!(s.contains("2 domains"), "one plan for both: {s}");
     // The plan is longer than the screen: Down scrolls to its changes (it stops at the end).
-    for _ in 0..20 {
+    for _ in 0..60 {
         t.send("Down");
     }
-    t.wait_for("Changes, in order:");
+    t.wait_for("1. POST /v1.0/domains/contoso.com/federationConfiguration");
     // Configuring shows each domain's progress; Complete (with its change report) both results.
     let s = t.press("Enter", "Change report:");
     assert!(

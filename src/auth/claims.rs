@@ -64,6 +64,15 @@ impl TokenInfo {
         }
     }
 
+    /// The delegated scopes (`scp`), one by one; none for an app token.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.scp
+            .as_deref()
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|s| !s.is_empty())
+    }
+
     fn has_permission(&self, any_of: &[&str]) -> bool {
         if self.is_app() {
             self.roles

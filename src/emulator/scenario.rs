@@ -79,6 +79,10 @@ pub struct TenantSpec {
     /// An Entra ID P1/P2 licence: sign-in logs can be read through Graph only with one.
     #[serde(default = "yes")]
     pub premium: bool,
+    /// The documented permissions issue of `POST /domains/{id}/federationConfiguration`: delegated
+    /// callers without `Directory.AccessAsUser.All` get 403 (seen in some clouds, GCC High among them).
+    #[serde(default)]
+    pub federation_create_needs_access_as_user: bool,
 }
 
 fn default_country() -> String {

@@ -56,6 +56,9 @@ pub struct Tenant {
     /// An Entra ID P1/P2 licence (sign-in logs through Graph need one).
     #[serde(default = "yes")]
     pub premium: bool,
+    /// Creating federation settings refuses delegated callers without `Directory.AccessAsUser.All`.
+    #[serde(default)]
+    pub federation_create_needs_access_as_user: bool,
     /// The sign-in log, oldest first (the newest `SIGNIN_LIMIT` are kept).
     #[serde(default)]
     pub signins: Vec<SignInRec>,
@@ -796,6 +799,7 @@ impl Tenant {
             policies: vec![],
             ca_policies: vec![],
             premium: s.tenant.premium,
+            federation_create_needs_access_as_user: s.tenant.federation_create_needs_access_as_user,
             signins: vec![],
             app: AppRec {
                 client_id: s.app.client_id.clone(),

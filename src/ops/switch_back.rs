@@ -49,12 +49,32 @@ pub struct Prepared {
     noop: bool,
 }
 
+/// The checks about the signed-in account, once for a switch-back however many domains it has:
+/// could they sign in again with the farm down (one read), and the permission trap of creating
+/// federation settings (from the token: no request).
+async fn account_checks(s: &Session) -> Result<Vec<super::plan::Check>, OpsError> {
+    let me = who(s).await?;
+    let mut checks = vec![super::operator::check_by_reading(s, &me).await?];
+    if !me.is_app() && !me.scopes().any(|s| s == ACCESS_AS_USER) {
+        checks.push(super::plan::Check::new(
+            "federation create",
+            Outcome::Warn,
+            access_as_user_trap(),
+        ));
+    }
+    Ok(checks)
+}
+
 pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
     let farms = FarmCache::default();
-    let (mut p, staged) = futures_util::join!(
+    let (mut p, staged, account) = futures_util::join!(
         prepare_with(s, o, &farms),
-        super::staged_rollout::still_on(s)
+        super::staged_rollout::still_on(s),
+        account_checks(s)
     );
+    if let Ok(p) = &mut p {
+        p.plan.checks.extend(account?);
+    }
     if let (Ok(p), Some(note)) = (&mut p, staged) {
         p.plan.check("staged rollout", Outcome::Warn, note);
     }
@@ -72,8 +92,6 @@ async fn prepare_with(s: &Session, o: &Options, farms: &FarmCache) -> Result<Pre
     let mut plan = Plan::new("Change user sign-in to federation with AD FS", &s.tenant);
     let me = who(s).await?;
     plan.permissions(&me, Task::ManageFederation, "federate domains");
-    plan.checks
-        .push(super::operator::check_by_reading(s, &me).await?);
     let d = encode(&o.domain);
     let domain: Value = s
         .graph
@@ -323,6 +341,17 @@ type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 
 /// How many domains are prepared or switched back at once (the Graph client bounds the requests).
 const DOMAINS_AT_ONCE: usize = 32;
 
+/// The scope Microsoft's reference for `POST /domains/{id}/federationConfiguration` says delegated
+/// callers may need ("a known permissions issue"); a switch-back is when a 403 hurts most.
+const ACCESS_AS_USER: &str = "Directory.AccessAsUser.All";
+
+/// What that issue is, and its fix.
+fn access_as_user_trap() -> String {
+    format!(
+        "creating federation settings (POST /domains/{{id}}/federationConfiguration) has a documented permissions issue: a delegated caller may need {ACCESS_AS_USER}, which this sign-in's token does not carry, and Graph then answers 403 Authorization_RequestDenied. The fix: an administrator consents {ACCESS_AS_USER} for the app you sign in with, or you switch back with an app registration (a client-secret or client-certificate profile) holding Domain-InternalFederation.ReadWrite.All"
+    )
+}
+
 /// Prepares several domains side by side, in the order given.
 pub async fn prepare_many(s: &Session, os: &[Options]) -> Result<Vec<Prepared>, OpsError> {
     use futures_util::{StreamExt, TryStreamExt};
@@ -334,13 +363,17 @@ pub async fn prepare_many(s: &Session, os: &[Options]) -> Result<Vec<Prepared>, 
         .iter()
         .map(|o| Box::pin(prepare_with(s, o, farms)) as BoxFuture<'_, _>)
         .collect();
-    let (ps, staged) = futures_util::join!(
+    let (ps, staged, account) = futures_util::join!(
         futures_util::stream::iter(futures)
             .buffered(DOMAINS_AT_ONCE)
             .try_collect::<Vec<Prepared>>(),
-        super::staged_rollout::still_on(s)
+        super::staged_rollout::still_on(s),
+        account_checks(s)
     );
     let mut ps = ps?;
+    if let Some(p) = ps.first_mut() {
+        p.plan.checks.extend(account?);
+    }
     if let Some(note) = staged {
         for p in &mut ps {
             p.plan.check("staged rollout", Outcome::Warn, note.clone());
@@ -485,6 +518,10 @@ async fn run_locked(s: &Session, p: Prepared, progress: &dyn Progress) -> Result
         }
         other => {
             let why = match (result, other) {
+                (Err(e), None) if e.status() == Some(403) => format!(
+                    "{e}; the domain is still managed. {}",
+                    access_as_user_trap()
+                ),
                 (Err(e), None) => format!("{e}; the domain is still managed"),
                 (Err(e), Some(_)) => format!(
                     "{e}; but the domain now has federation settings that differ from those sent: check it"

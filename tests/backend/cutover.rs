@@ -298,3 +298,87 @@ fn the_preflight_says_what_changes_about_passwords() {
     let after: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(check(&after, "password expiry")["outcome"], "info");
 }
+
+/// The switch-back's permission trap: creating federation settings has a documented permissions
+/// issue (delegated callers may need Directory.AccessAsUser.All). The pre-flight warns; a tenant
+/// that has the issue answers the POST with Graph's 403, the domain stays managed and the error
+/// names the fix; with the scope consented the same switch-back goes through.
+#[test]
+fn the_switch_back_permission_trap_is_warned_shown_and_fixed() {
+    const TRAP: &str = "[tenant]\nid = \"9c5f2b1e-4d3a-4f6b-9e2c-7a1d0b8c3e55\"\ndisplay_name = \"Contoso (rehearsal)\"\ninitial_domain = \"contoso.onmicrosoft.com\"\nfederation_create_needs_access_as_user = true\n";
+    let switch_back = [
+        "switch-back",
+        "--domain",
+        "contoso.com",
+        "--from-backup",
+        "latest",
+        "--yes",
+    ];
+    let home = Home::new();
+    reset(&home, TRAP);
+    ready_for_failover(&home);
+    home.json(&["failover", "--domain", "contoso.com", "--yes"]);
+    home.json(&["rehearse", "farm", "sts.contoso.com", "up"]);
+    let out = home.run(&[
+        "switch-back",
+        "--domain",
+        "contoso.com",
+        "--from-backup",
+        "latest",
+        "--dry-run",
+        "--json",
+    ]);
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let warned = check(&plan, "federation create");
+    assert_eq!(warned["outcome"], "warn", "{warned}");
+    assert!(
+        warned["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Directory.AccessAsUser.All")
+    );
+    let out = home.run(&switch_back);
+    assert!(!out.status.success());
+    let e = text(&out.stderr);
+    assert!(
+        e.contains("403") && e.contains("still managed") && e.contains("The fix:"),
+        "{e}"
+    );
+    let st = home.json(&["status"]);
+    let contoso = st["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "contoso.com")
+        .unwrap();
+    assert_eq!(contoso["authentication_type"], "Managed");
+    // The fix: the scope consented for the app the administrator signs in with.
+    let home = Home::new();
+    let consented = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/rehearsal-tenant.toml"
+    ))
+    .unwrap()
+    .replace(
+        "premium = true",
+        "premium = true\nfederation_create_needs_access_as_user = true",
+    )
+    .replace(
+        "  \"AuditLog.Read.All\",\n]",
+        "  \"AuditLog.Read.All\",\n  \"Directory.AccessAsUser.All\",\n]",
+    );
+    assert!(consented.contains("\"Directory.AccessAsUser.All\""));
+    reset(&home, &consented);
+    ready_for_failover(&home);
+    home.json(&["failover", "--domain", "contoso.com", "--yes"]);
+    home.json(&["rehearse", "farm", "sts.contoso.com", "up"]);
+    let r = home.json(&switch_back);
+    assert_eq!(r["result"]["outcome"], "federated", "{r}");
+    assert!(
+        r["plan"]["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["name"] != "federation create")
+    );
+}
