@@ -10,7 +10,6 @@
 #![allow(clippy::result_large_err)]
 
 mod adfs;
-mod audit;
 mod control;
 pub mod engines;
 mod graph;
@@ -21,7 +20,6 @@ mod saml_bearer;
 pub mod scenario;
 mod schema;
 pub mod state;
-mod sync_api;
 pub mod tokens;
 
 use std::collections::{BTreeMap, HashMap};

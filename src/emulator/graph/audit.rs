@@ -5,11 +5,11 @@
 use hyper::StatusCode;
 use serde_json::{Value, json};
 
-use super::graph::{Call, Filter, Outcome, parse_filter, short};
-use super::http::{Resp, graph_error};
-use super::state::{SignInRec, Tenant};
-use super::tokens::Claims;
+use super::call::{Call, Filter, Outcome, parse_filter, short};
 use crate::clock::unix;
+use crate::emulator::http::{Resp, graph_error};
+use crate::emulator::state::{SignInRec, Tenant};
+use crate::emulator::tokens::Claims;
 use crate::graph::models::graph_time;
 
 const CA_READ: &[&str] = &[

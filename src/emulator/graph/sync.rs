@@ -7,13 +7,13 @@
 use hyper::StatusCode;
 use serde_json::{Value, json};
 
-use super::engines::{
+use super::call::{Call, Filter, Outcome, parse_filter, short};
+use crate::emulator::engines::{
     DIRECTORY_SYNC_ACCOUNTS, JobRec, PASSWORD_HASH_TEMPLATE, PROVISIONING_TEMPLATE,
 };
-use super::graph::{Call, Filter, Outcome, parse_filter, short};
-use super::http::{Resp, graph_error, json as json_resp, no_content};
-use super::state::{GLOBAL_ADMIN, HYBRID_IDENTITY_ADMIN, Tenant};
-use super::tokens::Claims;
+use crate::emulator::http::{Resp, graph_error, json as json_resp, no_content};
+use crate::emulator::state::{GLOBAL_ADMIN, HYBRID_IDENTITY_ADMIN, Tenant};
+use crate::emulator::tokens::Claims;
 use crate::graph::sync_schema::{self, SECRET_KEYS};
 
 const SP_READ: &[&str] = &[
@@ -161,7 +161,7 @@ fn config<'a>(
     call: &Call,
     t: &'a Tenant,
     sp: &str,
-) -> Result<&'a super::engines::CloudConfig, Resp> {
+) -> Result<&'a crate::emulator::engines::CloudConfig, Resp> {
     t.sync
         .engines
         .cloud
@@ -344,7 +344,7 @@ fn job_mut<'a>(t: &'a mut Tenant, sp: &str, id: &str) -> Option<&'a mut JobRec> 
 
 fn job_of<'a>(
     call: &Call,
-    c: &'a super::engines::CloudConfig,
+    c: &'a crate::emulator::engines::CloudConfig,
     id: &str,
 ) -> Result<&'a JobRec, Resp> {
     c.jobs
