@@ -78,6 +78,9 @@ pub struct Global {
 pub enum Command {
     /// Show the tenant: domains and how they sign in, password hash sync, AD FS farms.
     Status,
+    /// Read-only, before an outage: users without MFA, unknown AD UPN suffixes, hybrid-joined
+    /// devices, smart lockout, and one read of every kind the runbook makes (exit 1 if one fails).
+    Readiness,
     /// List the profiles in config.toml and the built-in rehearsal tenant.
     Profiles,
     /// Turn on password hash sync: the tenant's flag and each sync engine's part.
@@ -138,6 +141,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
             match cli.command {
                 None => wizard(&g).await,
                 Some(Command::Status) => status::run(&g).await,
+                Some(Command::Readiness) => status::readiness(&g).await,
                 Some(Command::Profiles) => status::profiles(&g),
                 Some(Command::EnablePhs(a)) => runbook::enable_phs(&g, a).await,
                 Some(Command::Failover(a)) => runbook::failover(&g, a).await,

@@ -1,4 +1,4 @@
-//! `status` and `profiles`.
+//! `status`, `readiness` and `profiles`.
 
 use std::sync::Arc;
 
@@ -24,6 +24,18 @@ pub async fn run(g: &Global) -> Result<u8, CliError> {
     let st = status::status(&s).await?;
     print(g, &st)?;
     Ok(0)
+}
+
+/// The readiness checks; exit 1 when a read failed (a step of the runbook would fail the same way).
+pub async fn readiness(g: &Global) -> Result<u8, CliError> {
+    let s = connect(g).await?;
+    let r = crate::ops::readiness::readiness(&s).await?;
+    print(g, &r)?;
+    let failed = r
+        .reads
+        .iter()
+        .any(|x| x.outcome == crate::ops::readiness::ReadOutcome::Failed);
+    Ok(u8::from(failed))
 }
 
 pub fn profiles(g: &Global) -> Result<u8, CliError> {

@@ -83,6 +83,16 @@ pub struct TenantSpec {
     /// callers without `Directory.AccessAsUser.All` get 403 (seen in some clouds, GCC High among them).
     #[serde(default)]
     pub federation_create_needs_access_as_user: bool,
+    /// Devices hybrid joined through AD (`trustType` `ServerAd`).
+    #[serde(default)]
+    pub hybrid_joined_devices: u32,
+    /// Devices registered with Entra ID (`Workplace`): personal phones and the like.
+    #[serde(default)]
+    pub registered_devices: u32,
+    /// Smart lockout changed from Entra's defaults (10 failures, 60 seconds): the threshold...
+    pub lockout_threshold: Option<u32>,
+    /// ...and the lockout's duration in seconds.
+    pub lockout_duration_s: Option<u32>,
 }
 
 fn default_country() -> String {
@@ -181,6 +191,13 @@ pub struct DomainSpec {
     /// The domain's `federatedIdpMfaBehavior` (federated domains; default
     /// `acceptIfMfaDoneByFederatedIdp`).
     pub federated_idp_mfa_behavior: Option<String>,
+    /// How many of its users (the first ones) never registered an MFA method with Entra ID.
+    #[serde(default)]
+    pub mfa_unregistered: u32,
+    /// How many of its users (the first ones) have an AD UPN whose suffix Entra ID does not know
+    /// (`{forest}.local`).
+    #[serde(default)]
+    pub unroutable_upn: u32,
 }
 
 fn yes() -> bool {
@@ -400,6 +417,8 @@ impl Scenario {
                     default: false,
                     verified: true,
                     federated_idp_mfa_behavior: None,
+                    mfa_unregistered: 0,
+                    unroutable_upn: 0,
                 });
             }
             let targets: Vec<usize> = if domains.len() > first_generated {

@@ -59,6 +59,11 @@ pub struct Tenant {
     /// Creating federation settings refuses delegated callers without `Directory.AccessAsUser.All`.
     #[serde(default)]
     pub federation_create_needs_access_as_user: bool,
+    #[serde(default)]
+    pub devices: Vec<DeviceRec>,
+    /// Smart lockout's values, where the tenant changed them; Entra's defaults otherwise.
+    #[serde(default)]
+    pub lockout: Option<LockoutRec>,
     /// The sign-in log, oldest first (the newest `SIGNIN_LIMIT` are kept).
     #[serde(default)]
     pub signins: Vec<SignInRec>,
@@ -160,6 +165,31 @@ pub struct UserRec {
     pub roles: Vec<String>,
     pub enabled: bool,
     pub last_sync: Option<i64>,
+    /// Whether the user registered an MFA method with Entra ID (`userRegistrationDetails`).
+    #[serde(default = "yes")]
+    pub mfa_registered: bool,
+    /// The user's UPN in AD (`onPremisesUserPrincipalName`), for a synchronized user.
+    #[serde(default)]
+    pub on_premises_upn: Option<String>,
+}
+
+/// A device registered in Entra ID, as `GET /devices` lists it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DeviceRec {
+    pub id: String,
+    pub device_id: String,
+    pub display_name: String,
+    /// `ServerAd` (hybrid joined through AD), `AzureAd` (Entra joined) or `Workplace` (registered).
+    pub trust_type: String,
+    pub operating_system: String,
+}
+
+/// Entra ID smart lockout's values where the tenant changed them (a Password Rule Settings object).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LockoutRec {
+    pub settings_id: String,
+    pub threshold: u32,
+    pub duration_s: u32,
 }
 
 impl UserRec {
@@ -650,10 +680,14 @@ impl Tenant {
             roles: s.admin.roles.clone(),
             enabled: true,
             last_sync: admin_on_premises.then_some(created),
+            mfa_registered: true,
+            on_premises_upn: admin_on_premises.then(|| s.admin.upn.clone()),
         }];
         let mut n = 0usize;
         for d in &s.domains {
-            for _ in 0..d.users {
+            // The AD forest's own suffix, for users whose AD UPN is not a domain Entra ID knows.
+            let ad_suffix = format!("{}.local", d.name.split('.').next().unwrap_or("corp"));
+            for k in 0..d.users {
                 let given = GIVEN[n % GIVEN.len()];
                 let family = FAMILY[(n / GIVEN.len()) % FAMILY.len()];
                 let round = n / (GIVEN.len() * FAMILY.len());
@@ -676,6 +710,12 @@ impl Tenant {
                     roles: vec![],
                     enabled: true,
                     last_sync: Some(created),
+                    mfa_registered: k >= d.mfa_unregistered,
+                    on_premises_upn: Some(if k < d.unroutable_upn {
+                        format!("{local}@{ad_suffix}")
+                    } else {
+                        format!("{local}@{}", d.name)
+                    }),
                 });
                 n += 1;
             }
@@ -800,6 +840,12 @@ impl Tenant {
             ca_policies: vec![],
             premium: s.tenant.premium,
             federation_create_needs_access_as_user: s.tenant.federation_create_needs_access_as_user,
+            devices: devices(&s.tenant),
+            lockout: s.tenant.lockout_threshold.map(|threshold| LockoutRec {
+                settings_id: uuid::Uuid::new_v4().to_string(),
+                threshold,
+                duration_s: s.tenant.lockout_duration_s.unwrap_or(60),
+            }),
             signins: vec![],
             app: AppRec {
                 client_id: s.app.client_id.clone(),
@@ -1010,6 +1056,21 @@ impl Tenant {
     pub fn user_password(&self) -> &str {
         &self.secrets.user_password
     }
+}
+
+/// The scenario's devices: hybrid joined (through AD, `ServerAd`) and Entra registered (`Workplace`).
+fn devices(spec: &super::scenario::TenantSpec) -> Vec<DeviceRec> {
+    let make = |i: u32, trust: &str, prefix: &str, os: &str| DeviceRec {
+        id: uuid::Uuid::new_v4().to_string(),
+        device_id: uuid::Uuid::new_v4().to_string(),
+        display_name: format!("{prefix}-{:04}", i + 1),
+        trust_type: trust.into(),
+        operating_system: os.into(),
+    };
+    (0..spec.hybrid_joined_devices)
+        .map(|i| make(i, "ServerAd", "WS", "Windows"))
+        .chain((0..spec.registered_devices).map(|i| make(i, "Workplace", "PHONE", "iOS")))
+        .collect()
 }
 
 /// A `conditionalAccessPolicy` as Graph returns it, from a scenario's few words.

@@ -109,6 +109,14 @@ impl GraphError {
         }
     }
 
+    /// Graph's `request-id` of an error answer, for support.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            GraphError::Api(a) => a.request_id.as_deref(),
+            _ => None,
+        }
+    }
+
     pub fn code(&self) -> Option<&str> {
         match self {
             GraphError::Api(a) => Some(&a.code),

@@ -13,6 +13,7 @@ pub mod operator;
 pub mod password_policy;
 pub mod plan;
 pub mod read_back;
+pub mod readiness;
 pub mod records;
 pub mod report;
 pub mod reset_trust;

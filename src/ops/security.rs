@@ -221,6 +221,15 @@ pub async fn preflight(s: &Session, domains: &[(String, Option<Value>)]) -> Vec<
     checks
 }
 
+/// The enabled policy that requires MFA of all users for all resources and clients, if one does.
+pub fn mfa_for_all(policies: &[Value]) -> Option<String> {
+    policies
+        .iter()
+        .filter_map(mfa_reach)
+        .find(|r| r.enforced && r.all_users && r.all_apps && r.all_clients)
+        .map(|r| r.name)
+}
+
 fn mfa_check(policies: &[Value], who: &str) -> Check {
     let reaches: Vec<MfaReach> = policies.iter().filter_map(mfa_reach).collect();
     if let Some(r) = reaches
@@ -246,7 +255,7 @@ fn mfa_check(policies: &[Value], who: &str) -> Check {
             MFA,
             Outcome::Warn,
             format!(
-                "no Conditional Access policy requires MFA: after the cutover, {who} sign in with a password alone. Create one (all users, all resources, grant: require MFA) before or right after the failover"
+                "no Conditional Access policy requires MFA: after the cutover, {who} sign in with a password alone. Create one (all users, all resources, grant: require MFA) before or right after the failover (`entra-failover readiness` counts who has no MFA method to register with)"
             ),
         );
     }

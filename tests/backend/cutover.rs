@@ -364,8 +364,8 @@ fn the_switch_back_permission_trap_is_warned_shown_and_fixed() {
         "premium = true\nfederation_create_needs_access_as_user = true",
     )
     .replace(
-        "  \"AuditLog.Read.All\",\n]",
-        "  \"AuditLog.Read.All\",\n  \"Directory.AccessAsUser.All\",\n]",
+        "scopes = [\n",
+        "scopes = [\n  \"Directory.AccessAsUser.All\",\n",
     );
     assert!(consented.contains("\"Directory.AccessAsUser.All\""));
     reset(&home, &consented);

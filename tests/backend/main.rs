@@ -11,5 +11,6 @@ mod federated;
 mod held;
 mod hostile_network;
 mod operator;
+mod readiness;
 mod request_budget;
 mod staged;

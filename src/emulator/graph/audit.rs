@@ -1,6 +1,7 @@
-//! Conditional Access policies (`/identity/conditionalAccess/policies`) and the sign-in log
-//! (`/auditLogs/signIns`), as Graph v1.0 serves them: permissions, the licence sign-in logs need,
-//! newest first, the documented filters (and no others), paging.
+//! Conditional Access policies (`/identity/conditionalAccess/policies`), the sign-in log
+//! (`/auditLogs/signIns`) and the authentication methods report
+//! (`/reports/authenticationMethods/userRegistrationDetails`), as Graph v1.0 serves them:
+//! permissions, the licence they need, the documented filters (and no others), paging.
 
 use hyper::StatusCode;
 use serde_json::{Value, json};
@@ -34,6 +35,14 @@ pub(super) fn route(
         ("GET", ["identity", "conditionalaccess", "policies", id]) => get_policy(call, t, who, id),
         ("GET", ["auditlogs", "signins"]) => list_signins(call, t, who),
         ("GET", ["auditlogs", "signins", id]) => get_signin(call, t, who, id),
+        (
+            "GET",
+            [
+                "reports",
+                "authenticationmethods",
+                "userregistrationdetails",
+            ],
+        ) => list_registration(call, t, who),
         _ => return None,
     };
     Some(r.map(|resp| Outcome {
@@ -62,6 +71,81 @@ fn get_policy(call: &Call, t: &Tenant, who: &Claims, id: &str) -> Result<Resp, R
         .ok_or_else(|| call.not_found(&short(id)))?;
     v["@odata.context"] = json!(call.context("identity/conditionalAccess/policies/$entity"));
     Ok(call.ok(v))
+}
+
+/// `userRegistrationDetails`: `AuditLog.Read.All`, and for a signed-in caller one of the roles
+/// Microsoft's reference names (Reports Reader, Security Reader or Administrator, Global Reader,
+/// Global Administrator).
+const REGISTRATION_READ: &[&str] = &["AuditLog.Read.All"];
+const REGISTRATION_ROLES: &[&str] = &[
+    crate::emulator::state::GLOBAL_ADMIN,
+    "4a5d8f65-41da-4de4-8968-e035b65339cf",
+    "5d6b6bb7-de71-4623-b4af-96380a352509",
+    "194ae4cb-b126-40b2-bd5b-6091b380977d",
+    "f2ef992c-3afb-46b9-b7cf-a126ee74c451",
+];
+
+/// Each user's registration for MFA and self-service password reset, as the report has it.
+fn registration_json(t: &Tenant, u: &crate::emulator::state::UserRec) -> Value {
+    let methods: Vec<&str> = if u.mfa_registered {
+        vec!["microsoftAuthenticatorPush", "mobilePhone"]
+    } else {
+        vec![]
+    };
+    json!({
+        "id": u.id,
+        "userPrincipalName": u.upn,
+        "userDisplayName": u.display_name,
+        "userType": "member",
+        "isAdmin": !u.roles.is_empty(),
+        "isSsprRegistered": u.mfa_registered,
+        "isSsprEnabled": false,
+        "isSsprCapable": false,
+        "isMfaRegistered": u.mfa_registered,
+        "isMfaCapable": u.mfa_registered,
+        "isPasswordlessCapable": false,
+        "methodsRegistered": methods,
+        "isSystemPreferredAuthenticationMethodEnabled": false,
+        "systemPreferredAuthenticationMethods": [],
+        "userPreferredMethodForSecondaryAuthentication": if u.mfa_registered { "push" } else { "none" },
+        "lastUpdatedDateTime": graph_time(unix(t.created)),
+    })
+}
+
+fn list_registration(call: &Call, t: &Tenant, who: &Claims) -> Result<Resp, Resp> {
+    call.allow(who, REGISTRATION_READ, Some(REGISTRATION_ROLES))?;
+    premium(call, t)?;
+    let mut items: Vec<Value> = t.users.iter().map(|u| registration_json(t, u)).collect();
+    if let Some(f) = call.req.query("$filter") {
+        let filter = parse_filter(f).map_err(|m| call.bad(&m))?;
+        let Filter::Eq(prop, value) = filter else {
+            return Err(call.bad("Invalid filter clause: only 'eq' is supported here."));
+        };
+        const FILTERABLE: [&str; 6] = [
+            "isMfaRegistered",
+            "isMfaCapable",
+            "isAdmin",
+            "isSsprRegistered",
+            "userType",
+            "userPrincipalName",
+        ];
+        let Some(prop) = FILTERABLE.iter().find(|p| p.eq_ignore_ascii_case(&prop)) else {
+            return Err(call.bad(&format!(
+                "Invalid filter clause: property '{}' is not filterable.",
+                short(&prop)
+            )));
+        };
+        items.retain(|v| match (&v[*prop], &value) {
+            (Value::String(a), Value::String(b)) => a.eq_ignore_ascii_case(b),
+            (a, b) => a == b,
+        });
+    }
+    call.page(
+        items,
+        t.limits.page_size,
+        call.context("reports/authenticationMethods/userRegistrationDetails"),
+        None,
+    )
 }
 
 /// The licence check Graph makes after the permission check.

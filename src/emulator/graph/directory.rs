@@ -33,6 +33,7 @@ pub(super) fn route(
         ("PATCH", ["directory", "onpremisessynchronization", _]) => {
             patch_sync(call, t, who, &segs[2])
         }
+        ("GET", ["groupsettings"]) => list_settings(call, t, who).map(Into::into),
         _ => return None,
     };
     Some(r)
@@ -201,4 +202,39 @@ fn patch_sync(call: &Call, t: &mut Tenant, who: &Claims, id: &str) -> Result<Out
         resp: no_content(call.req),
         changed: true,
     })
+}
+
+/// The tenant's settings objects (`groupSetting`): here the one a tenant has when it changed smart
+/// lockout, "Password Rule Settings" (template 5cf42378-d67d-4f36-ba46-e8b86229381d). None when it
+/// kept Entra's defaults.
+const SETTINGS_READ: &[&str] = &["Directory.Read.All", "Directory.ReadWrite.All"];
+pub const PASSWORD_RULE_TEMPLATE: &str = "5cf42378-d67d-4f36-ba46-e8b86229381d";
+
+fn list_settings(call: &Call, t: &Tenant, who: &Claims) -> Result<Resp, Resp> {
+    call.allow(who, SETTINGS_READ, None)?;
+    let items: Vec<Value> = t
+        .lockout
+        .iter()
+        .map(|l| {
+            json!({
+                "id": l.settings_id,
+                "displayName": "Password Rule Settings",
+                "templateId": PASSWORD_RULE_TEMPLATE,
+                "values": [
+                    {"name": "BannedPasswordCheckOnPremisesMode", "value": "Audit"},
+                    {"name": "EnableBannedPasswordCheckOnPremises", "value": "False"},
+                    {"name": "EnableBannedPasswordCheck", "value": "True"},
+                    {"name": "LockoutDurationInSeconds", "value": l.duration_s.to_string()},
+                    {"name": "LockoutThreshold", "value": l.threshold.to_string()},
+                    {"name": "BannedPasswordList", "value": ""},
+                ],
+            })
+        })
+        .collect();
+    call.page(
+        items,
+        t.limits.page_size,
+        call.context("groupSettings"),
+        None,
+    )
 }

@@ -4,6 +4,7 @@
 
 mod audit;
 mod call;
+mod devices;
 mod directory;
 mod domains;
 mod people;
@@ -37,6 +38,7 @@ pub fn handle(
         .or_else(|| directory::route(&call, t, who, &l, segs))
         .or_else(|| people::route(&call, t, who, &l, segs))
         .or_else(|| policies::route(&call, t, who, &l, segs))
+        .or_else(|| devices::route(&call, t, who, &l))
         .or_else(|| sync::route(&call, t, who, &l, segs))
         .or_else(|| audit::route(&call, t, who, &l))
         .unwrap_or_else(|| Err(unrouted(&call, m, &l)));

@@ -181,6 +181,7 @@ fn user_json(u: &UserRec) -> Value {
             .map(|t| json!(graph_time(unix(t))))
             .unwrap_or(Value::Null),
     );
+    m.insert("onPremisesUserPrincipalName".into(), s(&u.on_premises_upn));
     m.insert("userType".into(), json!("Member"));
     m.insert(
         "onPremisesDomainName".into(),
