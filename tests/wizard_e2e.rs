@@ -615,3 +615,33 @@ fn staged_rollout_in_the_wizard_moves_a_pilot_while_the_domain_stays_federated()
     let v = cli(&["staged-rollout", "--json"]);
     assert!(v["policy"].is_null(), "{v}");
 }
+
+/// Additional tasks → Check readiness, read-only, on the rehearsal tenant: the counts its scenario
+/// defines, and the tenant left as it was.
+#[test]
+fn readiness_from_the_wizard_counts_and_changes_nothing() {
+    if !tmux_available() {
+        eprintln!("tmux is not installed: skipped");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let t = Tmux::start(home.path(), "readiness");
+    t.wait_for("Choose the tenant to configure");
+    t.press("Enter", "Signed in as admin@contoso.onmicrosoft.com");
+    t.press("Enter", "Select a task:");
+    let s = t.press("6", "without an MFA method:   12 (");
+    assert!(s.contains("AD UPN suffix unknown:   3 ("), "{s}");
+    // The rest of the page scrolls: devices, lockout, then the reads.
+    for _ in 0..10 {
+        t.send("Down");
+    }
+    let s = t.wait_for("Hybrid-joined devices: 25");
+    assert!(s.contains("Smart lockout: 10 failures, 60 s"), "{s}");
+    t.press("Enter", "Select a task:");
+    t.send("q");
+    // Read-only: the journal has nothing, and the domains sign in as before.
+    let history = cli(home.path(), &["history", "--json"]);
+    assert!(history.as_array().is_none_or(Vec::is_empty), "{history}");
+    let st = wizard_status(home.path());
+    assert_eq!(domain_type(&st, "contoso.com"), "Federated");
+}

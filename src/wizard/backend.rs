@@ -486,6 +486,13 @@ async fn handle(
             }),
             Err(e) => send(BackendEvent::Failed(panel("Verification failed", &e))),
         },
+        Effect::Readiness => {
+            let r = crate::ops::readiness::readiness(s)
+                .await
+                .map(Box::new)
+                .map_err(|e| e.to_string());
+            send(BackendEvent::Readiness(r));
+        }
         Effect::LoadStaged => match load_staged(s).await {
             Ok(info) => send(BackendEvent::Staged(Box::new(info))),
             Err(e) => send(BackendEvent::Failed(panel(

@@ -471,6 +471,55 @@ mod tests {
     }
 
     #[test]
+    fn the_readiness_page_runs_the_checks_and_shows_them() {
+        use crate::ops::readiness::{
+            Counted, DomainReadiness, Lockout, Read, ReadOutcome, Readiness,
+        };
+        let mut s = connected(false);
+        assert_eq!(update(&mut s, Action::Digit(6)), vec![Effect::Readiness]);
+        assert_eq!(s.page, Page::Readiness);
+        snap("readiness_running", &s);
+        let r = Readiness {
+            tenant: "9c5f2b1e-4d3a-4f6b-9e2c-7a1d0b8c3e55".into(),
+            simulated: true,
+            mfa_required_by: Some("Require MFA for all users".into()),
+            domains: vec![DomainReadiness {
+                domain: "contoso.com".into(),
+                without_mfa: Some(Counted {
+                    count: 12,
+                    first: vec!["adele.vance@contoso.com".into()],
+                }),
+                unroutable_upn: None,
+            }],
+            hybrid_joined_devices: Some(25),
+            smart_lockout: Some(Lockout {
+                threshold: 10,
+                duration_s: 60,
+                source: "defaults".into(),
+            }),
+            cannot_tell: vec!["users' AD UPNs: cannot tell without User.Read.All".into()],
+            reads: vec![Read {
+                what: "MFA registration".into(),
+                request: "GET /v1.0/reports/authenticationMethods/userRegistrationDetails".into(),
+                outcome: ReadOutcome::Ok,
+                detail: "12 item(s) in 1 page(s)".into(),
+                request_id: Some("7609da05-f8d4-4ad1-ae53-9151b697a651".into()),
+            }],
+            requests: 12,
+        };
+        update(
+            &mut s,
+            Action::Backend(BackendEvent::Readiness(Ok(Box::new(r)))),
+        );
+        snap("readiness", &s);
+        let shown = draw(&s, 80, 24);
+        assert!(shown.contains("without an MFA method:   12 (adele.vance@contoso.com, …)"));
+        assert!(shown.contains("AD UPN suffix unknown:   cannot tell"));
+        update(&mut s, Action::Next);
+        assert_eq!(s.page, Page::Tasks);
+    }
+
+    #[test]
     fn every_page_at_80x24() {
         let mut s = State::new(vec!["rehearsal".into(), "contoso".into()]);
         snap("welcome", &s);

@@ -44,6 +44,9 @@ pub enum Page {
     StagedRollout,
     /// Who signs in after a cutover: the sign-in log, refreshed while the page shows.
     SignIns,
+    /// Read-only, before an outage: who would be locked out or left weaker, and one read of each
+    /// kind the runbook makes (`entra-failover readiness`).
+    Readiness,
 }
 
 impl Page {
@@ -72,6 +75,7 @@ impl Page {
             Page::Resume => "Finish interrupted changes",
             Page::StagedRollout => "Staged rollout",
             Page::SignIns => "Sign-ins after the cutover",
+            Page::Readiness => "Readiness",
         }
     }
 }
@@ -83,15 +87,17 @@ pub enum Task {
     ChangeSignIn,
     ManageFederation,
     StagedRollout,
+    Readiness,
 }
 
 impl Task {
-    pub const ALL: [Task; 5] = [
+    pub const ALL: [Task; 6] = [
         Task::ViewConfig,
         Task::SyncOptions,
         Task::ChangeSignIn,
         Task::ManageFederation,
         Task::StagedRollout,
+        Task::Readiness,
     ];
 
     pub fn label(self) -> &'static str {
@@ -101,6 +107,7 @@ impl Task {
             Task::ChangeSignIn => "Change user sign-in",
             Task::ManageFederation => "Manage federation",
             Task::StagedRollout => "Staged rollout of password hash sync",
+            Task::Readiness => "Check readiness (read-only)",
         }
     }
 }
@@ -230,6 +237,8 @@ pub enum BackendEvent {
     Staged(Box<StagedInfo>),
     /// A look at the sign-in log: the summary, or why it cannot be read.
     SignIns(Result<Box<crate::ops::signins::Summary>, String>),
+    /// The readiness checks' result, or why they could not run.
+    Readiness(Result<Box<crate::ops::readiness::Readiness>, String>),
 }
 
 #[derive(Clone, Debug)]
@@ -342,6 +351,8 @@ pub enum Effect {
     WatchHashes {
         previous: Option<String>,
     },
+    /// Run the readiness checks (read-only).
+    Readiness,
     Exit,
 }
 
@@ -406,6 +417,8 @@ pub struct State {
     pub staged_change: Option<crate::ops::staged_rollout::Change>,
     /// The sign-in watch: the last look, and how many looks were made.
     pub signins: Option<Result<crate::ops::signins::Summary, String>>,
+    /// The readiness checks, once they ran (their text, as `readiness` prints it).
+    pub readiness: Option<Result<Box<crate::ops::readiness::Readiness>, String>>,
     pub signin_looks: u32,
 }
 
@@ -474,6 +487,7 @@ impl State {
             staged_end: false,
             staged_change: None,
             signins: None,
+            readiness: None,
             signin_looks: 0,
         }
     }
@@ -565,6 +579,9 @@ impl State {
                 Some("a check failed: nothing can be changed".into())
             }
             Page::Verify if self.verify.is_none() => Some("the checks are running".into()),
+            Page::Readiness if self.readiness.is_none() => {
+                Some("the readiness checks are running".into())
+            }
             Page::OptionalFeatures if self.phs_checked && !self.missing_phs.is_empty() => {
                 Some(format!("missing: {}", self.missing_phs.join("; ")))
             }
@@ -613,6 +630,7 @@ impl State {
         matches!(
             self.page,
             Page::ViewConfig
+                | Page::Readiness
                 | Page::SignIns
                 | Page::Ready
                 | Page::Complete
@@ -793,7 +811,7 @@ pub fn update(s: &mut State, a: Action) -> Vec<Effect> {
             vec![]
         }
         Action::Up | Action::Down | Action::FocusPrev | Action::FocusNext => vec![],
-        Action::Digit(d) if s.page == Page::Tasks && (1..=5).contains(&d) => {
+        Action::Digit(d) if s.page == Page::Tasks && (1..=Task::ALL.len() as u8).contains(&d) => {
             s.focus = d as usize - 1;
             next(s)
         }
@@ -877,9 +895,12 @@ fn next(s: &mut State) -> Vec<Effect> {
         return vec![];
     }
     match s.page {
-        Page::Welcome | Page::Connect | Page::Resume | Page::Tasks | Page::ViewConfig => {
-            start::next(s)
-        }
+        Page::Welcome
+        | Page::Connect
+        | Page::Resume
+        | Page::Tasks
+        | Page::ViewConfig
+        | Page::Readiness => start::next(s),
         Page::OptionalFeatures => sync_options::next(s),
         Page::UserSignIn | Page::Domains | Page::Preflight => failover::next(s),
         Page::AdfsFarm | Page::EntraDomain | Page::SettingsSource => switch_back::next(s),

@@ -108,6 +108,10 @@ pub(super) fn backend(s: &mut State, e: BackendEvent) -> Vec<Effect> {
             }
         }
         BackendEvent::Certificates(rows) => s.certificates = rows,
+        BackendEvent::Readiness(r) => {
+            s.busy = None;
+            s.readiness = Some(r);
+        }
         BackendEvent::SignIns(r) => {
             s.busy = None;
             // The watch goes on while its page shows and the log can be read.

@@ -44,7 +44,7 @@ pub(super) fn next(s: &mut State) -> Vec<Effect> {
             }
         },
         Page::Tasks => {
-            s.task = Task::ALL[s.focus.min(4)];
+            s.task = Task::ALL[s.focus.min(Task::ALL.len() - 1)];
             match s.task {
                 Task::ViewConfig => {
                     s.go(Page::ViewConfig);
@@ -74,9 +74,15 @@ pub(super) fn next(s: &mut State) -> Vec<Effect> {
                     s.busy = Some("reading the staged rollout".into());
                     vec![Effect::LoadStaged]
                 }
+                Task::Readiness => {
+                    s.readiness = None;
+                    s.go(Page::Readiness);
+                    s.busy = Some("checking readiness (read-only)".into());
+                    vec![Effect::Readiness]
+                }
             }
         }
-        Page::ViewConfig => {
+        Page::ViewConfig | Page::Readiness => {
             s.go(Page::Tasks);
             vec![]
         }

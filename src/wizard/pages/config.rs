@@ -1,4 +1,4 @@
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 
 use super::checkbox;
 use crate::wizard::app::State;
@@ -96,4 +96,33 @@ pub fn optional_features(s: &State, t: &Theme) -> Vec<Line<'static>> {
         )));
     }
     lines
+}
+
+/// The readiness checks as `entra-failover readiness` prints them: per federated domain who would be
+/// locked out or left weaker, then each read with its outcome and request-id.
+pub fn readiness(s: &State, t: &Theme) -> Vec<Line<'static>> {
+    match &s.readiness {
+        None => vec![Line::from(
+            "Checking readiness (read-only: nothing is changed)…",
+        )],
+        Some(Err(e)) => vec![
+            Line::from(Span::styled("The readiness checks could not run:", t.bad)),
+            Line::from(e.clone()),
+        ],
+        Some(Ok(r)) => r
+            .to_string()
+            .lines()
+            .map(|l| {
+                if l.starts_with("Cannot tell") || l.contains("[FAILED]") {
+                    Line::from(Span::styled(l.to_string(), t.bad))
+                } else {
+                    Line::from(l.to_string())
+                }
+            })
+            .chain([
+                Line::from(""),
+                Line::from("Read-only: nothing was changed. Enter goes back to Additional tasks."),
+            ])
+            .collect(),
+    }
 }

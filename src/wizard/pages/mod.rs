@@ -41,6 +41,7 @@ pub fn render(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
         Page::Resume => start::resume(s, t),
         Page::StagedRollout => staged::staged_rollout(s, t),
         Page::SignIns => run::signins(s, t),
+        Page::Readiness => config::readiness(s, t),
     };
     let lines = hang(lines, usize::from(area.width));
     f.render_widget(
