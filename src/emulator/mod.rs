@@ -16,7 +16,6 @@ mod graph;
 mod http;
 mod login;
 pub mod pki;
-mod saml_bearer;
 pub mod scenario;
 mod schema;
 pub mod state;

@@ -8,7 +8,7 @@
 use base64::Engine;
 use ring::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
 
-use super::state::{Tenant, UserRec};
+use crate::emulator::state::{Tenant, UserRec};
 
 /// A bound on the assertion (AD FS's are a few kilobytes).
 const MAX_ASSERTION_BYTES: usize = 64 * 1024;
@@ -101,7 +101,7 @@ pub fn user_for(t: &Tenant, assertion_b64: &str, now: i64) -> Result<UserRec, Re
     let der = base64::engine::general_purpose::STANDARD
         .decode(&cert)
         .map_err(|_| bad_signature())?;
-    let key = super::tokens::public_key_of(&der).ok_or_else(bad_signature)?;
+    let key = crate::emulator::tokens::public_key_of(&der).ok_or_else(bad_signature)?;
     let signed_info = span(&xml, "<ds:SignedInfo", "</ds:SignedInfo>").ok_or_else(bad_signature)?;
     let signature = text("SignatureValue")
         .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
