@@ -43,12 +43,109 @@ pub fn render(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
         Page::SignIns => run::signins(s, t),
         Page::Readiness => config::readiness(s, t),
     };
-    let lines = hang(lines, usize::from(area.width));
-    f.render_widget(
-        Paragraph::new(visible(lines, area.height, s.scrolls().then_some(s.focus)))
-            .wrap(Wrap { trim: false }),
-        area,
+    let shown = window(
+        lines,
+        usize::from(area.width),
+        area.height,
+        s.scrolls().then_some(s.focus),
     );
+    f.render_widget(Paragraph::new(shown).wrap(Wrap { trim: false }), area);
+}
+
+/// The screen's worth of `lines`, wrapped with a hanging indent: only the lines that show are laid
+/// out (a page of 5,000 domains wraps the twenty on screen, and counts the rows of the others).
+fn window(
+    lines: Vec<Line<'static>>,
+    width: usize,
+    height: u16,
+    scroll: Option<usize>,
+) -> Vec<Line<'static>> {
+    let mut buf = Vec::new();
+    let rows: Vec<usize> = lines.iter().map(|l| rows_of(l, width, &mut buf)).collect();
+    let total: usize = rows.iter().sum();
+    let height_rows = usize::from(height).max(1);
+    if total <= height_rows {
+        return hang(lines, width);
+    }
+    // The first row to show: the page's scroll, or the focused row (`> `) in the middle.
+    let start = match scroll {
+        Some(top) => top,
+        None => {
+            let focus = lines
+                .iter()
+                .position(|l| l.spans.first().is_some_and(|s| s.content.starts_with("> ")))
+                .unwrap_or(0);
+            rows[..focus]
+                .iter()
+                .sum::<usize>()
+                .saturating_sub(height_rows / 2)
+        }
+    }
+    .min(total - height_rows);
+    // The source lines that cover rows start..start+height, wrapped; then the rows themselves.
+    let mut before = 0;
+    let mut first = 0;
+    while first < lines.len() && before + rows[first] <= start {
+        before += rows[first];
+        first += 1;
+    }
+    let mut last = first;
+    let mut covered = before;
+    while last < lines.len() && covered < start + height_rows {
+        covered += rows[last];
+        last += 1;
+    }
+    let wrapped = hang(lines[first..last].to_vec(), width);
+    let skip = start - before;
+    let shown: Vec<Line<'static>> = wrapped.into_iter().skip(skip).take(height_rows).collect();
+    mark_more(shown, start, height_rows, total, scroll.is_some())
+}
+
+/// How many rows `hang` makes of `line` at `width`, without laying it out: the same breaks, counted
+/// over the line's characters (`buf` is reused from line to line).
+fn rows_of(line: &Line<'_>, width: usize, buf: &mut Vec<char>) -> usize {
+    use unicode_width::UnicodeWidthChar;
+    let width = width.max(16);
+    buf.clear();
+    buf.extend(line.spans.iter().flat_map(|sp| sp.content.chars()));
+    let cols: usize = buf.iter().map(|c| c.width().unwrap_or(0)).sum();
+    if cols <= width {
+        return 1;
+    }
+    let indent = buf.iter().take_while(|c| **c == ' ').count();
+    let hang_by = if indent > 0 {
+        (indent + 4).min(width / 2)
+    } else {
+        0
+    };
+    let mut rest: &[char] = buf;
+    let mut rows = 0;
+    let mut first = true;
+    while !rest.is_empty() {
+        let room = if first { width } else { width - hang_by };
+        let mut used = 0;
+        let mut fit = 0;
+        for c in rest {
+            let w = c.width().unwrap_or(0);
+            if used + w > room {
+                break;
+            }
+            used += w;
+            fit += 1;
+        }
+        let mut cut = fit.max(1);
+        let text_starts = if first { indent } else { 0 };
+        if fit < rest.len()
+            && let Some(space) = rest[..fit].iter().rposition(|c| *c == ' ')
+            && space > text_starts
+        {
+            cut = space + 1;
+        }
+        rows += 1;
+        rest = &rest[cut..];
+        first = false;
+    }
+    rows
 }
 
 /// Wraps lines longer than `width` with a hanging indent (the line's own indent and four more), at
@@ -120,33 +217,21 @@ fn hang(lines: Vec<Line<'static>>, width: usize) -> Vec<Line<'static>> {
     out
 }
 
-/// The lines that fit, scrolled so that the focused row (`> `) stays on screen: long lists (thousands of
-/// domains) scroll with the focus, and only what shows is laid out. Pages of text scroll by `scroll`.
-fn visible(lines: Vec<Line<'static>>, height: u16, scroll: Option<usize>) -> Vec<Line<'static>> {
-    let height = usize::from(height).max(1);
-    if lines.len() <= height {
-        return lines;
-    }
-    let start = match scroll {
-        Some(top) => top,
-        None => {
-            let focus = lines
-                .iter()
-                .position(|l| l.spans.first().is_some_and(|s| s.content.starts_with("> ")))
-                .unwrap_or(0);
-            focus.saturating_sub(height / 2)
-        }
-    }
-    .min(lines.len() - height);
-    let mut shown: Vec<Line<'static>> = lines.iter().skip(start).take(height).cloned().collect();
-    // A page of text that runs on says so, or the last lines of a plan would go unseen.
-    if scroll.is_some() && height > 2 {
-        if start + height < lines.len()
+/// A page of text that runs on says so, or the last lines of a plan would go unseen.
+fn mark_more(
+    mut shown: Vec<Line<'static>>,
+    start: usize,
+    height: usize,
+    total: usize,
+    scrolls: bool,
+) -> Vec<Line<'static>> {
+    if scrolls && height > 2 {
+        if start + height < total
             && let Some(last) = shown.last_mut()
         {
             *last = Line::from(format!(
                 "  ↓ {} more lines below (Down scrolls)",
-                lines.len() - start - height + 1
+                total - start - height + 1
             ));
         }
         if start > 0
@@ -212,6 +297,51 @@ mod tests {
         let out = text(&hang(vec![Line::from("x".repeat(50))], 20));
         assert_eq!(out.concat().replace(' ', ""), "x".repeat(50));
         assert!(out.iter().all(|l| l.chars().count() <= 20), "{out:?}");
+    }
+
+    /// Laying out only the lines on screen shows exactly what wrapping them all and slicing would:
+    /// every scroll position, every width, focus lists and pages of text, wide characters too.
+    #[test]
+    fn the_window_is_the_slice_of_the_whole_layout() {
+        let mut lines: Vec<Line<'static>> = (0..40)
+            .map(|i| {
+                let mut text = format!("{}d{i}.example", " ".repeat(i % 3 * 2));
+                text.push_str(&" Federated http://sts.example/adfs/services/trust/ ".repeat(i % 4));
+                if i % 7 == 0 {
+                    text.push_str("ééé日本語日本語日本語日本語日本語日本語日本語");
+                }
+                Line::from(text)
+            })
+            .collect();
+        lines[17] = Line::from("> focused row");
+        for width in [16usize, 30, 80] {
+            let mut buf = vec![];
+            let whole = hang(lines.clone(), width);
+            let rows: usize = lines.iter().map(|l| rows_of(l, width, &mut buf)).sum();
+            assert_eq!(rows, whole.len(), "row count at width {width}");
+            for height in [5u16, 12] {
+                let h = usize::from(height);
+                for top in 0..whole.len() {
+                    let start = top.min(whole.len() - h);
+                    let want = mark_more(
+                        whole[start..start + h].to_vec(),
+                        start,
+                        h,
+                        whole.len(),
+                        true,
+                    );
+                    let got = window(lines.clone(), width, height, Some(top));
+                    assert_eq!(
+                        text(&got),
+                        text(&want),
+                        "width {width} height {height} top {top}"
+                    );
+                }
+                // A list keeps its focused row on screen.
+                let got = text(&window(lines.clone(), width, height, None));
+                assert!(got.iter().any(|l| l.starts_with("> focused")), "{got:?}");
+            }
+        }
     }
 
     #[test]
