@@ -99,6 +99,25 @@ fn text_of(node: roxmltree::Node<'_, '_>, name: &str) -> Option<String> {
         .map(|t| t.trim().to_string())
 }
 
+/// Sends `username`'s request security token message to the farm's `endpoint`, reached at `to` (the
+/// rehearsal maps a farm to a local port), as AD FS takes it, bounded to 20 seconds. The message
+/// holds the password: it lives only while it is sent.
+pub async fn send(
+    http: &reqwest::Client,
+    endpoint: &url::Url,
+    to: url::Url,
+    username: &str,
+    password: &SecretString,
+) -> Result<reqwest::Response, reqwest::Error> {
+    let body = request(endpoint.as_str(), username, password);
+    http.post(to)
+        .header("content-type", "application/soap+xml; charset=utf-8")
+        .timeout(std::time::Duration::from_secs(20))
+        .body(body.expose_secret().to_string())
+        .send()
+        .await
+}
+
 /// The issued assertion as the farm wrote it (`<saml:Assertion …>…</saml:Assertion>`), to hand on
 /// to Entra ID unchanged: its signature covers these very bytes. Read after `parse_response` has
 /// accepted the answer.

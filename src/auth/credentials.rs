@@ -154,6 +154,18 @@ fn cache_from(r: crate::login::TokenResponse) -> Cached {
     }
 }
 
+/// A session's next token from its refresh token, as Entra's sessions go on without a new sign-in;
+/// `None` without one, or when Entra refuses it (lapsed, revoked): then only a new sign-in will do.
+async fn refreshed(
+    login: &LoginClient,
+    tenant: &str,
+    client_id: &str,
+    refresh: Option<SecretString>,
+) -> Option<Cached> {
+    let r = login.refresh(tenant, client_id, &refresh?).await.ok()?;
+    Some(cache_from(r))
+}
+
 /// What the device code flow shows the administrator: where to go and which code to enter.
 pub type DevicePrompt = Arc<dyn Fn(&DeviceCode) + Send + Sync>;
 
@@ -190,13 +202,8 @@ impl Credential for DeviceCodeCredential {
         if let Some(t) = fresh(&cache) {
             return Ok(t);
         }
-        if let Some(refresh) = cache.as_ref().and_then(|c| c.refresh.clone())
-            && let Ok(r) = self
-                .login
-                .refresh(&self.tenant, &self.client_id, &refresh)
-                .await
-        {
-            let c = cache_from(r);
+        let refresh = cache.as_ref().and_then(|c| c.refresh.clone());
+        if let Some(c) = refreshed(&self.login, &self.tenant, &self.client_id, refresh).await {
             let token = c.token.clone();
             *cache = Some(c);
             return Ok(token);
@@ -319,17 +326,14 @@ impl PasswordCredential {
                 locked_out("home realm discovery names no https WS-Trust endpoint for it".into())
             })?;
         let farm = endpoint.host_str().unwrap_or_default().to_string();
-        let body = crate::adfs::wstrust::request(endpoint.as_str(), &self.upn, &self.password);
-        let sent = self
-            .login
-            .http()
-            .post((self.farms)(&endpoint))
-            .header("content-type", "application/soap+xml; charset=utf-8")
-            .timeout(std::time::Duration::from_secs(20))
-            .body(body.expose_secret().to_string())
-            .send()
-            .await;
-        drop(body);
+        let sent = crate::adfs::wstrust::send(
+            self.login.http(),
+            &endpoint,
+            (self.farms)(&endpoint),
+            &self.upn,
+            &self.password,
+        )
+        .await;
         let mut resp = sent.map_err(|e| {
             locked_out(format!(
                 "the farm {farm} cannot be reached ({})",
@@ -378,13 +382,7 @@ impl Credential for PasswordCredential {
         // A session keeps itself going with its refresh token, as Entra's sessions do: no new
         // sign-in, so a farm that went down since does not matter until the refresh token lapses.
         let refresh = self.cached().as_ref().and_then(|c| c.refresh.clone());
-        if let Some(refresh) = refresh
-            && let Ok(r) = self
-                .login
-                .refresh(&self.tenant, &self.client_id, &refresh)
-                .await
-        {
-            let c = cache_from(r);
+        if let Some(c) = refreshed(&self.login, &self.tenant, &self.client_id, refresh).await {
             let token = c.token.clone();
             *self.cached() = Some(c);
             return Ok(token);

@@ -4,7 +4,7 @@
 //! certificate and the user's ImmutableID. The check to make before a switch-back. The password is
 //! sent to the farm only, never stored or logged.
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Serialize;
 use url::Url;
 
@@ -158,16 +158,7 @@ pub async fn run(
 ) -> Result<FederatedLogin, OpsError> {
     let url = endpoint(s, upn, passive, farm).await?;
     let farm = url.host_str().map(str::to_ascii_lowercase);
-    let body = wstrust::request(url.as_str(), upn, password);
-    let sent = s
-        .http
-        .post(s.farms.locate(&url))
-        .header("content-type", "application/soap+xml; charset=utf-8")
-        .timeout(std::time::Duration::from_secs(20))
-        .body(body.expose_secret().to_string())
-        .send()
-        .await;
-    drop(body);
+    let sent = wstrust::send(&s.http, &url, s.farms.locate(&url), upn, password).await;
     let resp = match sent {
         Ok(r) => r,
         Err(e) => {

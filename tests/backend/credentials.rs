@@ -181,76 +181,28 @@ async fn certificate_credential_reads_the_pkcs12_files_tools_write() {
     // Not a PKCS#12 file at all.
     assert!(refused(&dir.join("cert.pem"), Some(PASSWORD)).contains("not a PKCS#12 file"));
     // An elliptic-curve key: Entra's certificate credential signs with RSA.
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "ec-key.pem",
-            "-out",
-            "ec-cert.pem",
-            "-subj",
-            subject,
-            "-days",
-            "2",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "pkcs12",
-            "-export",
-            "-inkey",
-            "ec-key.pem",
-            "-in",
-            "ec-cert.pem",
-            "-out",
-            "ec.pfx",
-            "-passout",
-            &pass,
-        ],
-    );
-    assert!(refused(&dir.join("ec.pfx"), Some(PASSWORD)).contains("RSA"));
+    let pfx = |name: &str, key: &[&str]| {
+        let mut req = vec!["req", "-x509", "-newkey"];
+        req.extend_from_slice(key);
+        let (key_file, cert_file) = (format!("{name}-key.pem"), format!("{name}.pem"));
+        req.extend_from_slice(&[
+            "-nodes", "-keyout", &key_file, "-out", &cert_file, "-subj", subject, "-days", "2",
+        ]);
+        openssl(dir, &req);
+        let out = format!("{name}.pfx");
+        openssl(
+            dir,
+            &[
+                "pkcs12", "-export", "-inkey", &key_file, "-in", &cert_file, "-out", &out,
+                "-passout", &pass,
+            ],
+        );
+        dir.join(out)
+    };
+    let ec = pfx("ec", &["ec", "-pkeyopt", "ec_paramgen_curve:P-256"]);
+    assert!(refused(&ec, Some(PASSWORD)).contains("RSA"));
     // A certificate the app does not have: Entra's answer, at the first token.
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "other-key.pem",
-            "-out",
-            "other.pem",
-            "-subj",
-            subject,
-            "-days",
-            "2",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "pkcs12",
-            "-export",
-            "-inkey",
-            "other-key.pem",
-            "-in",
-            "other.pem",
-            "-out",
-            "other.pfx",
-            "-passout",
-            &pass,
-        ],
-    );
+    pfx("other", &["rsa:2048"]);
     let cred = certificate_credential(&t, &dir.join("other.pfx"), Some(PASSWORD)).unwrap();
     let e = cred.token().await.unwrap_err().to_string();
     assert!(e.contains("700027"), "{e}");

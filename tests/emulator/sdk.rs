@@ -33,8 +33,9 @@ fn sdk_python() -> Option<PathBuf> {
     })
 }
 
-#[tokio::test]
-async fn microsofts_graph_sdk_sets_up_cloud_sync_on_the_rehearsal_tenant() {
+/// Runs one of the SDK scripts in tests/sdk against the rig with `token`; its JSON line. `None` where
+/// the SDK is not installed (a failure where `.ci/run` runs the tests).
+async fn run_sdk(rig: &Rig, script: &str, token: &str) -> Option<Value> {
     let Some(python) = sdk_python() else {
         assert!(
             std::env::var("ENTRA_FAILOVER_REQUIRE_MSGRAPH").as_deref() != Ok("1"),
@@ -43,8 +44,30 @@ async fn microsofts_graph_sdk_sets_up_cloud_sync_on_the_rehearsal_tenant() {
         eprintln!(
             "skipped: Microsoft's Graph SDK for Python is not installed (.ci/run installs it into target/msgraph-sdk)"
         );
-        return;
+        return None;
     };
+    let script = format!("{}/tests/sdk/{script}", env!("CARGO_MANIFEST_DIR"));
+    let args = [
+        script,
+        rig.info.graph_url.clone(),
+        token.to_string(),
+        rig.info.ca_file.display().to_string(),
+    ];
+    let out =
+        tokio::task::spawn_blocking(move || Command::new(python).args(args).output().unwrap())
+            .await
+            .unwrap();
+    assert!(
+        out.status.success(),
+        "the SDK failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+#[tokio::test]
+async fn microsofts_graph_sdk_sets_up_cloud_sync_on_the_rehearsal_tenant() {
     let rig = Rig::with(|_| {}, Some("[sync]\nengine = \"cloud\"\n")).await;
     let admin = rig.admin_token().await;
     rig.call(
@@ -58,27 +81,9 @@ async fn microsofts_graph_sdk_sets_up_cloud_sync_on_the_rehearsal_tenant() {
     )
     .await;
     let from = rig.emu.requests().len();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/sdk/msgraph_cloud_sync.py"
-    );
-    let graph = rig.info.graph_url.clone();
-    let ca = rig.info.ca_file.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .args([script, &graph, &admin, &ca.display().to_string()])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "the SDK failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let done: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let Some(done) = run_sdk(&rig, "msgraph_cloud_sync.py", &admin).await else {
+        return;
+    };
     assert_eq!(
         done["mappings_added"], 2,
         "users and inetOrgPersons: {done}"
@@ -134,37 +139,11 @@ async fn microsofts_graph_sdk_sets_up_cloud_sync_on_the_rehearsal_tenant() {
 /// hybrid-joined devices, no settings object while smart lockout keeps its defaults).
 #[tokio::test]
 async fn microsofts_graph_sdk_reads_what_readiness_reads() {
-    let Some(python) = sdk_python() else {
-        assert!(
-            std::env::var("ENTRA_FAILOVER_REQUIRE_MSGRAPH").as_deref() != Ok("1"),
-            "Microsoft's Graph SDK for Python is missing: .ci/run installs it into target/msgraph-sdk"
-        );
-        eprintln!("skipped: Microsoft's Graph SDK for Python is not installed");
-        return;
-    };
     let rig = Rig::with(|_| {}, None).await;
     let admin = rig.admin_token().await;
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/sdk/msgraph_readiness.py"
-    );
-    let graph = rig.info.graph_url.clone();
-    let ca = rig.info.ca_file.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .args([script, &graph, &admin, &ca.display().to_string()])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "the SDK failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let done: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let Some(done) = run_sdk(&rig, "msgraph_readiness.py", &admin).await else {
+        return;
+    };
     let synced = rig.emu.tenant().users.iter().filter(|u| u.synced).count();
     assert_eq!(done["without_mfa"], 17, "{done}");
     assert_eq!(done["without_mfa_all_unregistered"], true);

@@ -14,13 +14,6 @@ import json
 import sys
 from urllib.parse import urlparse
 
-import httpx
-from kiota_abstractions.authentication import (
-    AccessTokenProvider,
-    AllowedHostsValidator,
-    BaseBearerTokenAuthenticationProvider,
-)
-from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.models.attribute_flow_behavior import AttributeFlowBehavior
 from msgraph.generated.models.attribute_flow_type import AttributeFlowType
 from msgraph.generated.models.attribute_mapping import AttributeMapping
@@ -37,30 +30,14 @@ from msgraph.generated.service_principals.item.synchronization.secrets.secrets_p
 from msgraph.generated.service_principals.service_principals_request_builder import (
     ServicePrincipalsRequestBuilder,
 )
-from msgraph_core import GraphClientFactory
+from graph_client import client_for
 
 CLOUD_SYNC_APP = "1a4721b3-e57f-4451-ae87-ef078703ec94"
 
 
-class Token(AccessTokenProvider):
-    def __init__(self, token, host):
-        self.token = token
-        self.host = host
-
-    async def get_authorization_token(self, uri, additional_authentication_context=None):
-        return self.token
-
-    def get_allowed_hosts_validator(self):
-        return AllowedHostsValidator([self.host])
-
-
 async def main(graph_url, token, ca_file):
     host = urlparse(graph_url).netloc
-    auth = BaseBearerTokenAuthenticationProvider(Token(token, urlparse(graph_url).hostname))
-    http = GraphClientFactory.create_with_default_middleware(client=httpx.AsyncClient(verify=ca_file))
-    adapter = GraphRequestAdapter(auth, client=http)
-    adapter.base_url = graph_url.rstrip("/") + "/v1.0"
-    client = GraphServiceClient(request_adapter=adapter)
+    client = client_for(graph_url, token, ca_file)
     done = {"host": host}
 
     query = ServicePrincipalsRequestBuilder.ServicePrincipalsRequestBuilderGetQueryParameters(

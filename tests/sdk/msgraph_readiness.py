@@ -11,34 +11,14 @@ Usage: msgraph_readiness.py GRAPH_URL TOKEN CA_FILE
 import asyncio
 import json
 import sys
-from urllib.parse import urlparse
 
-import httpx
-from kiota_abstractions.authentication import (
-    AccessTokenProvider,
-    AllowedHostsValidator,
-    BaseBearerTokenAuthenticationProvider,
-)
 from kiota_abstractions.base_request_configuration import RequestConfiguration
-from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.devices.devices_request_builder import DevicesRequestBuilder
 from msgraph.generated.reports.authentication_methods.user_registration_details.user_registration_details_request_builder import (
     UserRegistrationDetailsRequestBuilder,
 )
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
-from msgraph_core import GraphClientFactory
-
-
-class Token(AccessTokenProvider):
-    def __init__(self, token, host):
-        self.token = token
-        self.host = host
-
-    async def get_authorization_token(self, uri, additional_authentication_context=None):
-        return self.token
-
-    def get_allowed_hosts_validator(self):
-        return AllowedHostsValidator([self.host])
+from graph_client import client_for
 
 
 async def every(page, next_page):
@@ -51,11 +31,7 @@ async def every(page, next_page):
 
 
 async def main(graph_url, token, ca_file):
-    auth = BaseBearerTokenAuthenticationProvider(Token(token, urlparse(graph_url).hostname))
-    http = GraphClientFactory.create_with_default_middleware(client=httpx.AsyncClient(verify=ca_file))
-    adapter = GraphRequestAdapter(auth, client=http)
-    adapter.base_url = graph_url.rstrip("/") + "/v1.0"
-    client = GraphServiceClient(request_adapter=adapter)
+    client = client_for(graph_url, token, ca_file)
     done = {}
 
     reg = client.reports.authentication_methods.user_registration_details

@@ -101,28 +101,37 @@ fn window(
     mark_more(shown, start, height_rows, total, scroll.is_some())
 }
 
-/// How many rows `hang` makes of `line` at `width`, without laying it out: the same breaks, counted
-/// over the line's characters (`buf` is reused from line to line).
+/// How many rows `hang` makes of `line` at `width`, without laying it out (`buf` is reused from
+/// line to line).
 fn rows_of(line: &Line<'_>, width: usize, buf: &mut Vec<char>) -> usize {
-    use unicode_width::UnicodeWidthChar;
-    let width = width.max(16);
     buf.clear();
     buf.extend(line.spans.iter().flat_map(|sp| sp.content.chars()));
-    let cols: usize = buf.iter().map(|c| c.width().unwrap_or(0)).sum();
+    breaks(buf, width).map_or(1, |(_, cuts)| cuts.len())
+}
+
+/// Where a line of `chars` breaks at `width`: `None` when it fits; else the hanging indent and the
+/// length of each row. Indented lines are items (checks, steps, bodies): they hang. Prose flows on.
+/// A row breaks at a space inside the text, never in the line's own indent; a word longer than the
+/// room is cut, never lost.
+fn breaks(chars: &[char], width: usize) -> Option<(usize, Vec<usize>)> {
+    use unicode_width::UnicodeWidthChar;
+    let width = width.max(16);
+    let cols: usize = chars.iter().map(|c| c.width().unwrap_or(0)).sum();
     if cols <= width {
-        return 1;
+        return None;
     }
-    let indent = buf.iter().take_while(|c| **c == ' ').count();
+    let indent = chars.iter().take_while(|c| **c == ' ').count();
     let hang_by = if indent > 0 {
         (indent + 4).min(width / 2)
     } else {
         0
     };
-    let mut rest: &[char] = buf;
-    let mut rows = 0;
-    let mut first = true;
+    let mut rest = chars;
+    let mut cuts = vec![];
     while !rest.is_empty() {
+        let first = cuts.is_empty();
         let room = if first { width } else { width - hang_by };
+        // The most characters that fit in `room` columns.
         let mut used = 0;
         let mut fit = 0;
         for c in rest {
@@ -141,68 +150,38 @@ fn rows_of(line: &Line<'_>, width: usize, buf: &mut Vec<char>) -> usize {
         {
             cut = space + 1;
         }
-        rows += 1;
+        cuts.push(cut);
         rest = &rest[cut..];
-        first = false;
     }
-    rows
+    Some((hang_by, cuts))
 }
 
 /// Wraps lines longer than `width` with a hanging indent (the line's own indent and four more), at
 /// a space where there is one: a long plan line or JSON body reads as one item, not as text that
 /// runs on at the left margin.
 fn hang(lines: Vec<Line<'static>>, width: usize) -> Vec<Line<'static>> {
-    use unicode_width::UnicodeWidthChar;
-    let width = width.max(16);
     let mut out = Vec::with_capacity(lines.len());
+    let mut plain: Vec<char> = vec![];
     for line in lines {
-        let chars: Vec<(char, Style)> = line
-            .spans
-            .iter()
-            .flat_map(|sp| sp.content.chars().map(move |c| (c, sp.style)))
-            .collect();
-        let cols: usize = chars.iter().map(|(c, _)| c.width().unwrap_or(0)).sum();
-        if cols <= width {
+        plain.clear();
+        plain.extend(line.spans.iter().flat_map(|sp| sp.content.chars()));
+        let Some((hang_by, cuts)) = breaks(&plain, width) else {
             out.push(line);
             continue;
-        }
-        let indent = chars.iter().take_while(|(c, _)| *c == ' ').count();
-        // Indented lines are items (checks, steps, bodies): they hang. Prose flows on.
-        let hang_by = if indent > 0 {
-            (indent + 4).min(width / 2)
-        } else {
-            0
         };
-        let mut rest: &[(char, Style)] = &chars;
-        let mut first = true;
-        while !rest.is_empty() {
-            let room = if first { width } else { width - hang_by };
-            // The most characters that fit in `room` columns.
-            let mut used = 0;
-            let mut fit = 0;
-            for (c, _) in rest {
-                let w = c.width().unwrap_or(0);
-                if used + w > room {
-                    break;
-                }
-                used += w;
-                fit += 1;
-            }
-            let mut cut = fit.max(1);
-            // Break at a space inside the text, never in the line's own indent.
-            let text_starts = if first { indent } else { 0 };
-            if fit < rest.len()
-                && let Some(space) = rest[..fit].iter().rposition(|(c, _)| *c == ' ')
-                && space > text_starts
-            {
-                cut = space + 1;
-            }
+        let styles: Vec<Style> = line
+            .spans
+            .iter()
+            .flat_map(|sp| sp.content.chars().map(move |_| sp.style))
+            .collect();
+        let mut at = 0;
+        for (row, cut) in cuts.into_iter().enumerate() {
             let mut spans: Vec<Span<'static>> = vec![];
-            if !first {
+            if row > 0 {
                 spans.push(Span::raw(" ".repeat(hang_by)));
             }
             let text_from = spans.len();
-            for (c, st) in &rest[..cut] {
+            for (c, st) in plain[at..at + cut].iter().zip(&styles[at..at + cut]) {
                 let merge = spans.len() > text_from && spans.last().is_some_and(|l| l.style == *st);
                 match spans.last_mut() {
                     Some(last) if merge => last.content.to_mut().push(*c),
@@ -210,8 +189,7 @@ fn hang(lines: Vec<Line<'static>>, width: usize) -> Vec<Line<'static>> {
                 }
             }
             out.push(Line::from(spans).style(line.style));
-            rest = &rest[cut..];
-            first = false;
+            at += cut;
         }
     }
     out
