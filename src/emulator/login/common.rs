@@ -27,6 +27,18 @@ pub(super) fn err(
 }
 
 /// Whether a tenant segment names this tenant (its id, one of its domains, or a multi-tenant alias).
+/// Entra's answer to a request without a parameter it needs (AADSTS900144).
+pub(super) fn missing(sh: &Shared, req: &Req, name: &str) -> Resp {
+    err(
+        sh,
+        req,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        900144,
+        &format!("The request body must contain the following parameter: '{name}'."),
+    )
+}
+
 pub(super) fn tenant_matches(t: &Tenant, seg: &str) -> bool {
     seg.eq_ignore_ascii_case(&t.tenant_id)
         || ["common", "organizations"].contains(&seg)

@@ -3,7 +3,7 @@
 use hyper::StatusCode;
 use serde_json::json;
 
-use super::common::{check_password, err, known_client, tenant_matches, unknown_tenant};
+use super::common::{check_password, known_client, missing, tenant_matches, unknown_tenant};
 use crate::emulator::http::{Req, Resp, field, json as json_resp, text};
 use crate::emulator::state::Tenant;
 use crate::emulator::{DeviceGrant, Shared, lock};
@@ -18,14 +18,7 @@ pub(super) fn device_code(sh: &Shared, t: &Tenant, req: &Req, tenant: &str) -> R
         return r;
     }
     let Some(scope) = field(&form, "scope") else {
-        return err(
-            sh,
-            req,
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'scope'.",
-        );
+        return missing(sh, req, "scope");
     };
     const ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ23456789";
     let raw = uuid::Uuid::new_v4();

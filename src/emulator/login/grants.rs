@@ -7,7 +7,7 @@ use hyper::StatusCode;
 use serde_json::Value;
 
 use super::common::{
-    AZURE_CLI_CLIENT, GRAPH_APP_ID, check_password, delegated_token, err, known_client,
+    AZURE_CLI_CLIENT, GRAPH_APP_ID, check_password, delegated_token, err, known_client, missing,
     signin_record, tenant_matches, token_response, unknown_tenant,
 };
 use crate::emulator::http::{Req, Resp, field};
@@ -47,24 +47,10 @@ pub(super) fn token(sh: &Shared, t: &mut Tenant, req: &Req, tenant: &str) -> (Re
 fn other_grant(sh: &Shared, t: &mut Tenant, req: &Req) -> Resp {
     let form = req.form();
     let Some(grant) = field(&form, "grant_type") else {
-        return err(
-            sh,
-            req,
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'grant_type'.",
-        );
+        return missing(sh, req, "grant_type");
     };
     let Some(client_id) = field(&form, "client_id").map(str::to_string) else {
-        return err(
-            sh,
-            req,
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'client_id'.",
-        );
+        return missing(sh, req, "client_id");
     };
     if let Err(r) = known_client(sh, t, req, &client_id) {
         return r;
@@ -116,14 +102,7 @@ fn client_credentials(
         return r;
     }
     let Some(scope) = field(form, "scope") else {
-        return err(
-            sh,
-            req,
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'scope'.",
-        );
+        return missing(sh, req, "scope");
     };
     let Some(resource) = scope.trim().strip_suffix("/.default") else {
         return err(
@@ -314,14 +293,7 @@ fn password_grant(
 ) -> (Resp, Option<SignInRec>) {
     for p in ["username", "password", "scope"] {
         if field(form, p).is_none() {
-            let r = err(
-                sh,
-                req,
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                900144,
-                &format!("The request body must contain the following parameter: '{p}'."),
-            );
+            let r = missing(sh, req, p);
             return (r, None);
         }
     }
@@ -378,14 +350,7 @@ fn saml_grant(
 ) -> Resp {
     for p in ["assertion", "scope"] {
         if field(form, p).is_none() {
-            return err(
-                sh,
-                req,
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                900144,
-                &format!("The request body must contain the following parameter: '{p}'."),
-            );
+            return missing(sh, req, p);
         }
     }
     match super::saml_bearer::user_for(t, field(form, "assertion").unwrap_or_default(), now) {
