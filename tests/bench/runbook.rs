@@ -59,12 +59,12 @@ async fn main() {
     }
     step!(
         "status",
-        "1 token + 6 Graph (organization, sync settings, beta organization, domains, federation of each federated root: 2) + 1 metadata per farm = 8",
+        "8 Graph (organization, sync settings, beta organization, domains, federation of each federated root: 2, the sync engines' traces: directory roles and Cloud Sync's service principals) + 1 token + 1 metadata per farm",
         status::status(&s).await.expect("status")
     );
     step!(
         "enable-phs",
-        "1 token + 3 Graph (read settings, PATCH, read back) = 4",
+        "7 Graph (sync settings, the sync engines' traces: 2, last password sync, the administrator's domain for the sign-in check, PATCH, read back) + 1 token",
         {
             let p = enable_phs::prepare(&s, &Default::default())
                 .await
@@ -154,7 +154,7 @@ async fn main() {
     };
     step!(
         "switch-back",
-        "3 Graph (POST, confirming read; domain read) + 1 metadata",
+        "6 Graph (the administrator's domain for the sign-in check, the domain, its settings now, the staged rollout policies, POST, confirming read) + 1 metadata",
         {
             let p = switch_back::prepare(&s, &so).await.expect("prepare");
             switch_back::run(&s, p, &Quiet).await.expect("run")
@@ -196,7 +196,7 @@ async fn main() {
     );
     step!(
         "staged rollout enable, 1 group",
-        "5 pre-flight reads (policies, sync settings, last sync, group by name, its members) + 1 re-read at the change (what resume also does) + POST policy + POST $ref + 2 read back (which the result's view reuses) + 2 for the result's group (group, members) = 12",
+        "6 pre-flight reads (policies, sync settings, last sync, the administrator's domain for the sign-in check, group by name, its members) + 1 re-read at the change (what resume also does) + POST policy + POST $ref + 2 read back (which the result's view reuses) + 2 for the result's group (group, members) = 13",
         {
             let p = staged_rollout::prepare(
                 &s,
@@ -209,7 +209,7 @@ async fn main() {
     );
     step!(
         "reset-trust",
-        "3 Graph (read settings, PATCH, read back) + 1 metadata",
+        "4 Graph (the administrator's domain for the sign-in check, read settings, PATCH, read back) + 1 metadata",
         {
             let p = reset_trust::prepare(&s, &ro).await.expect("prepare");
             reset_trust::run(&s, p, &Quiet).await.expect("run")
