@@ -71,11 +71,23 @@ pub async fn check_by_reading(s: &Session, me: &TokenInfo) -> Result<Check, OpsE
         return Ok(check(me, []));
     };
     let suffix = upn.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-    let domain: Option<crate::graph::models::Domain> = s
+    let read: Result<crate::graph::models::Domain, _> = s
         .graph
         .get(&format!("/v1.0/domains/{}", crate::graph::encode(suffix)))
-        .await
-        .ok();
+        .await;
+    // Not found: the domain is not the tenant's (a guest). Any other failure is no answer at all,
+    // and is said as such rather than taken for "not the tenant's".
+    let domain = match read {
+        Ok(d) => Some(d),
+        Err(e) if e.is_not_found() => None,
+        Err(e) => {
+            return Ok(Check::new(
+                NAME,
+                Outcome::Info,
+                format!("signed in as {upn}; whether {suffix} is federated cannot be told: {e}"),
+            ));
+        }
+    };
     let seen = domain.map(|d| {
         let federated =
             d.authentication_type == Some(crate::graph::models::AuthenticationType::Federated);

@@ -6,7 +6,7 @@
 use hyper::StatusCode;
 use serde_json::{Value, json};
 
-use super::call::{Call, Filter, Outcome, parse_filter, short};
+use super::call::{Call, Filter, Outcome, eq_matches, parse_filter, short};
 use crate::clock::unix;
 use crate::emulator::http::{Resp, graph_error};
 use crate::emulator::state::{SignInRec, Tenant};
@@ -135,10 +135,7 @@ fn list_registration(call: &Call, t: &Tenant, who: &Claims) -> Result<Resp, Resp
                 short(&prop)
             )));
         };
-        items.retain(|v| match (&v[*prop], &value) {
-            (Value::String(a), Value::String(b)) => a.eq_ignore_ascii_case(b),
-            (a, b) => a == b,
-        });
+        items.retain(|v| eq_matches(&v[*prop], &value));
     }
     call.page(
         items,

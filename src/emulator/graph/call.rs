@@ -32,6 +32,30 @@ pub(crate) struct Call<'a> {
 }
 
 impl Call<'_> {
+    /// The advanced query's parts: whether `ConsistencyLevel: eventual` was sent, and whether
+    /// `$count=true` was asked (which Graph refuses without that header).
+    pub(crate) fn advanced_query(&self) -> Result<(bool, bool), Resp> {
+        let eventual = self
+            .req
+            .header("consistencylevel")
+            .is_some_and(|v| v.eq_ignore_ascii_case("eventual"));
+        let count = match self.req.query("$count") {
+            None => false,
+            Some(c) if c.eq_ignore_ascii_case("true") => true,
+            Some(c) if c.eq_ignore_ascii_case("false") => false,
+            Some(c) => return Err(self.bad(&format!("Invalid value '{}' for $count.", short(c)))),
+        };
+        if count && !eventual {
+            return Err(graph_error(
+                StatusCode::BAD_REQUEST,
+                self.req,
+                "Request_BadRequest",
+                "$count is not currently supported without the 'ConsistencyLevel: eventual' header.",
+            ));
+        }
+        Ok((eventual, count))
+    }
+
     pub(super) fn bad(&self, message: &str) -> Resp {
         graph_error(
             StatusCode::BAD_REQUEST,
@@ -241,6 +265,15 @@ pub(crate) enum Filter {
     EndsWith(String, String),
     StartsWith(String, String),
     Eq(String, Value),
+}
+
+/// Whether a property's value is what an `eq` filter names: strings without regard to case, as
+/// Graph compares them; anything else exactly.
+pub(crate) fn eq_matches(found: &Value, wanted: &Value) -> bool {
+    match (found, wanted) {
+        (Value::String(a), Value::String(b)) => a.eq_ignore_ascii_case(b),
+        (a, b) => a == b,
+    }
 }
 
 pub(crate) fn parse_filter(f: &str) -> Result<Filter, String> {

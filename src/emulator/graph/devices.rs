@@ -5,7 +5,7 @@
 use hyper::StatusCode;
 use serde_json::{Value, json};
 
-use super::call::{Call, Filter, Outcome, parse_filter, short};
+use super::call::{Call, Filter, Outcome, eq_matches, parse_filter, short};
 use crate::emulator::http::{Resp, graph_error};
 use crate::emulator::state::{DeviceRec, Tenant};
 use crate::emulator::tokens::Claims;
@@ -47,22 +47,7 @@ fn device_json(d: &DeviceRec) -> Value {
 
 fn list_devices(call: &Call, t: &Tenant, who: &Claims) -> Result<Resp, Resp> {
     call.allow(who, DEVICE_READ, None)?;
-    let eventual = call
-        .req
-        .header("consistencylevel")
-        .is_some_and(|v| v.eq_ignore_ascii_case("eventual"));
-    let count = call
-        .req
-        .query("$count")
-        .is_some_and(|c| c.eq_ignore_ascii_case("true"));
-    if count && !eventual {
-        return Err(graph_error(
-            StatusCode::BAD_REQUEST,
-            call.req,
-            "Request_BadRequest",
-            "$count is not currently supported without the 'ConsistencyLevel: eventual' header.",
-        ));
-    }
+    let (_, count) = call.advanced_query()?;
     let mut items: Vec<Value> = t.devices.iter().map(device_json).collect();
     if let Some(f) = call.req.query("$filter") {
         let filter = parse_filter(f).map_err(|m| call.bad(&m))?;
@@ -83,10 +68,7 @@ fn list_devices(call: &Call, t: &Tenant, who: &Claims) -> Result<Resp, Resp> {
                 ),
             ));
         };
-        items.retain(|v| match (&v[prop], &value) {
-            (Value::String(a), Value::String(b)) => a.eq_ignore_ascii_case(b),
-            (a, b) => a == b,
-        });
+        items.retain(|v| eq_matches(&v[prop], &value));
     }
     let total = items.len();
     call.page(

@@ -3,7 +3,7 @@
 use hyper::StatusCode;
 use serde_json::{Map, Value, json};
 
-use super::call::{Call, Filter, Outcome, parse_filter, short};
+use super::call::{Call, Filter, Outcome, eq_matches, parse_filter, short};
 use crate::clock::unix;
 use crate::emulator::http::{Resp, graph_error};
 use crate::emulator::schema::{self};
@@ -209,24 +209,7 @@ fn shape_user(u: &UserRec, select: Option<&[String]>) -> Value {
 fn list_users(call: &Call, t: &Tenant, who: &Claims) -> Result<Resp, Resp> {
     call.allow(who, USER_READ, None)?;
     let select = call.select("microsoft.graph.user", USER_PROPS)?;
-    let eventual = call
-        .req
-        .header("consistencylevel")
-        .is_some_and(|v| v.eq_ignore_ascii_case("eventual"));
-    let count = match call.req.query("$count") {
-        None => false,
-        Some(c) if c.eq_ignore_ascii_case("true") => true,
-        Some(c) if c.eq_ignore_ascii_case("false") => false,
-        Some(c) => return Err(call.bad(&format!("Invalid value '{}' for $count.", short(c)))),
-    };
-    if count && !eventual {
-        return Err(graph_error(
-            StatusCode::BAD_REQUEST,
-            call.req,
-            "Request_BadRequest",
-            "$count is not currently supported without the 'ConsistencyLevel: eventual' header.",
-        ));
-    }
+    let (eventual, count) = call.advanced_query()?;
     let mut users: Vec<&UserRec> = t.users.iter().collect();
     if let Some(f) = call.req.query("$filter") {
         let filter = parse_filter(f).map_err(|m| call.bad(&m))?;
@@ -306,11 +289,7 @@ fn list_users(call: &Call, t: &Tenant, who: &Claims) -> Result<Resp, Resp> {
                 {
                     return Err(unsupported(&prop));
                 }
-                users.retain(|u| match (field(u, &prop), &value) {
-                    (Some(Value::String(a)), Value::String(b)) => a.eq_ignore_ascii_case(b),
-                    (Some(a), b) => &a == b,
-                    _ => false,
-                });
+                users.retain(|u| field(u, &prop).is_some_and(|v| eq_matches(&v, &value)));
             }
         }
     }

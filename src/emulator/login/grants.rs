@@ -11,7 +11,7 @@ use super::common::{
     signin_record, tenant_matches, token_response, unknown_tenant,
 };
 use crate::emulator::http::{Req, Resp, field};
-use crate::emulator::state::{SignInRec, Tenant};
+use crate::emulator::state::{SignInRec, Tenant, UserRec};
 use crate::emulator::tokens::{self, Claims, GRAPH_AUDIENCE};
 use crate::emulator::{Shared, lock};
 
@@ -301,28 +301,8 @@ fn password_grant(
     let password = field(form, "password").unwrap_or_default();
     match check_password(sh, t, username, password, now) {
         Ok(user) => {
-            let resp = delegated_token(
-                sh,
-                t,
-                req,
-                &user,
-                client_id,
-                field(form, "scope").unwrap_or_default(),
-                now,
-            );
-            // A refused scope is a failed sign-in too (consent: AADSTS65001).
-            let (code, reason) = if resp.status() == StatusCode::OK {
-                (0, None)
-            } else {
-                (
-                    65001,
-                    Some(
-                        "The user or administrator has not consented to use the application."
-                            .to_string(),
-                    ),
-                )
-            };
-            let rec = signin_record(t, username, client_id, code, reason, now);
+            let scope = field(form, "scope").unwrap_or_default();
+            let (resp, rec) = signed_in(sh, t, req, &user, username, client_id, scope, now);
             (resp, Some(rec))
         }
         Err(r) => {
@@ -337,6 +317,32 @@ fn password_grant(
             (r.into_resp(sh, req), Some(rec))
         }
     }
+}
+
+/// A user whose credential checked out: their tokens, and the sign-in as the log records it (a
+/// refused scope is a failed sign-in too: consent, AADSTS65001).
+#[allow(clippy::too_many_arguments)]
+fn signed_in(
+    sh: &Shared,
+    t: &Tenant,
+    req: &Req,
+    user: &UserRec,
+    username: &str,
+    client_id: &str,
+    scope: &str,
+    now: i64,
+) -> (Resp, SignInRec) {
+    let resp = delegated_token(sh, t, req, user, client_id, scope, now);
+    let (code, reason) = if resp.status() == StatusCode::OK {
+        (0, None)
+    } else {
+        (
+            65001,
+            Some("The user or administrator has not consented to use the application.".to_string()),
+        )
+    };
+    let rec = signin_record(t, username, client_id, code, reason, now);
+    (resp, rec)
 }
 
 /// A federated user's token from their farm, exchanged (`saml_bearer.rs` makes Entra's checks).
@@ -355,21 +361,8 @@ fn saml_grant(
     }
     match super::saml_bearer::user_for(t, field(form, "assertion").unwrap_or_default(), now) {
         Ok(user) => {
-            let resp = delegated_token(
-                sh,
-                t,
-                req,
-                &user,
-                client_id,
-                field(form, "scope").unwrap_or_default(),
-                now,
-            );
-            let code = if resp.status() == StatusCode::OK {
-                0
-            } else {
-                65001
-            };
-            let rec = signin_record(t, &user.upn, client_id, code, None, now);
+            let scope = field(form, "scope").unwrap_or_default();
+            let (resp, rec) = signed_in(sh, t, req, &user, &user.upn, client_id, scope, now);
             t.add_signins(vec![rec]);
             resp
         }
