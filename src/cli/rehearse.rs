@@ -91,7 +91,8 @@ pub async fn run(g: &Global, c: RehearseCommand) -> Result<u8, CliError> {
     let result = match c {
         RehearseCommand::Info { json } => {
             let mut v = serde_json::to_value(emu.info()).unwrap_or_default();
-            let users: Vec<String> = emu.tenant()?.users.iter().map(|u| u.upn.clone()).collect();
+            let users: Vec<String> =
+                emu.read_tenant(|t| t.users.iter().map(|u| u.upn.clone()).collect())?;
             v["users"] = json!(users);
             // The loopback addresses are this moment's: a tenant served in-process goes with the
             // command. Commands name a farm by its name, and that stays true.

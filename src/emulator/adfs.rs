@@ -377,8 +377,9 @@ fn username_mixed(t: &Tenant, service: &str, farm: &FarmRec, req: &Req) -> Resp 
             .and_then(|i| {
                 let r = &t.domains[t.root_of(i)];
                 r.federation
-                    .clone()
-                    .or_else(|| r.previous.clone().and_then(|p| p.federation))
+                    .as_deref()
+                    .cloned()
+                    .or_else(|| r.previous.as_ref().and_then(|p| p.federation.clone()))
             })
             .and_then(|f| f.issuer_uri)
             .unwrap_or_else(|| farm.identifier.clone()),

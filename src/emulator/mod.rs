@@ -598,6 +598,12 @@ impl Emulator {
         lock(&self.shared.tenant).clone()
     }
 
+    /// An answer from the tenant's data, read in place: a 5,000-domain tenant is not copied (12 MB)
+    /// to find one user.
+    pub fn read_tenant<R>(&self, read: impl FnOnce(&Tenant) -> R) -> R {
+        read(&lock(&self.shared.tenant))
+    }
+
     /// Stops serving and lets go of the state folder (another emulator may open it now).
     pub fn stop(&self) {
         {

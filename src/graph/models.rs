@@ -151,11 +151,13 @@ pub struct InternalDomainFederation {
     pub metadata_exchange_uri: Option<String>,
     pub passive_sign_in_uri: Option<String>,
     pub preferred_authentication_protocol: Option<AuthenticationProtocol>,
-    pub signing_certificate: Option<String>,
+    /// Shared (`Arc`): every domain of a farm carries the same kilobyte of base64, and the rehearsal
+    /// tenant keeps one copy for thousands of domains.
+    pub signing_certificate: Option<std::sync::Arc<str>>,
     pub active_sign_in_uri: Option<String>,
     pub federated_idp_mfa_behavior: Option<FederatedIdpMfaBehavior>,
     pub is_signed_authentication_request_required: Option<bool>,
-    pub next_signing_certificate: Option<String>,
+    pub next_signing_certificate: Option<std::sync::Arc<str>>,
     pub password_reset_uri: Option<String>,
     pub prompt_login_behavior: Option<PromptLoginBehavior>,
     pub signing_certificate_update_status: Option<SigningCertificateUpdateStatus>,

@@ -130,7 +130,7 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
     if fed.signing_certificate.as_deref() != Some(farm_primary.as_str()) {
         patch.insert("signingCertificate".into(), json!(farm_primary));
     }
-    if fed.next_signing_certificate != farm_next {
+    if fed.next_signing_certificate.as_deref() != farm_next.as_deref() {
         patch.insert("nextSigningCertificate".into(), json!(farm_next));
     }
     // The endpoints follow the metadata; the issuer never is rebuilt: a per-domain issuer stays as it is.

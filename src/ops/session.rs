@@ -134,22 +134,34 @@ impl Rehearsal {
     /// A synchronized user to try a sign-in with (its password is the scenario's `user_password`,
     /// which `entra-failover rehearse info` prints): the rehearsal's answer to "who do I test with?".
     pub fn sample_user(&self) -> Option<String> {
-        let t = self.tenant().ok()?;
-        t.users
-            .iter()
-            .filter(|u| u.synced)
-            .map(|u| u.upn.clone())
-            .min_by_key(|upn| (!upn.ends_with("@contoso.com"), upn.clone()))
+        self.read_tenant(|t| {
+            t.users
+                .iter()
+                .filter(|u| u.synced)
+                .map(|u| u.upn.as_str())
+                .min_by_key(|upn| (!upn.ends_with("@contoso.com"), *upn))
+                .map(str::to_string)
+        })
+        .ok()?
     }
 
     /// The tenant as it stands (read from its folder when another process serves it).
     pub fn tenant(&self) -> Result<emulator::state::Tenant, OpsError> {
+        self.read_tenant(Clone::clone)
+    }
+
+    /// An answer from the tenant as it stands, read in place when this process serves it.
+    pub fn read_tenant<R>(
+        &self,
+        read: impl FnOnce(&emulator::state::Tenant) -> R,
+    ) -> Result<R, OpsError> {
         match self {
-            Rehearsal::Own(e) => Ok(e.tenant()),
+            Rehearsal::Own(e) => Ok(e.read_tenant(read)),
             Rehearsal::Attached(i) => emulator::state::Store {
                 dir: i.state_dir.clone(),
             }
             .load()?
+            .map(|t| read(&t))
             .ok_or_else(|| OpsError::Input("the rehearsal tenant has no saved state".into())),
         }
     }

@@ -145,9 +145,9 @@ async fn checks(s: &Session, domain: &str) -> Result<Report, OpsError> {
                 Outcome::Pass,
                 format!("{meta_url} answers; entity {}", m.entity_id),
             );
-            let ours = fed.signing_certificate.clone().unwrap_or_default();
+            let ours = fed.signing_certificate.as_deref().unwrap_or_default();
             let primary = &m.signing_certificates[0];
-            let entra = CertificateInfo::from_base64(&ours).ok();
+            let entra = CertificateInfo::from_base64(ours).ok();
             let entra_thumb = entra
                 .as_ref()
                 .map(|c| c.sha1_thumbprint.clone())

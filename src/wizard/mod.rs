@@ -28,7 +28,12 @@ pub fn log_to_file(home: &Path) -> Option<tracing_appender::non_blocking::Worker
     let mut options = crate::files::private_options();
     options.create(true).append(true);
     let file = options.open(path).ok()?;
-    let (writer, guard) = tracing_appender::non_blocking(file);
+    // The appender's default queue (128,000 lines, allocated up front) is 4 MiB the wizard never
+    // uses: a few thousand lines cover any burst, and a full queue drops lines, never blocks the UI.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(4096)
+        .lossy(true)
+        .finish(file);
     let subscriber = tracing_subscriber::fmt()
         .with_writer(writer)
         .with_ansi(false)

@@ -439,6 +439,14 @@ async fn organization_and_beta_password_sync_time() {
     assert!(org["onPremisesLastSyncDateTime"].is_string());
     assert!(org.get("onPremisesLastPasswordSyncDateTime").is_none());
     assert_eq!(org["verifiedDomains"].as_array().unwrap().len(), 5);
+    // `$select` gives what is asked for and nothing else (the status asks without verifiedDomains).
+    let a = rig
+        .get(&t, "/v1.0/organization?$select=id,displayName")
+        .await;
+    let org = &a.body["value"][0];
+    assert_eq!(org["displayName"], "Contoso (rehearsal)");
+    assert!(org.get("verifiedDomains").is_none(), "{org}");
+    assert!(org.get("onPremisesSyncEnabled").is_none(), "{org}");
 
     let a = rig.get(&t, "/beta/organization").await;
     assert_eq!(

@@ -149,6 +149,29 @@ impl Call<'_> {
         context: String,
         count: Option<usize>,
     ) -> Result<Resp, Resp> {
+        let total = items.len();
+        let mut items = Some(items);
+        self.page_of(total, page_size, context, count, |range| {
+            items
+                .take()
+                .unwrap_or_default()
+                .into_iter()
+                .skip(range.start)
+                .take(range.len())
+                .collect()
+        })
+    }
+
+    /// A page of a collection of `total` items, where `shape` makes only the page's items: a list of
+    /// 5,000 domains builds 100 JSON objects a request, not 5,000.
+    pub(super) fn page_of(
+        &self,
+        total: usize,
+        page_size: usize,
+        context: String,
+        count: Option<usize>,
+        shape: impl FnOnce(std::ops::Range<usize>) -> Vec<Value>,
+    ) -> Result<Resp, Resp> {
         let top = match self.req.query("$top") {
             None => page_size,
             Some(t) => match t.parse::<usize>() {
@@ -172,14 +195,13 @@ impl Call<'_> {
                 )
             })?,
         };
-        let total = items.len();
-        let page: Vec<Value> = items.into_iter().skip(offset).take(top).collect();
+        let page = shape(offset.min(total)..offset.saturating_add(top).min(total));
         let mut body = Map::new();
         body.insert("@odata.context".into(), Value::String(context));
         if let Some(c) = count {
             body.insert("@odata.count".into(), json!(c));
         }
-        if offset + top < total {
+        if offset.saturating_add(top) < total {
             let mut q: Vec<(String, String)> = self
                 .req
                 .query

@@ -122,24 +122,25 @@ fn domain_json(t: &Tenant, idx: usize) -> Value {
 fn list_domains(call: &Call, t: &Tenant, who: &Claims) -> Result<Resp, Resp> {
     call.allow(who, DOMAIN_READ, None)?;
     let select = call.select("microsoft.graph.domain", DOMAIN_PROPS)?;
-    let items: Vec<Value> = (0..t.domains.len())
-        .map(|i| {
-            let v = domain_json(t, i);
-            match &select {
-                Some(s) => schema::apply_select(
-                    v,
-                    &s.iter().map(String::as_str).collect::<Vec<_>>(),
-                    DOMAIN_PROPS,
-                ),
-                None => v,
-            }
-        })
-        .collect();
     let ctx = match &select {
         Some(s) => call.context(&format!("domains({})", s.join(","))),
         None => call.context("domains"),
     };
-    call.page(items, t.limits.page_size, ctx, None)
+    call.page_of(t.domains.len(), t.limits.page_size, ctx, None, |range| {
+        range
+            .map(|i| {
+                let v = domain_json(t, i);
+                match &select {
+                    Some(s) => schema::apply_select(
+                        v,
+                        &s.iter().map(String::as_str).collect::<Vec<_>>(),
+                        DOMAIN_PROPS,
+                    ),
+                    None => v,
+                }
+            })
+            .collect()
+    })
 }
 
 fn find_domain(call: &Call, t: &Tenant, id: &str) -> Result<usize, Resp> {
@@ -470,9 +471,10 @@ fn create_federation(call: &Call, t: &mut Tenant, who: &Claims, id: &str) -> Res
     });
     let before = t.snapshot(idx);
     let d = &mut t.domains[idx];
-    d.federation = Some(fed.clone());
+    d.federation = Some(Box::new(fed.clone()));
     d.domain.authentication_type = Some(AuthenticationType::Federated);
     t.mark_changed(idx, before, now.unix_timestamp(), call.sh.delay);
+    t.share_certificates_of(idx);
     let mut v = fed_json(call, &fed, None);
     if let Value::Object(m) = &mut v {
         m.insert(
@@ -538,8 +540,9 @@ fn update_federation(
         });
     }
     let before = t.snapshot(idx);
-    t.domains[idx].federation = Some(updated);
+    t.domains[idx].federation = Some(Box::new(updated));
     t.mark_changed(idx, before, now.unix_timestamp(), call.sh.delay);
+    t.share_certificates_of(idx);
     Ok(Outcome {
         resp: no_content(call.req),
         changed: true,

@@ -294,15 +294,22 @@ fn list_users(call: &Call, t: &Tenant, who: &Claims) -> Result<Resp, Resp> {
         }
     }
     let total = users.len();
-    let items = users
-        .into_iter()
-        .map(|u| shape_user(u, select.as_deref()))
-        .collect();
     let ctx = match &select {
         Some(s) => call.context(&format!("users({})", s.join(","))),
         None => call.context("users"),
     };
-    call.page(items, t.limits.page_size, ctx, count.then_some(total))
+    call.page_of(
+        total,
+        t.limits.page_size,
+        ctx,
+        count.then_some(total),
+        |range| {
+            users[range]
+                .iter()
+                .map(|u| shape_user(u, select.as_deref()))
+                .collect()
+        },
+    )
 }
 
 fn get_user(call: &Call, t: &Tenant, who: &Claims, id: &str) -> Result<Resp, Resp> {

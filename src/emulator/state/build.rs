@@ -140,7 +140,7 @@ impl Tenant {
                     if let Some(b) = &d.federated_idp_mfa_behavior {
                         f.federated_idp_mfa_behavior = Some(FederatedIdpMfaBehavior::from_wire(b));
                     }
-                    Some(f)
+                    Some(Box::new(f))
                 }
                 None => None,
             };
@@ -297,6 +297,7 @@ impl Tenant {
             wal_epoch: uuid::Uuid::new_v4().simple().to_string(),
             wal_seq: 0,
             wal_records: 0,
+            certificates: Default::default(),
             secrets: Secrets {
                 client_secret: s
                     .app
@@ -366,6 +367,7 @@ impl Tenant {
         if s.sync.password_hash_sync {
             tenant.sync_cycle(now - 60);
         }
+        tenant.share_certificates();
         Ok(tenant)
     }
 }
@@ -482,7 +484,7 @@ pub fn federation_for(
         metadata_exchange_uri: Some(format!("https://{service}/adfs/services/trust/mex")),
         passive_sign_in_uri: Some(format!("https://{service}/adfs/ls/")),
         preferred_authentication_protocol: Some(AuthenticationProtocol::WsFed),
-        signing_certificate: Some(farm.signing.cert_b64.clone()),
+        signing_certificate: Some(farm.signing.cert_b64.as_str().into()),
         active_sign_in_uri: Some(format!(
             "https://{service}/adfs/services/trust/2005/usernamemixed"
         )),

@@ -49,6 +49,38 @@ mod tests {
         Tenant::from_scenario(&scenario::Scenario::load(None).unwrap()).unwrap()
     }
 
+    /// Every domain of one farm points at one copy of its certificate, when built and when loaded.
+    #[test]
+    fn domains_of_a_farm_share_one_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("big.toml");
+        std::fs::write(&file, "[generate]\nfederated_domains = 50\n").unwrap();
+        let s = scenario::Scenario::load(Some(&file)).unwrap();
+        let shared = |t: &Tenant| {
+            let certs: Vec<&std::sync::Arc<str>> = t
+                .domains
+                .iter()
+                .filter_map(|d| d.federation.as_ref()?.signing_certificate.as_ref())
+                .collect();
+            let copies: std::collections::HashSet<*const u8> =
+                certs.iter().map(|c| c.as_ptr()).collect();
+            let texts: std::collections::HashSet<&str> = certs.iter().map(|c| &***c).collect();
+            (certs.len(), copies.len(), texts.len())
+        };
+        let t = Tenant::from_scenario(&s).unwrap();
+        let (n, copies, texts) = shared(&t);
+        assert!(n > 50, "{n} federated domains");
+        assert_eq!(copies, texts, "one copy per certificate when built");
+        let st = Store {
+            dir: dir.path().to_path_buf(),
+        };
+        st.save(&t).unwrap();
+        let back = st.load().unwrap().unwrap();
+        let (n2, copies, texts) = shared(&back);
+        assert_eq!(n2, n);
+        assert_eq!(copies, texts, "one copy per certificate when loaded");
+    }
+
     #[test]
     fn changes_go_to_the_log_and_come_back_on_load() {
         let dir = tempfile::tempdir().unwrap();

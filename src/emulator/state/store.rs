@@ -76,6 +76,10 @@ impl Store {
         }
         t.sync.engines.upgrade_saved();
         self.replay(&mut t, repair)?;
+        // A list read by doubling keeps up to twice the room it needs, for as long as it is served.
+        t.domains.shrink_to_fit();
+        t.users.shrink_to_fit();
+        t.share_certificates();
         Ok(Some(t))
     }
 
