@@ -72,12 +72,13 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
     } else {
         o.domains.clone()
     };
-    let (me, domains, sync, last, early) = futures_util::try_join!(
+    let (me, domains, sync, last, early, policies) = futures_util::try_join!(
         who(s),
         async { Ok::<Vec<Domain>, OpsError>(s.graph.list("/v1.0/domains").await?) },
         sync_settings(s),
         async { Ok(last_password_sync(s).await) },
         async { Ok(read_federations(s, named).await) },
+        async { Ok(super::security::read_policies(s).await) },
     )?;
     plan.permissions(&me, Task::ConvertDomains, "convert domains");
     plan.checks.push(super::operator::check(
@@ -270,7 +271,7 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
             })
             .collect();
         plan.checks
-            .extend(super::security::preflight(s, &with_settings).await);
+            .extend(super::security::checks(s, &with_settings, policies));
     }
     for id in &targets {
         let d = encode(id);

@@ -99,8 +99,27 @@ fn write_farm_script(s: &Session, file: &str, text: &str) -> Result<PathBuf, Ops
     Ok(path)
 }
 
+/// The Conditional Access policies, the one read the checks make: a pre-flight sends it with its
+/// first reads (it depends on none of them), and hands the answer to `checks`.
+pub async fn read_policies(s: &Session) -> Result<Vec<Value>, OpsError> {
+    s.graph
+        .list("/v1.0/identity/conditionalAccess/policies")
+        .await
+        .map_err(Into::into)
+}
+
 /// The checks, for `domains` with the federation settings the pre-flight read (`None`: none).
 pub async fn preflight(s: &Session, domains: &[(String, Option<Value>)]) -> Vec<Check> {
+    checks(s, domains, read_policies(s).await)
+}
+
+/// The checks, from the settings and the policies already read (and the farm scripts they name,
+/// written).
+pub fn checks(
+    s: &Session,
+    domains: &[(String, Option<Value>)],
+    policies: Result<Vec<Value>, OpsError>,
+) -> Vec<Check> {
     let mut checks = vec![];
     // Which domains had Entra ID count (or ask for) the farm's MFA.
     let mut farm_mfa = vec![];
@@ -141,11 +160,6 @@ pub async fn preflight(s: &Session, domains: &[(String, Option<Value>)]) -> Vec<
     } else {
         format!("users of {} (whose MFA the farm did)", farm_mfa.join(", "))
     };
-    let policies: Result<Vec<Value>, OpsError> = s
-        .graph
-        .list("/v1.0/identity/conditionalAccess/policies")
-        .await
-        .map_err(Into::into);
     match policies {
         Err(OpsError::Graph(g)) if g.status() == Some(403) => {
             for name in [MFA, LEGACY] {
