@@ -85,6 +85,9 @@ pub enum Command {
     Profiles,
     /// Turn on password hash sync: the tenant's flag and each sync engine's part.
     EnablePhs(runbook::EnablePhsArgs),
+    /// Enable single sign-on: write the Connect server's Seamless SSO script (state per forest,
+    /// enabled where missing); Graph cannot show or change it.
+    EnableSso(runbook::EnableSsoArgs),
     /// Move federated domains to password hash sync (managed sign-in).
     Failover(runbook::FailoverArgs),
     /// Staged rollout: pilot groups sign in with password hash sync while their domain stays federated.
@@ -144,6 +147,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
                 Some(Command::Readiness) => status::readiness(&g).await,
                 Some(Command::Profiles) => status::profiles(&g),
                 Some(Command::EnablePhs(a)) => runbook::enable_phs(&g, a).await,
+                Some(Command::EnableSso(a)) => runbook::enable_sso(&g, a).await,
                 Some(Command::Failover(a)) => runbook::failover(&g, a).await,
                 Some(Command::StagedRollout(a)) => runbook::staged_rollout(&g, a).await,
                 Some(Command::SwitchBack(a)) => runbook::switch_back(&g, a).await,

@@ -31,11 +31,19 @@ pub enum RehearseCommand {
     /// Run the script `enable-phs` wrote on the Entra Connect Sync server (simulated): the server's
     /// password sync goes on; hashes follow on the next sync cycle.
     ConnectScript,
+    /// Run the Seamless SSO script `enable-sso` wrote on the Connect server (simulated): each forest's
+    /// state, and Seamless SSO enabled where it is missing (with --status-only, nothing changes).
+    SsoScript {
+        #[arg(long)]
+        status_only: bool,
+    },
     /// Put a Cloud Sync configuration's password hash job into quarantine (simulated).
     Quarantine { configuration: String },
-    /// The morning after a cutover (simulated): users of a domain sign in, and the sign-in log
-    /// fills: by UPN order, the last --unsynced before their hash arrived, the --wrong-password
-    /// before them with a wrong one, the rest with theirs (MFA done where Conditional Access asks).
+    /// The morning after a cutover (simulated): users of a domain sign in on their domain-joined
+    /// computers, and the sign-in log fills. Where their forest has Seamless SSO (and the domain is
+    /// managed) they type nothing; otherwise, by UPN order, the last --unsynced before their hash
+    /// arrived, the --wrong-password before them with a wrong one, the rest with theirs (MFA done
+    /// where Conditional Access asks).
     Morning {
         #[arg(long)]
         domain: String,
@@ -199,6 +207,55 @@ pub async fn run(g: &Global, c: RehearseCommand) -> Result<u8, CliError> {
             }
             Ok(0)
         }
+        RehearseCommand::SsoScript { status_only } => {
+            let v = control(
+                &emu,
+                "/connect/sso-script",
+                json!({"status_only": status_only}),
+            )
+            .await?;
+            if g.json {
+                print_json(&v)?
+            } else {
+                let forests: Vec<String> = v["after"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|f| {
+                                format!(
+                                    "{} {}{}",
+                                    f["forest"].as_str().unwrap_or("?"),
+                                    if f["enabled"] == true { "on" } else { "off" },
+                                    f["key_age_days"]
+                                        .as_i64()
+                                        .map(|d| format!(" (key {d} days old)"))
+                                        .unwrap_or_default()
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let changed: Vec<&str> = v["changed"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                print_text(&format!(
+                    "Ran the Seamless SSO script{} on {} (simulated). Seamless SSO: {}. Changed: {}. Browsers need {} in the Local intranet zone.",
+                    if status_only { " (-StatusOnly)" } else { "" },
+                    v["server"]
+                        .as_str()
+                        .unwrap_or("a server with the Connect package"),
+                    forests.join(", "),
+                    if changed.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        changed.join(", ")
+                    },
+                    v["intranet_zone"].as_str().unwrap_or("?"),
+                ))?
+            }
+            Ok(0)
+        }
         RehearseCommand::Quarantine { configuration } => {
             let v = control(
                 &emu,
@@ -236,7 +293,9 @@ pub async fn run(g: &Global, c: RehearseCommand) -> Result<u8, CliError> {
                     .map(|m| m.iter().map(|(k, n)| format!("{k}: {n}")).collect())
                     .unwrap_or_default();
                 print_text(&format!(
-                    "{users} users of {domain} signed in (simulated); error codes {}.",
+                    "{users} users of {domain} signed in (simulated): {} by single sign-on, {} typed a password; error codes {}.",
+                    v["single_sign_on"],
+                    v["typed_password"],
                     codes.join(", ")
                 ))?
             }

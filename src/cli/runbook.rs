@@ -28,6 +28,17 @@ pub struct EnablePhsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct EnableSsoArgs {
+    /// Write the Connect server's Seamless SSO script here (default: the data folder's scripts/).
+    #[arg(long)]
+    pub script: Option<PathBuf>,
+    /// An AD forest the script checks when the server's AD connectors do not name it (repeat for
+    /// several; default: the tenant's verified root domains).
+    #[arg(long = "forest")]
+    pub forests: Vec<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct FailoverArgs {
     /// A federated root domain to convert (repeat for several).
     #[arg(long = "domain", required_unless_present = "all_federated")]
@@ -46,6 +57,9 @@ pub struct FailoverArgs {
     pub wait: bool,
     #[arg(long, default_value = "60m", value_parser = crate::clock::parse_duration)]
     pub wait_timeout: Duration,
+    /// Write no Seamless SSO script for the Connect server (the runbook's "Enable single sign-on").
+    #[arg(long)]
+    pub no_sso: bool,
 }
 
 #[derive(Debug, Args)]
@@ -251,6 +265,27 @@ pub async fn enable_phs(g: &Global, a: EnablePhsArgs) -> Result<u8, CliError> {
     finish(g, &plan, r, text, report)
 }
 
+/// `enable-sso`: the Connect server's Seamless SSO script, written on its own (no tenant change).
+pub async fn enable_sso(g: &Global, a: EnableSsoArgs) -> Result<u8, CliError> {
+    let s = connect(g).await?;
+    let o = crate::ops::enable_sso::Options {
+        script: a.script,
+        forests: a.forests,
+    };
+    let p = crate::ops::enable_sso::prepare(&s, &o).await?;
+    show_plan(g, &p.plan)?;
+    if g.dry_run {
+        return Ok(0);
+    }
+    let plan = p.plan.clone();
+    let r = crate::ops::enable_sso::run(&s, p)?;
+    let text = format!(
+        "Wrote the Seamless SSO script {}.\n{}.\nBrowsers need {} in the Local intranet zone (Group Policy: Site to Zone Assignment List, value 1).",
+        r.script, r.note, r.intranet_zone
+    );
+    finish(g, &plan, r, text, None)
+}
+
 pub async fn staged_rollout(g: &Global, a: StagedRolloutArgs) -> Result<u8, CliError> {
     use crate::ops::staged_rollout::{self, Change};
     let s = connect(g).await?;
@@ -300,6 +335,7 @@ pub async fn failover(g: &Global, a: FailoverArgs) -> Result<u8, CliError> {
         all_federated: a.all_federated,
         sync_window: a.sync_window,
         accept_unsynced: a.accept_unsynced,
+        skip_sso: a.no_sso,
     };
     let p = failover::prepare(&s, &o).await?;
     show_plan(g, &p.plan)?;

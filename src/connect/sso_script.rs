@@ -244,7 +244,13 @@ mod tests {
         assert!(s.contains("$credential = Get-Credential"));
         assert!(s.contains("$credential = $null"));
         for line in s.lines().filter(|l| l.contains("$credential")) {
-            for writer in ["Set-Content", "Out-File", "Export-", "ConvertTo-Json", "Write-Host"] {
+            for writer in [
+                "Set-Content",
+                "Out-File",
+                "Export-",
+                "ConvertTo-Json",
+                "Write-Host",
+            ] {
                 assert!(!line.contains(writer), "{line}");
             }
         }

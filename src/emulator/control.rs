@@ -63,6 +63,7 @@ pub async fn handle(sh: &Shared, req: &Req) -> Resp {
         }
         ("POST", ["app", "certificates"]) => add_certificate(sh, req),
         ("POST", ["connect", "script"]) => connect_script(sh, req),
+        ("POST", ["connect", "sso-script"]) => sso_script(sh, req),
         ("POST", ["sync-jobs", "quarantine"]) => quarantine(sh, req),
         ("POST", ["morning"]) => morning(sh, req),
         _ => Err(error(
@@ -357,6 +358,33 @@ fn connect_script(sh: &Shared, req: &Req) -> Result<Resp, Resp> {
                 "this tenant has no Entra Connect Sync server (its scenario uses Cloud Sync only)",
             )
         })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SsoScriptBody {
+    /// `-StatusOnly`: report, change nothing.
+    #[serde(default)]
+    status_only: bool,
+}
+
+/// The Seamless SSO script that `enable-sso` writes, run on the Connect server (simulated): what the
+/// `AzureADSSO` cmdlets would find and do there, per forest.
+fn sso_script(sh: &Shared, req: &Req) -> Result<Resp, Resp> {
+    let body: SsoScriptBody = if req.body.is_empty() {
+        SsoScriptBody::default()
+    } else {
+        parse(req)?
+    };
+    let v = sh
+        .with_tenant(|t| {
+            let now = t.now().unix_timestamp();
+            let v = super::seamless_sso::run_script(t, body.status_only, now);
+            let changed = v["changed"].as_array().is_some_and(|c| !c.is_empty());
+            (v, changed)
+        })
+        .map_err(|e| error(req, StatusCode::SERVICE_UNAVAILABLE, &e.to_string()))?;
+    Ok(json_resp(StatusCode::OK, req, &v))
 }
 
 #[derive(Deserialize)]

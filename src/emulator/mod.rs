@@ -18,6 +18,7 @@ mod login;
 pub mod pki;
 pub mod scenario;
 mod schema;
+mod seamless_sso;
 pub mod state;
 pub mod tokens;
 

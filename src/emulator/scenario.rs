@@ -146,6 +146,10 @@ pub struct SyncSpec {
     /// `userForcePasswordChangeOnLogonEnabled`: "must change password at next logon" synchronized.
     #[serde(default)]
     pub force_password_change_on_logon: bool,
+    /// The AD forests (root domains with users) that have Seamless SSO: its `AZUREADSSOACC` account
+    /// and Kerberos key in Entra ID. The others have none; left out, none has.
+    #[serde(default)]
+    pub seamless_sso: Vec<String>,
 }
 
 fn default_cycle() -> u32 {
@@ -362,6 +366,7 @@ impl Scenario {
             cycle_minutes: 2,
             cloud_password_policy: false,
             force_password_change_on_logon: false,
+            seamless_sso: vec![],
         });
         if !["connect", "cloud", "both"].contains(&sync.engine.as_str()) {
             return Err(EmulatorError::Scenario(format!(
@@ -439,6 +444,16 @@ impl Scenario {
             }
         }
         check(&tenant, &admin, &farms, &domains, &limits)?;
+        for forest in &sync.seamless_sso {
+            if !domains
+                .iter()
+                .any(|d| d.parent.is_none() && d.users > 0 && d.name.eq_ignore_ascii_case(forest))
+            {
+                return Err(EmulatorError::Scenario(format!(
+                    "[sync] seamless_sso {forest:?}: a forest is a root domain of the scenario with users"
+                )));
+            }
+        }
         check_groups(&self.group, &domains)?;
         check_conditional_access(&self.conditional_access, &self.group)?;
         for d in &domains {

@@ -33,6 +33,8 @@ pub struct Options {
     /// How recent the last password sync must be.
     pub sync_window: Duration,
     pub accept_unsynced: bool,
+    /// Write no Seamless SSO script (`--no-sso`).
+    pub skip_sso: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -272,6 +274,25 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
             .collect();
         plan.checks
             .extend(super::security::checks(s, &with_settings, policies));
+    }
+    // The runbook's "Enable single sign-on": Graph cannot reach it; the script for the Connect server
+    // goes beside the farm's scripts (the forests to check: the domains converted).
+    if !targets.is_empty() {
+        if o.skip_sso {
+            plan.check(
+                "Seamless SSO",
+                Outcome::Info,
+                "not checked (--no-sso): users on domain-joined computers that are not hybrid joined type their password where their forest has no Seamless SSO; `entra-failover enable-sso` writes the script",
+            );
+        } else {
+            let path = super::enable_sso::default_script_path(&s.home, &s.tenant, None);
+            super::enable_sso::write_script(s, &path, None, &targets)?;
+            plan.check(
+                "Seamless SSO",
+                Outcome::Info,
+                super::enable_sso::check_line(&path, None, &targets),
+            );
+        }
     }
     for id in &targets {
         let d = encode(id);

@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod enable_phs;
+pub mod enable_sso;
 pub mod evidence;
 pub mod failover;
 pub mod farm;

@@ -47,6 +47,9 @@ pub struct Summary {
     pub total: usize,
     pub succeeded: usize,
     pub failed: usize,
+    /// Of those that succeeded, how many by Seamless single sign-on (no password typed): what
+    /// `status.additionalDetails` says of each sign-in.
+    pub single_sign_on: usize,
     /// Most frequent first.
     pub failures: Vec<Failure>,
     /// Graph requests the last look made.
@@ -56,12 +59,17 @@ pub struct Summary {
 impl Summary {
     pub fn text(&self) -> String {
         let mut t = format!(
-            "Sign-ins of {} since {} (to {}): {} — {} succeeded, {} failed.",
+            "Sign-ins of {} since {} (to {}): {} — {} succeeded{}, {} failed.",
             self.domains.join(", "),
             self.since,
             self.until,
             self.total,
             self.succeeded,
+            if self.single_sign_on > 0 {
+                format!(" ({} by Seamless single sign-on)", self.single_sign_on)
+            } else {
+                String::new()
+            },
             self.failed
         );
         if !self.failures.is_empty() {
@@ -114,6 +122,16 @@ fn of_domains(upn: &str, domains: &[String]) -> bool {
 struct Seen {
     upn: String,
     code: i32,
+    /// Signed in by Seamless SSO, as `status.additionalDetails` says.
+    sso: bool,
+}
+
+/// Whether a sign-in's `status.additionalDetails` says it was Seamless single sign-on.
+fn by_seamless_sso(details: &str) -> bool {
+    details
+        .to_ascii_lowercase()
+        .contains("seamless single sign-on")
+        || details.to_ascii_lowercase().contains("seamless sso")
 }
 
 /// The watch: a first look, then (following) each look reads only the window since the last,
@@ -167,7 +185,10 @@ impl Watch {
                     continue;
                 }
                 let code = v["status"]["errorCode"].as_i64().unwrap_or(0) as i32;
-                self.events.push(Seen { upn, code });
+                let sso = v["status"]["additionalDetails"]
+                    .as_str()
+                    .is_some_and(by_seamless_sso);
+                self.events.push(Seen { upn, code, sso });
             }
         }
         self.read_from = (until - LATE).max(self.since);
@@ -177,9 +198,11 @@ impl Watch {
     fn summary(&self, until: OffsetDateTime, requests: usize) -> Summary {
         let mut by_code: BTreeMap<i32, Vec<String>> = BTreeMap::new();
         let mut succeeded = 0;
+        let mut single_sign_on = 0;
         for e in &self.events {
             if e.code == 0 {
                 succeeded += 1;
+                single_sign_on += usize::from(e.sso);
             } else {
                 by_code.entry(e.code).or_default().push(e.upn.clone());
             }
@@ -213,6 +236,7 @@ impl Watch {
             total: self.events.len(),
             succeeded,
             failed: self.events.len() - succeeded,
+            single_sign_on,
             failures,
             requests,
         }
@@ -246,6 +270,7 @@ mod tests {
             w.events.push(Seen {
                 upn: upn.into(),
                 code,
+                sso: false,
             });
         }
         let s = w.summary(OffsetDateTime::UNIX_EPOCH, 1);

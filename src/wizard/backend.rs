@@ -179,6 +179,7 @@ async fn handle(
                 all_federated: false,
                 sync_window: std::time::Duration::from_secs(3 * 3600),
                 accept_unsynced: false,
+                skip_sso: false,
             };
             match failover::prepare(s, &o).await {
                 Ok(p) => {

@@ -602,6 +602,7 @@ mod tests {
             total: 40,
             succeeded: 30,
             failed: 10,
+            single_sign_on: 0,
             failures: vec![
                 crate::ops::signins::Failure {
                     code: 50126,

@@ -278,6 +278,7 @@ async fn failover_backs_up_converts_and_confirms_with_the_fewest_requests() {
         all_federated: false,
         sync_window: std::time::Duration::from_secs(3 * 3600),
         accept_unsynced: false,
+        skip_sso: false,
     };
     let before = s.graph.requests_sent();
     let p = failover::prepare(&s, &o).await.unwrap();
@@ -319,6 +320,7 @@ async fn a_non_retryable_error_stops_the_run_with_a_summary() {
         all_federated: false,
         sync_window: std::time::Duration::from_secs(3 * 3600),
         accept_unsynced: false,
+        skip_sso: false,
     };
     let p = failover::prepare(&s, &o).await.unwrap();
     t.control("/faults", json!({"method": "PATCH", "path_prefix": "/v1.0/domains/contoso.com", "status": 400, "count": 1})).await;
@@ -542,6 +544,7 @@ async fn every_fault_class_during_failover_and_switch_back_loses_and_duplicates_
         all_federated: false,
         sync_window: std::time::Duration::from_secs(3 * 3600),
         accept_unsynced: false,
+        skip_sso: false,
     };
     let p = failover::prepare(&s, &o).await.unwrap();
     // One fault class per domain, on its change or its reads.

@@ -13,4 +13,5 @@ mod hostile_network;
 mod operator;
 mod readiness;
 mod request_budget;
+mod seamless_sso;
 mod staged;

@@ -126,6 +126,7 @@ async fn ours(t: Tenant, label: &str) -> Ours {
         all_federated: false,
         sync_window: Duration::from_secs(3 * 3600),
         accept_unsynced: false,
+        skip_sso: false,
     };
     let g0 = s.graph.requests_sent();
     let busy0 = s.graph.busy();

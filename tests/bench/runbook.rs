@@ -85,6 +85,7 @@ async fn main() {
         all_federated: false,
         sync_window: Duration::from_secs(3 * 3600),
         accept_unsynced: false,
+        skip_sso: false,
     };
     let converted = step!(
         "failover 2 domains",

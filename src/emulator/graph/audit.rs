@@ -189,7 +189,7 @@ pub fn signin_json(r: &SignInRec) -> Value {
         "status": {
             "errorCode": r.error_code,
             "failureReason": r.failure_reason,
-            "additionalDetails": null
+            "additionalDetails": r.additional_details
         },
         "deviceDetail": {
             "deviceId": "",

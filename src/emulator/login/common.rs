@@ -406,6 +406,7 @@ pub fn signin_record(
         interactive: true,
         ca_status: "notApplied".into(),
         ca_applied: vec![],
+        additional_details: None,
     }
 }
 

@@ -34,10 +34,17 @@ fn mfa_policy_for(t: &Tenant, user: &UserRec) -> Option<(String, String)> {
     })
 }
 
-/// "The morning after": `users` users of `domain` (by UPN order) open Office in a browser and sign
-/// in with a password: the last `unsynced` before their hash has arrived, the `wrong_password`
-/// before them with a wrong one, the rest with theirs. Each attempt goes through the tenant's real password check
-/// and Conditional Access (MFA is completed where a policy asks for it), and is logged.
+/// `status.additionalDetails` of a sign-in by Seamless SSO, and of one with a typed password.
+pub(crate) const BY_SSO: &str = "Seamless single sign-on: signed in with the domain-joined computer's Kerberos ticket; no password typed";
+pub(crate) const BY_PASSWORD: &str =
+    "Password typed: no single sign-on from this computer's forest";
+
+/// "The morning after": `users` users of `domain` (by UPN order) open Office in a browser on their
+/// domain-joined computers. Where their forest has Seamless SSO and the domain is managed, they sign
+/// in by single sign-on, typing nothing; the others type a password: the last `unsynced` before their
+/// hash has arrived, the `wrong_password` before them a wrong one, the rest theirs. Each attempt goes
+/// through the tenant's real checks and Conditional Access (MFA is completed where a policy asks for
+/// it), and is logged with how the user signed in (`status.additionalDetails`).
 pub(crate) fn simulate_morning(
     sh: &Shared,
     t: &mut Tenant,
@@ -75,6 +82,7 @@ pub(crate) fn simulate_morning(
     let right = t.user_password().to_string();
     let mut records = vec![];
     let mut by_code: std::collections::BTreeMap<i32, usize> = Default::default();
+    let mut by_sso = 0;
     for (i, upn) in chosen.iter().enumerate() {
         let wrong = i >= right_from && i < unsynced_from;
         let password = if wrong {
@@ -87,7 +95,22 @@ pub(crate) fn simulate_morning(
         let mut rec = signin_record(t, upn, OFFICE_HOME.0, 0, None, at);
         rec.app_name = OFFICE_HOME.1.into();
         rec.client_app = "Browser".into();
-        match check_password(sh, t, upn, password, now) {
+        let sso = crate::emulator::seamless_sso::by_single_sign_on(t, upn, now, sh.delay);
+        rec.additional_details = Some(if sso { BY_SSO } else { BY_PASSWORD }.into());
+        let signed_in = if sso {
+            // Kerberos proves who they are: no password, no hash needed; a disabled account still
+            // cannot sign in.
+            match t.users.iter().find(|u| &u.upn == upn) {
+                Some(u) if u.enabled => Ok(u.clone()),
+                _ => check_password(sh, t, upn, password, now),
+            }
+        } else {
+            check_password(sh, t, upn, password, now)
+        };
+        if sso {
+            by_sso += 1;
+        }
+        match signed_in {
             Ok(user) => {
                 if let Some((id, name)) = mfa_policy_for(t, &user) {
                     rec.ca_status = "success".into();
@@ -109,6 +132,8 @@ pub(crate) fn simulate_morning(
     Ok(serde_json::json!({
         "domain": domain,
         "attempts": users,
+        "single_sign_on": by_sso,
+        "typed_password": users - by_sso,
         "by_error_code": by_code.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
     }))
 }

@@ -328,6 +328,24 @@ impl Tenant {
                 last_cycle: now - 60,
                 last_password_sync: None,
                 engines: engines_of(s),
+                seamless_sso: s
+                    .domains
+                    .iter()
+                    .filter(|d| d.parent.is_none() && d.users > 0)
+                    .map(|d| {
+                        let on = s
+                            .sync
+                            .seamless_sso
+                            .iter()
+                            .any(|f| f.eq_ignore_ascii_case(&d.name));
+                        SsoForestRec {
+                            forest: d.name.to_ascii_lowercase(),
+                            enabled: on,
+                            // Set up a while ago: within Microsoft's 30 days.
+                            key_set_at: on.then_some(now - 12 * 86_400),
+                        }
+                    })
+                    .collect(),
             },
             users,
             groups,

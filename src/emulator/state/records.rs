@@ -156,6 +156,19 @@ pub struct SyncRec {
     /// Connect Sync server whose channel is on.
     #[serde(default = "crate::emulator::engines::legacy")]
     pub engines: Engines,
+    /// Seamless SSO per AD forest (the Connect server's `AzureADSSO` module shows and changes it;
+    /// Graph has nothing for it).
+    #[serde(default)]
+    pub seamless_sso: Vec<SsoForestRec>,
+}
+
+/// One AD forest's Seamless SSO: whether Entra ID has its `AZUREADSSOACC` account's Kerberos key,
+/// and when that key was last set (unix seconds).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SsoForestRec {
+    pub forest: String,
+    pub enabled: bool,
+    pub key_set_at: Option<i64>,
 }
 
 impl SyncRec {
@@ -261,6 +274,10 @@ pub struct SignInRec {
     pub ca_status: String,
     /// `appliedConditionalAccessPolicy` objects.
     pub ca_applied: Vec<serde_json::Value>,
+    /// `status.additionalDetails`: how the user signed in, where the morning after says (single
+    /// sign-on, or a typed password).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional_details: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
