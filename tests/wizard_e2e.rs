@@ -198,8 +198,16 @@ fn failover_and_switch_back_in_the_wizard_then_status_agrees() {
     t.press("Escape", "Select a task:");
     t.press("F2", "Rehearsal controls (simulated)");
     t.press("1", "is down (simulated)");
-    // Change user sign-in → password hash sync → contoso.com.
-    t.press("3", "Select the sign-in method:");
+    // Change user sign-in → password hash sync, single sign-on left ticked → Enable single
+    // sign-on (the Connect server's script, as the runbook) → contoso.com.
+    let s = t.press("3", "Select the sign-in method:");
+    assert!(s.contains("[x] Enable single sign-on"), "{s}");
+    let s = t.press("Enter", "Seamless single sign-on lets users");
+    assert!(s.contains("enable-seamless-sso.ps1"), "{s}");
+    assert!(
+        s.contains("https://autologon.microsoftazuread-sso.com"),
+        "{s}"
+    );
     t.press("Enter", "Federated domains to convert");
     t.press("Space", "[x] contoso.com");
     t.press("Enter", "Type contoso.com to confirm");
@@ -212,6 +220,19 @@ fn failover_and_switch_back_in_the_wizard_then_status_agrees() {
     assert!(
         s.contains("Configuration complete.") && s.contains("contoso.com: converted"),
         "{s}"
+    );
+    // Complete names the Seamless SSO script the pre-flight wrote; it is there, for contoso.com.
+    assert!(s.contains("Enable single sign-on:"), "{s}");
+    let scripts = std::fs::read_dir(home.path().join("scripts"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let sso = std::fs::read_to_string(scripts.join("enable-seamless-sso.ps1")).unwrap();
+    assert!(
+        sso.contains("[string[]]$Forest = @('contoso.com')"),
+        "{sso}"
     );
     // Test sign-in of a managed user.
     let tenant = tenant_file(home.path());
@@ -238,6 +259,13 @@ fn failover_and_switch_back_in_the_wizard_then_status_agrees() {
     let s = t.wait_for("40 sign-ins: 30 succeeded, 10 failed.");
     assert!(s.contains("AADSTS50126 × 6"), "{s}");
     assert!(s.contains("AADSTS50056 × 4"), "{s}");
+    // contoso.com's forest had no Seamless SSO: everyone typed a password. The script runs on the
+    // Connect server (simulated); the next morning they sign in by single sign-on.
+    t.press("F2", "Rehearsal controls (simulated)");
+    t.press("9", "Ran the Seamless SSO script");
+    t.press("F2", "Rehearsal controls (simulated)");
+    t.press("8", "40 users of contoso.com signed in (simulated)");
+    t.wait_for("80 sign-ins: 70 succeeded (40 by Seamless single sign-on), 10 failed.");
     t.press("Enter", &format!("User principal name: {upn}"));
     t.wait_for("`entra-failover rehearse info` prints it.");
     t.send("Tab");

@@ -89,12 +89,13 @@ param(
     # The forests to check when no AD connector names them.
     [string[]]$Forest = {forests},
     # Where the record of the state before any change is written.
-    [string]$RecordFolder = (Join-Path $env:ProgramData 'entra-failover')
+    [string]$RecordFolder = (Join-Path $env:ProgramData 'entra-failover'),
+    # The AzureADSSO module, where the Entra Connect package puts it.
+    [string]$ModulePath = (Join-Path $env:ProgramFiles {module})
 )
 Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
 $ExpectedServer = {expected}
-$ModulePath = Join-Path $env:ProgramFiles {module}
 $Autologon = {autologon_q}
 
 # 1. Only on an active Connect Sync server (or, for Cloud Sync only, where the module is).

@@ -172,14 +172,14 @@ async fn handle(
                 Err(e) => send(BackendEvent::Failed(panel("Preparing failed", &e))),
             }
         }
-        Effect::PrepareFailover { domains } => {
+        Effect::PrepareFailover { domains, sso } => {
             *current = Task::ChangeSignIn;
             let o = failover::Options {
                 domains,
                 all_federated: false,
                 sync_window: std::time::Duration::from_secs(3 * 3600),
                 accept_unsynced: false,
-                skip_sso: false,
+                skip_sso: !sso,
             };
             match failover::prepare(s, &o).await {
                 Ok(p) => {
@@ -642,6 +642,11 @@ async fn control(s: &Session, c: Control) -> String {
             "/connect/script".into(),
             serde_json::json!({}),
             "Ran the script on the Connect server (simulated): its password sync is on".into(),
+        ),
+        Control::SsoScript => (
+            "/connect/sso-script".into(),
+            serde_json::json!({}),
+            "Ran the Seamless SSO script on the Connect server (simulated): every forest has Seamless SSO".into(),
         ),
         Control::AdvanceClock => (
             "/clock".into(),

@@ -557,6 +557,8 @@ mod tests {
         update(&mut s, Action::Digit(3));
         snap("user_sign_in", &s);
         update(&mut s, Action::Next);
+        snap("enable_sso", &s);
+        update(&mut s, Action::Next);
         update(&mut s, Action::Toggle);
         snap("domains", &s);
         update(&mut s, Action::Next);

@@ -87,6 +87,12 @@ fn the_failover_writes_the_sso_script_and_no_sso_does_not() {
             .contains(&path.display().to_string()),
         "{sso}"
     );
+    // The change report names it too (the run's pre-flight, as shown).
+    let report = std::fs::read_to_string(done["report"].as_str().unwrap()).unwrap();
+    assert!(
+        report.contains(&path.display().to_string()),
+        "the change report does not name the script"
+    );
     // A script for PowerShell 5.1: UTF-8 with a byte-order mark, CRLF; the converted domain is the
     // forest it checks; private to the administrator.
     let bytes = std::fs::read(&path).unwrap();

@@ -4,8 +4,9 @@
   machines that build the tool):
 
     1. The .exe writes each script from its own rehearsal tenant: the Connect server's password sync
-       (enable-phs --connect-script), the failover pre-flight's AD FS policy export and farm backup,
-       and the trust reset (reset-trust --adfs-script, with and without --replace-claim-rules).
+       (enable-phs --connect-script) and Seamless SSO (enable-sso --script, and the failover
+       pre-flight's), the failover pre-flight's AD FS policy export and farm backup, and the trust
+       reset (reset-trust --adfs-script, with and without --replace-claim-rules).
     2. PowerShell's own parser reads each one: zero errors.
     3. Each one runs against stub functions of the ADSync and AD FS cmdlets it calls (functions take
        precedence over cmdlets), checking its refusals, the backup before any change, the trust never
@@ -55,12 +56,14 @@ function Invoke-Exe([string[]]$Arguments, [int[]]$Allowed = @(0)) {
 # 1. The scripts, from the .exe's own rehearsal tenant.
 Write-Host "scripts check ($shell): generating every script with $Exe"
 $connectScript = Join-Path $out 'enable-phs.ps1'
+$ssoScript = Join-Path $out 'enable-sso.ps1'
 $trustScript = Join-Path $out 'reset-trust.ps1'
 $replaceDir = Join-Path $out 'replace'
 $replaceScript = Join-Path $replaceDir 'reset-trust.ps1'
 New-Item -ItemType Directory -Force -Path $replaceDir | Out-Null
 $metadataUrl = 'https://sts.contoso.com/FederationMetadata/2007-06/FederationMetadata.xml'
 Invoke-Exe @('enable-phs', '--yes', '--connect-script', $connectScript) | Out-Null
+Invoke-Exe @('enable-sso', '--script', $ssoScript) | Out-Null
 Invoke-Exe @('failover', '--domain', 'contoso.com', '--dry-run') @(0, 3) | Out-Null
 Invoke-Exe @('reset-trust', '--domain', 'contoso.com', '--metadata-url', $metadataUrl, '--adfs-script', $trustScript, '--yes') | Out-Null
 Invoke-Exe @('reset-trust', '--domain', 'contoso.com', '--metadata-url', $metadataUrl, '--adfs-script', $replaceScript, '--replace-claim-rules', '--yes') | Out-Null
@@ -68,8 +71,12 @@ $exportScript = @(Get-ChildItem -LiteralPath $env:ENTRA_FAILOVER_HOME -Recurse -
 $backupScript = @(Get-ChildItem -LiteralPath $env:ENTRA_FAILOVER_HOME -Recurse -Filter 'backup-adfs-farm.ps1')
 Expect ($exportScript.Count -eq 1) 'the failover pre-flight wrote the AD FS policy export script'
 Expect ($backupScript.Count -eq 1) 'the failover pre-flight wrote the farm backup script'
+$failoverSso = @(Get-ChildItem -LiteralPath $env:ENTRA_FAILOVER_HOME -Recurse -Filter 'enable-seamless-sso.ps1')
+Expect ($failoverSso.Count -eq 1) 'the failover pre-flight wrote the Seamless SSO script'
 $scripts = @(
     $connectScript,
+    $ssoScript,
+    $failoverSso[0].FullName,
     $trustScript,
     $replaceScript,
     $exportScript[0].FullName,
@@ -223,6 +230,72 @@ Expect (@($global:Calls | Where-Object { $_ -like 'Add-ADSyncConnector*ForceFull
 Expect (@($global:Calls | Where-Object { $_ -eq 'Start-ADSyncSyncCycle Delta' }).Count -eq 1) 'Connect script: a sync cycle started'
 $e = Invoke-Case $connect $connectArgs
 Expect ($null -eq $e -and @($global:Calls | Where-Object { $_ -like 'Set-*' -or $_ -like 'Start-*' }).Count -eq 0) 'Connect script: a second run changes nothing'
+
+# --- The Connect server's Seamless SSO script (the failover pre-flight's, for contoso.com) ---
+Write-Host "scripts check ($shell): the Seamless SSO script, against ADSync and AzureADSSO stubs"
+$ssoCanary = 'canary-domain-admin-password-5c1e'
+$global:SsoDomains = @('fabrikam.com')
+$global:RecordFolder = Join-Path $work 'sso-records'
+$ssoModule = Join-Path $work 'AzureADSSO.psd1'
+function New-AzureADSSOAuthenticationContext { $global:Calls.Add('New-AzureADSSOAuthenticationContext') }
+function Get-AzureADSSOStatus { ([pscustomobject]@{ Enable = ($global:SsoDomains.Count -gt 0); Domains = @($global:SsoDomains) } | ConvertTo-Json -Compress) }
+function Get-Credential {
+    [CmdletBinding()]
+    param([string]$Message)
+    $global:Calls.Add("Get-Credential $Message")
+    $secure = ConvertTo-SecureString -String $ssoCanary -AsPlainText -Force
+    return [System.Management.Automation.PSCredential]::new('CONTOSO\admin', $secure)
+}
+function Enable-AzureADSSOForest {
+    [CmdletBinding()]
+    param($OnPremCredentials)
+    $global:RecordsAtChange = @(Get-ChildItem -LiteralPath $global:RecordFolder -ErrorAction SilentlyContinue).Count
+    $global:Calls.Add("Enable-AzureADSSOForest $($OnPremCredentials.UserName)")
+    $global:SsoDomains = @($global:SsoDomains + 'contoso.com')
+}
+function Update-AzureADSSOForest {
+    [CmdletBinding()]
+    param($OnPremCredentials)
+    $global:Calls.Add("Update-AzureADSSOForest $($OnPremCredentials.UserName)")
+}
+$sso = Copy-ForRun $failoverSso[0].FullName 'sso'
+$ssoArgs = @{ RecordFolder = $global:RecordFolder; ModulePath = $ssoModule }
+$global:Services = @()
+$global:Modules = @()
+$e = Invoke-Case $sso $ssoArgs
+Expect ($null -ne $e -and "$e" -match 'not a Microsoft Entra Connect Sync server' -and "$e" -match 'CloudSyncOnly') 'SSO script: refused without the ADSync service, naming the Cloud Sync way'
+Expect ($global:Calls.Count -eq 0) 'SSO script: nothing done when refused'
+$global:Services = @('ADSync')
+$global:Modules = @('ADSync')
+$global:Staging = $true
+$e = Invoke-Case $sso $ssoArgs
+Expect ($null -ne $e -and "$e" -match 'staging mode') 'SSO script: refused on a staging server'
+$global:Staging = $false
+$e = Invoke-Case $sso $ssoArgs
+Expect ($null -ne $e -and "$e" -match 'AzureADSSO module is missing') 'SSO script: refused without the AzureADSSO module'
+$e = Invoke-Case $sso ($ssoArgs + @{ CloudSyncOnly = $true })
+Expect ($null -ne $e -and "$e" -match 'Entra Connect package') 'SSO script: Cloud Sync only, refused without the module, told to install the Connect package'
+Set-Content -LiteralPath $ssoModule -Value 'stub'
+$e = Invoke-Case $sso ($ssoArgs + @{ StatusOnly = $true })
+Expect ($null -eq $e) 'SSO script: -StatusOnly runs'
+Expect (@($global:Calls | Where-Object { $_ -like 'Get-Credential*' -or $_ -like 'Enable-*' -or $_ -like 'Update-*' }).Count -eq 0) 'SSO script: -StatusOnly asks for no credential and changes nothing'
+Expect (@(Get-ChildItem -LiteralPath $global:RecordFolder -Filter 'seamless-sso-before-*.json').Count -eq 1) 'SSO script: -StatusOnly records the state'
+Remove-Item -LiteralPath $global:RecordFolder -Recurse -Force
+$e = Invoke-Case $sso ($ssoArgs + @{ WhatIf = $true })
+Expect ($null -eq $e) 'SSO script: -WhatIf runs'
+Expect (@($global:Calls | Where-Object { $_ -like 'Get-Credential*' -or $_ -like 'Enable-*' }).Count -eq 0) 'SSO script: -WhatIf asks for no credential and changes nothing'
+Expect (-not (Test-Path -LiteralPath $global:RecordFolder)) 'SSO script: -WhatIf writes no record'
+Expect (-not ($global:SsoDomains -contains 'contoso.com')) 'SSO script: contoso.com still without Seamless SSO after -WhatIf'
+$e = Invoke-Case $sso $ssoArgs
+Expect ($null -eq $e) 'SSO script: runs on an active Connect server with the module'
+Expect ($global:SsoDomains -contains 'contoso.com') 'SSO script: Seamless SSO enabled for contoso.com'
+Expect ($global:RecordsAtChange -ge 1) 'SSO script: the state was recorded before the change'
+Expect (@($global:Calls | Where-Object { $_ -like 'Get-Credential*contoso.com*' }).Count -eq 1) 'SSO script: a domain administrator asked for once, for contoso.com'
+Expect (@($global:Calls | Where-Object { $_ -like 'Update-*' }).Count -eq 0) 'SSO script: no key rollover unless asked'
+$e = Invoke-Case $sso $ssoArgs
+Expect ($null -eq $e -and @($global:Calls | Where-Object { $_ -like 'Get-Credential*' -or $_ -like 'Enable-*' }).Count -eq 0) 'SSO script: a forest that has it is left as it is (a second run changes nothing)'
+$ssoLeaks = @(Get-ChildItem -LiteralPath $work -Recurse -File | Select-String -SimpleMatch $ssoCanary)
+Expect ($ssoLeaks.Count -eq 0) "SSO script: the domain administrator's password is in no file ($($ssoLeaks.Count) found)"
 
 # --- The AD FS trust reset ---
 Write-Host "scripts check ($shell): the trust reset, against AD FS stubs"

@@ -11,7 +11,12 @@ pub(super) fn next(s: &mut State) -> Vec<Effect> {
             }
             SignIn::PasswordHashSync => {
                 s.flow = Flow::Failover;
-                s.go(Page::Domains);
+                // As in the runbook: with single sign-on ticked, its page comes next.
+                s.go(if s.sso {
+                    Page::EnableSso
+                } else {
+                    Page::Domains
+                });
                 vec![]
             }
             SignIn::Federation => {
@@ -32,6 +37,10 @@ pub(super) fn next(s: &mut State) -> Vec<Effect> {
                 vec![Effect::LoadBackups]
             }
         },
+        Page::EnableSso => {
+            s.go(Page::Domains);
+            vec![]
+        }
         Page::Domains => {
             s.plan = None;
             s.confirm.clear();
@@ -39,6 +48,7 @@ pub(super) fn next(s: &mut State) -> Vec<Effect> {
             s.busy = Some("running the pre-flight checks".into());
             vec![Effect::PrepareFailover {
                 domains: s.selected.iter().cloned().collect(),
+                sso: s.sso,
             }]
         }
         Page::Preflight => {

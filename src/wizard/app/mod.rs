@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 
 use crate::ops::plan::Plan;
 use crate::ops::status::Status;
+pub use control::Control;
 
+mod control;
 mod failover;
 mod federation;
 mod replies;
@@ -23,6 +25,9 @@ pub enum Page {
     ViewConfig,
     OptionalFeatures,
     UserSignIn,
+    /// The runbook's *Enable single sign-on*: what the Connect server's Seamless SSO script checks
+    /// and changes (Graph cannot), after User sign-in when its tick is on.
+    EnableSso,
     Domains,
     Preflight,
     Ready,
@@ -58,6 +63,7 @@ impl Page {
             Page::ViewConfig => "View current configuration",
             Page::OptionalFeatures => "Optional features",
             Page::UserSignIn => "User sign-in",
+            Page::EnableSso => "Enable single sign-on",
             Page::Domains => "Domains",
             Page::Preflight => "Pre-flight",
             Page::Ready => "Ready to configure",
@@ -259,45 +265,6 @@ pub enum Action {
     Backend(BackendEvent),
 }
 
-/// Rehearsal controls (F2): what the outside world would do to a real tenant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Control {
-    FarmDown,
-    FarmUp,
-    Rollover,
-    Promote,
-    Sync,
-    ConnectScript,
-    AdvanceClock,
-    Morning,
-}
-
-impl Control {
-    pub const ALL: [Control; 8] = [
-        Control::FarmDown,
-        Control::FarmUp,
-        Control::Rollover,
-        Control::Promote,
-        Control::Sync,
-        Control::ConnectScript,
-        Control::AdvanceClock,
-        Control::Morning,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Control::FarmDown => "Take the AD FS farm down",
-            Control::FarmUp => "Bring the AD FS farm back",
-            Control::Rollover => "Roll the farm's token-signing certificate (list the next one)",
-            Control::Promote => "Promote the next certificate to primary",
-            Control::Sync => "Run a sync cycle now",
-            Control::ConnectScript => "Run the generated script on the Connect server",
-            Control::AdvanceClock => "Advance the clock by 10 minutes",
-            Control::Morning => "The morning after: 40 users of a converted domain sign in",
-        }
-    }
-}
-
 /// Backend work the update asks for.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
@@ -310,6 +277,8 @@ pub enum Effect {
     PrepareEnablePhs,
     PrepareFailover {
         domains: Vec<String>,
+        /// Write the Seamless SSO script (User sign-in's *Enable single sign-on*).
+        sso: bool,
     },
     Run,
     Control(Control),
@@ -374,6 +343,8 @@ pub struct State {
     pub task: Task,
     pub phs_checked: bool,
     pub sign_in: SignIn,
+    /// User sign-in's *Enable single sign-on* tick (on, as the runbook leaves it).
+    pub sso: bool,
     pub selected: BTreeSet<String>,
     pub confirm: String,
     pub plan: Option<Plan>,
@@ -453,6 +424,7 @@ impl State {
             task: Task::ViewConfig,
             phs_checked: false,
             sign_in: SignIn::PasswordHashSync,
+            sso: true,
             selected: BTreeSet::new(),
             confirm: String::new(),
             plan: None,
@@ -613,7 +585,8 @@ impl State {
         match self.page {
             Page::Welcome => self.profiles.len().max(1),
             Page::Tasks => Task::ALL.len(),
-            Page::UserSignIn => SignIn::ALL.len(),
+            // The methods, then the single sign-on tick.
+            Page::UserSignIn => SignIn::ALL.len() + 1,
             Page::Domains => self.federated_roots().len().max(1),
             Page::TestSignin | Page::FederatedLogin => 2,
             Page::EntraDomain => self.managed_roots().len().max(1),
@@ -862,7 +835,10 @@ fn toggle(s: &mut State) {
     match s.page {
         Page::OptionalFeatures => s.phs_checked = !s.phs_checked,
         Page::StagedRollout => staged::toggle(s),
-        Page::UserSignIn => s.sign_in = SignIn::ALL[s.focus.min(2)],
+        Page::UserSignIn => match SignIn::ALL.get(s.focus) {
+            Some(m) => s.sign_in = *m,
+            None => s.sso = !s.sso,
+        },
         Page::SettingsSource => s.from_backup = s.focus == 0,
         Page::EntraDomain => {
             if let Some(d) = s.managed_roots().get(s.focus).cloned()
@@ -902,7 +878,7 @@ fn next(s: &mut State) -> Vec<Effect> {
         | Page::ViewConfig
         | Page::Readiness => start::next(s),
         Page::OptionalFeatures => sync_options::next(s),
-        Page::UserSignIn | Page::Domains | Page::Preflight => failover::next(s),
+        Page::UserSignIn | Page::EnableSso | Page::Domains | Page::Preflight => failover::next(s),
         Page::AdfsFarm | Page::EntraDomain | Page::SettingsSource => switch_back::next(s),
         Page::ManageFederation | Page::TrustDomain | Page::Certificates | Page::Verify => {
             federation::next(s)
@@ -948,6 +924,7 @@ fn retry(s: &mut State) -> Vec<Effect> {
             s.busy = Some("running the pre-flight checks".into());
             vec![Effect::PrepareFailover {
                 domains: s.selected.iter().cloned().collect(),
+                sso: s.sso,
             }]
         }
         Page::Ready if s.flow == Flow::SwitchBack && s.plan.is_none() => {

@@ -138,10 +138,37 @@ fn connect_waits_for_the_sign_in() {
 }
 
 #[test]
+fn single_sign_on_unticked_skips_its_page_and_its_script() {
+    let mut s = connected(true);
+    update(&mut s, Action::Digit(3));
+    assert_eq!(s.page, Page::UserSignIn);
+    // The tick is the row after the three methods.
+    for _ in 0..SignIn::ALL.len() {
+        update(&mut s, Action::FocusNext);
+    }
+    update(&mut s, Action::Toggle);
+    assert!(!s.sso);
+    assert_eq!(s.sign_in, SignIn::PasswordHashSync, "the method stays");
+    update(&mut s, Action::Next);
+    assert_eq!(s.page, Page::Domains, "no Enable single sign-on page");
+    update(&mut s, Action::Toggle);
+    assert_eq!(
+        update(&mut s, Action::Next),
+        vec![Effect::PrepareFailover {
+            domains: vec!["contoso.com".into()],
+            sso: false
+        }]
+    );
+}
+
+#[test]
 fn the_failover_flow_needs_a_selection_a_clean_preflight_and_the_typed_name() {
     let mut s = connected(true);
     update(&mut s, Action::Digit(3));
     assert_eq!(s.page, Page::UserSignIn);
+    update(&mut s, Action::Next);
+    // As in the runbook: Enable single sign-on is ticked, and its page comes next.
+    assert_eq!(s.page, Page::EnableSso);
     update(&mut s, Action::Next);
     assert_eq!(s.page, Page::Domains);
     assert!(update(&mut s, Action::Next).is_empty(), "nothing selected");
@@ -151,7 +178,8 @@ fn the_failover_flow_needs_a_selection_a_clean_preflight_and_the_typed_name() {
     assert_eq!(
         update(&mut s, Action::Next),
         vec![Effect::PrepareFailover {
-            domains: vec!["contoso.com".into()]
+            domains: vec!["contoso.com".into()],
+            sso: true
         }]
     );
     assert_eq!(s.page, Page::Preflight);
@@ -221,6 +249,7 @@ fn the_failover_flow_needs_a_selection_a_clean_preflight_and_the_typed_name() {
 fn a_failed_preflight_blocks_next() {
     let mut s = connected(false);
     update(&mut s, Action::Digit(3));
+    update(&mut s, Action::Next);
     update(&mut s, Action::Next);
     update(&mut s, Action::Toggle);
     update(&mut s, Action::Next);

@@ -24,6 +24,7 @@ pub fn render(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
         Page::ViewConfig => config::view(s, t),
         Page::OptionalFeatures => config::optional_features(s, t),
         Page::UserSignIn => signin::user_sign_in(s, t),
+        Page::EnableSso => signin::enable_sso(s),
         Page::Domains => signin::domains(s, t),
         Page::Preflight => signin::preflight(s, t),
         Page::TestSignin => signin::test_signin(s, t),

@@ -60,6 +60,11 @@ pub fn signins(s: &State, t: &Theme) -> Vec<Line<'static>> {
             lines.push(Line::from(vec![
                 Span::raw(format!("{} sign-ins: ", sum.total)),
                 Span::styled(format!("{} succeeded", sum.succeeded), t.good),
+                Span::raw(if sum.single_sign_on > 0 {
+                    format!(" ({} by Seamless single sign-on)", sum.single_sign_on)
+                } else {
+                    String::new()
+                }),
                 Span::raw(", "),
                 Span::styled(
                     format!("{} failed", sum.failed),
@@ -83,11 +88,29 @@ pub fn signins(s: &State, t: &Theme) -> Vec<Line<'static>> {
     lines.push(Line::from(""));
     if s.rehearsal {
         lines.push(Line::from(
-            "Rehearsal: F2 then 8 makes the morning after (users sign in, some fail).",
+            "Rehearsal: F2 then 8 makes the morning after (users sign in, some fail); 9 runs the Seamless SSO script.",
         ));
     }
     lines.push(Line::from("Enter: Test sign-in of one user."));
     lines
+}
+
+/// The runbook's "Enable single sign-on" after a failover: the script the pre-flight wrote, still
+/// to be run on the Connect server.
+fn single_sign_on(s: &State) -> Vec<Line<'static>> {
+    if s.flow != crate::wizard::app::Flow::Failover {
+        return vec![];
+    }
+    s.plan
+        .as_ref()
+        .and_then(|p| p.checks.iter().find(|c| c.name == "Seamless SSO"))
+        .map(|c| {
+            vec![
+                Line::from(""),
+                Line::from(format!("Enable single sign-on: {}.", c.detail)),
+            ]
+        })
+        .unwrap_or_default()
 }
 
 pub fn complete(s: &State, _t: &Theme) -> Vec<Line<'static>> {
@@ -123,9 +146,11 @@ pub fn complete(s: &State, _t: &Theme) -> Vec<Line<'static>> {
         }
         lines.push(Line::from(""));
         lines.extend(s.summary.iter().map(|l| Line::from(l.clone())));
+        lines.extend(single_sign_on(s));
         return lines;
     }
     lines.extend(s.summary.iter().map(|l| Line::from(l.clone())));
+    lines.extend(single_sign_on(s));
     lines.push(Line::from(""));
     lines.push(Line::from(
         if s.flow == crate::wizard::app::Flow::Failover {

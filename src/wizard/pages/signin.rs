@@ -21,10 +21,69 @@ pub fn user_sign_in(s: &State, t: &Theme) -> Vec<Line<'static>> {
     lines.push(Line::from(
         "    User accounts stay as they are; only the domains' sign-in changes.",
     ));
-    lines.push(Line::from(format!(
-        "{} Enable single sign-on (unchanged)",
-        checkbox(true)
-    )));
+    lines.push(row(
+        s.focus == SignIn::ALL.len(),
+        format!("{} Enable single sign-on", checkbox(s.sso)),
+        t,
+    ));
+    lines.push(Line::from(if s.sign_in != SignIn::PasswordHashSync {
+        "    Seamless SSO works with password hash sync only, never through AD FS."
+    } else if s.sso {
+        "    Seamless SSO per AD forest, by a script for the Connect server (next page)."
+    } else {
+        "    No Seamless SSO script: users on domain-joined computers type their password."
+    }));
+    lines
+}
+
+/// The runbook's *Enable single sign-on* page: Graph cannot show or change Seamless SSO, so the
+/// pre-flight writes the Connect server's script, and this page says what it does and where.
+pub fn enable_sso(s: &State) -> Vec<Line<'static>> {
+    let server = s
+        .status
+        .as_ref()
+        .and_then(|st| st.sync_engines.connect.as_ref())
+        .and_then(|c| c.server.clone());
+    let cloud_only = s
+        .status
+        .as_ref()
+        .is_some_and(|st| st.sync_engines.connect.is_none() && !st.sync_engines.cloud.is_empty());
+    let place = match (&server, cloud_only) {
+        (Some(sv), _) => format!("on the Connect server {sv}"),
+        (None, true) => "on a domain-joined server with the Entra Connect package installed (not configured) for its AzureADSSO module, with -CloudSyncOnly".into(),
+        (None, false) => "on the Connect server".into(),
+    };
+    // The name the failover pre-flight gives it (it does not read which server synchronizes).
+    let script = crate::ops::enable_sso::file_name(None);
+    let mut lines = vec![
+        Line::from(
+            "Seamless single sign-on lets users on domain-joined computers that are not hybrid joined sign in to Microsoft 365 without typing their password, once sign-in is password hash sync. Without it they type it at every sign-in.",
+        ),
+        Line::from(""),
+        Line::from(format!(
+            "Graph cannot show or change it: the Connect server's AzureADSSO module does. The pre-flight writes {script} beside the farm's scripts. Run it {place}, as an administrator:"
+        )),
+        Line::from("  1. it refuses anywhere but an active Connect server with the module;"),
+        Line::from(
+            "  2. it reports each forest: Seamless SSO on or off, and the age of the AZUREADSSOACC account's key (Microsoft asks for a rollover every 30 days);",
+        ),
+        Line::from("  3. it records that state to a file before any change;"),
+        Line::from(
+            "  4. it enables it for each forest without it, asking for a domain administrator of that forest (DOMAIN\\user), never stored;",
+        ),
+        Line::from("  5. a forest that has it stays as it is."),
+        Line::from("  -StatusOnly changes nothing; -WhatIf previews."),
+        Line::from(""),
+        Line::from(format!(
+            "Browsers: {} in the Local intranet zone (Group Policy).",
+            crate::connect::sso_script::AUTOLOGON_URL
+        )),
+    ];
+    if s.rehearsal {
+        lines.push(Line::from(
+            "Rehearsal: F2 then 9 runs the script on the rehearsal's Connect server.",
+        ));
+    }
     lines
 }
 
