@@ -83,6 +83,9 @@ pub struct Lockout {
     pub source: String,
 }
 
+/// What `readiness` says of Seamless SSO, which only the Connect server's `AzureADSSO` module reads.
+const SEAMLESS_SSO: &str = "Graph cannot tell which AD forests have it: `entra-failover enable-sso` writes the Connect server's script, and its -StatusOnly run reports each forest and its key's age without changing anything";
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Readiness {
     pub tenant: String,
@@ -96,6 +99,8 @@ pub struct Readiness {
     pub smart_lockout: Option<Lockout>,
     /// What could not be told, each with the permission or licence it needs.
     pub cannot_tell: Vec<String>,
+    /// Seamless SSO per forest: no Graph read shows it; where to find out.
+    pub seamless_sso: &'static str,
     pub reads: Vec<Read>,
     /// Graph requests in all.
     pub requests: u64,
@@ -467,6 +472,7 @@ pub async fn readiness(s: &Session) -> Result<Readiness, OpsError> {
         hybrid_joined_devices,
         smart_lockout,
         cannot_tell: r.cannot_tell,
+        seamless_sso: SEAMLESS_SSO,
         reads: r.reads,
         requests: s.graph.requests_sent() - before,
     })
@@ -533,6 +539,7 @@ impl std::fmt::Display for Readiness {
                 None => "cannot tell".into(),
             }
         )?;
+        writeln!(f, "Seamless SSO: {}", self.seamless_sso)?;
         for c in &self.cannot_tell {
             writeln!(f, "Cannot tell: {c}")?;
         }

@@ -498,6 +498,7 @@ mod tests {
                 source: "defaults".into(),
             }),
             cannot_tell: vec!["users' AD UPNs: cannot tell without User.Read.All".into()],
+            seamless_sso: "Graph cannot tell which AD forests have it",
             reads: vec![Read {
                 what: "MFA registration".into(),
                 request: "GET /v1.0/reports/authenticationMethods/userRegistrationDetails".into(),

@@ -147,6 +147,50 @@ fn enable_sso_writes_the_script_on_its_own_naming_the_server_and_forests() {
 }
 
 #[test]
+fn a_cloud_sync_only_tenant_is_told_to_install_the_connect_package_and_readiness_points_here() {
+    let home = Home::new();
+    let p = home.path().join("scenario.toml");
+    std::fs::write(&p, "[sync]\nengine = \"cloud\"\n").unwrap();
+    let out = home.run(&["rehearse", "reset", "--scenario", p.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", super::cli::text(&out.stderr));
+    let r = home.json(&["enable-sso"]);
+    assert_eq!(r["result"]["cloud_sync_only"], true, "{r}");
+    assert!(
+        r["result"]["script"]
+            .as_str()
+            .unwrap()
+            .ends_with("enable-seamless-sso.ps1")
+    );
+    assert!(
+        r["result"]["note"]
+            .as_str()
+            .unwrap()
+            .contains("-CloudSyncOnly")
+    );
+    let warn = check(&r["plan"], "Cloud Sync only");
+    assert_eq!(warn["outcome"], "warn");
+    assert!(
+        warn["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Entra Connect package")
+    );
+    // The rehearsal runs it as on a server with the package installed for its module.
+    let run = home.json(&["rehearse", "sso-script", "--status-only"]);
+    assert_eq!(run["cloud_sync_only"], true);
+    assert_eq!(run["server"], Value::Null);
+    // readiness cannot read Seamless SSO from Graph, and says where to.
+    let ready = home.json(&["readiness"]);
+    assert!(
+        ready["seamless_sso"]
+            .as_str()
+            .unwrap()
+            .contains("enable-sso"),
+        "{ready}"
+    );
+}
+
+#[test]
 fn the_morning_after_shows_passwords_typed_before_the_script_and_single_sign_on_after() {
     let home = Home::new();
     ready_for_failover(&home);
