@@ -12,18 +12,13 @@ pub struct Target<'a> {
     pub generated_at: &'a str,
 }
 
-use crate::powershell::{plain, quoted};
+use crate::powershell::plain;
 
 pub fn script(t: &Target) -> Result<String, crate::powershell::Unsafe> {
     let mut names = vec![("tenant", t.tenant)];
     names.extend(t.server.map(|s| ("server", s)));
     crate::powershell::names(&names)?;
-    let server = t.server.map(plain).unwrap_or_default();
-    let expected = if server.is_empty() {
-        "$null".to_string()
-    } else {
-        quoted(&server)
-    };
+    let (expected, for_server) = super::server_parts(t.server);
     Ok(format!(
         r#"#Requires -Version 5.1
 #Requires -RunAsAdministrator
@@ -55,20 +50,7 @@ $ErrorActionPreference = 'Stop'
 $ExpectedServer = {expected}
 
 # 1. Only on an active Connect Sync server.
-if (-not (Get-Service -Name 'ADSync' -ErrorAction SilentlyContinue)) {{
-    throw "This is not a Microsoft Entra Connect Sync server: the ADSync service is missing. Run this script on the Connect server$(if ($ExpectedServer) {{ " ($ExpectedServer)" }})."
-}}
-if (-not (Get-Module -ListAvailable -Name 'ADSync')) {{
-    throw 'The ADSync PowerShell module is missing: run this script on the Connect Sync server, in Windows PowerShell.'
-}}
-Import-Module ADSync
-if ($ExpectedServer -and $env:COMPUTERNAME -ne $ExpectedServer) {{
-    Write-Warning "The tenant's sync service account names the server $ExpectedServer; this is $env:COMPUTERNAME."
-}}
-if ((Get-ADSyncScheduler).StagingModeEnabled) {{
-    throw 'This server is in staging mode: a staging server synchronizes no passwords. Run the script on the active Connect server.'
-}}
-
+{checks}
 # 2. The connectors, found by their type (names differ from tenant to tenant and are case-sensitive).
 $connectors = @(Get-ADSyncConnector)
 $entra = @($connectors | Where-Object {{ $_.SubType -eq 'Windows Azure Active Directory (Microsoft)' }})
@@ -122,12 +104,13 @@ Write-Host 'Next: entra-failover enable-phs --wait shows when the first password
 "#,
         generated = plain(t.generated_at),
         tenant = plain(t.tenant),
-        for_server = if server.is_empty() {
-            String::new()
-        } else {
-            format!(", to run on {server}")
-        },
+        for_server = for_server,
         expected = expected,
+        checks = super::active_server_checks(
+            "",
+            "a staging server synchronizes no passwords. Run the script on the active Connect server.",
+            "",
+        ),
     ))
 }
 

@@ -36,12 +36,7 @@ pub fn script(t: &Target) -> Result<String, crate::powershell::Unsafe> {
     names.extend(t.server.map(|s| ("server", s)));
     names.extend(t.forests.iter().map(|f| ("forest", f.as_str())));
     crate::powershell::names(&names)?;
-    let server = t.server.map(plain).unwrap_or_default();
-    let expected = if server.is_empty() {
-        "$null".to_string()
-    } else {
-        quoted(&server)
-    };
+    let (expected, for_server) = super::server_parts(t.server);
     let forests = if t.forests.is_empty() {
         "@()".to_string()
     } else {
@@ -101,20 +96,7 @@ $Autologon = {autologon_q}
 # 1. Only on an active Connect Sync server (or, for Cloud Sync only, where the module is).
 $adForests = @()
 if (-not $CloudSyncOnly) {{
-    if (-not (Get-Service -Name 'ADSync' -ErrorAction SilentlyContinue)) {{
-        throw "This is not a Microsoft Entra Connect Sync server: the ADSync service is missing. Run this script on the Connect server$(if ($ExpectedServer) {{ " ($ExpectedServer)" }}); a tenant that uses Cloud Sync only installs the Entra Connect package (without configuring sync) for its AzureADSSO module and runs this script with -CloudSyncOnly."
-    }}
-    if (-not (Get-Module -ListAvailable -Name 'ADSync')) {{
-        throw 'The ADSync PowerShell module is missing: run this script on the Connect Sync server, in Windows PowerShell.'
-    }}
-    Import-Module ADSync
-    if ($ExpectedServer -and $env:COMPUTERNAME -ne $ExpectedServer) {{
-        Write-Warning "The tenant's sync service account names the server $ExpectedServer; this is $env:COMPUTERNAME."
-    }}
-    if ((Get-ADSyncScheduler).StagingModeEnabled) {{
-        throw 'This server is in staging mode: run the script on the active Connect server.'
-    }}
-    $adForests = @(Get-ADSyncConnector | Where-Object {{ $_.ConnectorTypeName -eq 'AD' }} | ForEach-Object {{ $_.Name }})
+{checks}    $adForests = @(Get-ADSyncConnector | Where-Object {{ $_.ConnectorTypeName -eq 'AD' }} | ForEach-Object {{ $_.Name }})
 }}
 if (-not (Test-Path -LiteralPath $ModulePath)) {{
     throw "The AzureADSSO module is missing ($ModulePath): it ships with Microsoft Entra Connect. Run this script on the Connect server; a Cloud Sync-only tenant installs the Entra Connect package, without configuring sync, for the module."
@@ -188,16 +170,17 @@ Write-Host 'Next: entra-failover rehearse morning (in a rehearsal) or the sign-i
 "#,
         generated = plain(t.generated_at),
         tenant = plain(t.tenant),
-        for_server = if server.is_empty() {
-            String::new()
-        } else {
-            format!(", to run on {server}")
-        },
+        for_server = for_server,
         expected = expected,
         forests = forests,
         module = quoted(MODULE_PATH),
         autologon = AUTOLOGON_URL,
         autologon_q = quoted(AUTOLOGON_URL),
+        checks = super::active_server_checks(
+            "; a tenant that uses Cloud Sync only installs the Entra Connect package (without configuring sync) for its AzureADSSO module and runs this script with -CloudSyncOnly",
+            "run the script on the active Connect server.",
+            "    ",
+        ),
     ))
 }
 

@@ -402,15 +402,7 @@ pub async fn run(s: &Session, p: Prepared, progress: &dyn Progress) -> Result<Re
             server: server.as_deref(),
             generated_at: &journal::now(),
         })?;
-        // A folder that exists is the user's: the script is made private, the folder left alone.
-        if let Some(dir) = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty() && !d.exists())
-        {
-            journal::private_dir(dir)?;
-        }
-        crate::files::write_atomic(path, &crate::files::powershell_file(&text))
-            .map_err(|e| OpsError::file(path, e))?;
+        super::records::write_script(path, &text)?;
         progress.event(None, &format!("wrote {}", path.display()));
         connect_script = Some(path.display().to_string());
     }

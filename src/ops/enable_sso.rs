@@ -46,8 +46,7 @@ pub fn check_line(path: &Path, server: Option<&str>, forests: &[String]) -> Stri
     )
 }
 
-/// Writes the script (private, UTF-8 with a byte-order mark, CRLF); a folder that exists is left
-/// as it is, one that does not is made private.
+/// Writes the script (see `records::write_script`).
 pub fn write_script(
     s: &Session,
     path: &Path,
@@ -60,14 +59,7 @@ pub fn write_script(
         forests,
         generated_at: &journal::now(),
     })?;
-    if let Some(dir) = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
-    {
-        journal::private_dir(dir)?;
-    }
-    crate::files::write_atomic(path, &crate::files::powershell_file(&text))
-        .map_err(|e| OpsError::file(path, e))
+    super::records::write_script(path, &text)
 }
 
 #[derive(Clone, Debug, Default)]

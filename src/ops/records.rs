@@ -28,6 +28,20 @@ pub fn script_path(home: &Path, tenant: &str, file: &str) -> PathBuf {
     scripts_dir(home, tenant).join(file)
 }
 
+/// Writes a script for a server (private, UTF-8 with a byte-order mark, CRLF, so that Windows
+/// PowerShell 5.1 reads it as written). A folder that exists is the user's and is left alone; one
+/// that does not is made private.
+pub fn write_script(path: &Path, text: &str) -> Result<(), OpsError> {
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+    {
+        super::journal::private_dir(dir)?;
+    }
+    crate::files::write_atomic(path, &crate::files::powershell_file(text))
+        .map_err(|e| OpsError::file(path, e))
+}
+
 /// Where each kind of record lives, per tenant name (and whether it is a folder), as the modules
 /// that keep them name it.
 fn places(home: &Path, tenant: &str) -> [(PathBuf, bool); 5] {

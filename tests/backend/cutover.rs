@@ -35,14 +35,14 @@ fn reset(home: &Home, scenario: &str) {
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
 
-fn ready_for_failover(home: &Home) {
+pub(super) fn ready_for_failover(home: &Home) {
     home.json(&["enable-phs", "--yes"]);
     home.json(&["rehearse", "connect-script"]);
     home.json(&["rehearse", "sync"]);
     home.json(&["rehearse", "farm", "sts.contoso.com", "down"]);
 }
 
-fn check<'a>(plan: &'a Value, name: &str) -> &'a Value {
+pub(super) fn check<'a>(plan: &'a Value, name: &str) -> &'a Value {
     plan["checks"]
         .as_array()
         .unwrap()

@@ -7,22 +7,7 @@
 use serde_json::Value;
 
 use super::cli::Home;
-
-fn ready_for_failover(home: &Home) {
-    home.json(&["enable-phs", "--yes"]);
-    home.json(&["rehearse", "connect-script"]);
-    home.json(&["rehearse", "sync"]);
-    home.json(&["rehearse", "farm", "sts.contoso.com", "down"]);
-}
-
-fn check<'a>(plan: &'a Value, name: &str) -> &'a Value {
-    plan["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no check {name}: {plan}"))
-}
+use super::cutover::{check, ready_for_failover};
 
 /// Each forest's state as the script reports it: (forest, enabled).
 fn forests(v: &Value, which: &str) -> Vec<(String, bool)> {
