@@ -273,7 +273,15 @@ pub async fn enable_sso(g: &Global, a: EnableSsoArgs) -> Result<u8, CliError> {
         forests: a.forests,
     };
     let p = crate::ops::enable_sso::prepare(&s, &o).await?;
-    show_plan(g, &p.plan)?;
+    if g.json {
+        show_plan(g, &p.plan)?;
+    } else {
+        // Nothing in the tenant changes: what is made is a file for the Connect server.
+        print_text(&p.plan.to_string().replace(
+            "\nNo change is needed.",
+            "\nNo change to the tenant: the script is for the Connect server to run.",
+        ))?;
+    }
     if g.dry_run {
         return Ok(0);
     }

@@ -35,7 +35,7 @@ pub fn default_script_path(home: &Path, tenant: &str, server: Option<&str>) -> P
 pub fn check_line(path: &Path, server: Option<&str>, forests: &[String]) -> String {
     let on = server.map(|s| format!(" on {s}")).unwrap_or_default();
     format!(
-        "Graph cannot show or change Seamless SSO: {} checks each forest ({}) and turns it on where it is missing. Run it{on} (the Connect server) as a domain administrator; -StatusOnly changes nothing. Browsers need {} in the Local intranet zone",
+        "Graph cannot show or change Seamless SSO: {} checks each forest ({}) and turns it on where it is missing. Run it{on} (the Connect server) as an administrator: it asks for a domain administrator of each forest it enables; -StatusOnly changes nothing. Browsers need {} in the Local intranet zone",
         path.display(),
         if forests.is_empty() {
             "those of the server's AD connectors".to_string()
@@ -90,7 +90,7 @@ pub struct Report {
 }
 
 /// Reads which engine synchronizes (the Connect server's name, or Cloud Sync only) and the domains,
-/// and plans the script: two reads of Graph, no change.
+/// and plans the script; nothing in the tenant changes.
 pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
     let mut plan = Plan::new("Enable single sign-on (Seamless SSO)", &s.tenant);
     let (engines, domains) = futures_util::try_join!(super::sync_engines::detect(s), async {
