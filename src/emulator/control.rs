@@ -376,12 +376,13 @@ fn sso_script(sh: &Shared, req: &Req) -> Result<Resp, Resp> {
     } else {
         parse(req)?
     };
+    // Seamless SSO lives in the sync record: a change logs that record, not the whole tenant.
     let v = sh
-        .with_tenant(|t| {
+        .with_tenant_change(|t| {
             let now = t.now().unix_timestamp();
             let v = super::seamless_sso::run_script(t, body.status_only, now);
             let changed = v["changed"].as_array().is_some_and(|c| !c.is_empty());
-            (v, changed)
+            (v, changed.then_some(super::state::Change::Sync))
         })
         .map_err(|e| error(req, StatusCode::SERVICE_UNAVAILABLE, &e.to_string()))?;
     Ok(json_resp(StatusCode::OK, req, &v))

@@ -126,7 +126,9 @@ pub async fn prepare(s: &Session, o: &Options) -> Result<Prepared, OpsError> {
     }
     let federated: Vec<&str> = domains
         .iter()
-        .filter(|d| d.authentication_type == Some(AuthenticationType::Federated))
+        .filter(|d| {
+            d.authentication_type == Some(AuthenticationType::Federated) && d.is_root != Some(false)
+        })
         .filter_map(|d| d.id.as_deref())
         .collect();
     if !federated.is_empty() {

@@ -88,14 +88,13 @@ pub fn farm_backup_advice(home: &Path, tenant: &str) -> String {
     )
 }
 
-/// Writes a farm script (private, UTF-8 with a byte-order mark, CRLF) and returns its path.
+/// Writes a farm script into the data folder's scripts (kept private) and returns its path.
 fn write_farm_script(s: &Session, file: &str, text: &str) -> Result<PathBuf, OpsError> {
     let path = super::records::script_path(&s.home, &s.tenant, file);
     if let Some(dir) = path.parent() {
         super::journal::private_dir(dir)?;
     }
-    crate::files::write_atomic(&path, &crate::files::powershell_file(text))
-        .map_err(|e| OpsError::file(&path, e))?;
+    super::records::write_script(&path, text)?;
     Ok(path)
 }
 

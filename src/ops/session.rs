@@ -147,24 +147,32 @@ impl Rehearsal {
 
     /// The tenant as it stands (read from its folder when another process serves it).
     pub fn tenant(&self) -> Result<emulator::state::Tenant, OpsError> {
-        self.read_tenant(Clone::clone)
+        match self {
+            Rehearsal::Own(e) => Ok(e.tenant()),
+            Rehearsal::Attached(i) => saved(i),
+        }
     }
 
-    /// An answer from the tenant as it stands, read in place when this process serves it.
+    /// An answer from the tenant as it stands, read in place when this process serves it (a
+    /// 5,000-domain tenant is not copied to find one user).
     pub fn read_tenant<R>(
         &self,
         read: impl FnOnce(&emulator::state::Tenant) -> R,
     ) -> Result<R, OpsError> {
         match self {
             Rehearsal::Own(e) => Ok(e.read_tenant(read)),
-            Rehearsal::Attached(i) => emulator::state::Store {
-                dir: i.state_dir.clone(),
-            }
-            .load()?
-            .map(|t| read(&t))
-            .ok_or_else(|| OpsError::Input("the rehearsal tenant has no saved state".into())),
+            Rehearsal::Attached(i) => saved(i).map(|t| read(&t)),
         }
     }
+}
+
+/// The tenant another process serves, as its folder holds it.
+fn saved(i: &emulator::Info) -> Result<emulator::state::Tenant, OpsError> {
+    emulator::state::Store {
+        dir: i.state_dir.clone(),
+    }
+    .load()?
+    .ok_or_else(|| OpsError::Input("the rehearsal tenant has no saved state".into()))
 }
 
 /// Whether the process that wrote `emulator.json` still runs (the folder lock says whether it serves).

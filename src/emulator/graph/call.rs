@@ -150,11 +150,8 @@ impl Call<'_> {
         count: Option<usize>,
     ) -> Result<Resp, Resp> {
         let total = items.len();
-        let mut items = Some(items);
-        self.page_of(total, page_size, context, count, |range| {
+        self.page_of(total, page_size, context, count, move |range| {
             items
-                .take()
-                .unwrap_or_default()
                 .into_iter()
                 .skip(range.start)
                 .take(range.len())

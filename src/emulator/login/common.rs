@@ -26,7 +26,6 @@ pub(super) fn err(
     aadsts(status, req, error, code, message, &sh.base_url)
 }
 
-/// Whether a tenant segment names this tenant (its id, one of its domains, or a multi-tenant alias).
 /// Entra's answer to a request without a parameter it needs (AADSTS900144).
 pub(super) fn missing(sh: &Shared, req: &Req, name: &str) -> Resp {
     err(
@@ -39,6 +38,23 @@ pub(super) fn missing(sh: &Shared, req: &Req, name: &str) -> Resp {
     )
 }
 
+/// Entra's answer to a token request for a resource the tenant does not have (AADSTS500011).
+pub(super) fn resource_not_found(sh: &Shared, req: &Req, t: &Tenant, resource: &str) -> Resp {
+    err(
+        sh,
+        req,
+        StatusCode::BAD_REQUEST,
+        "invalid_resource",
+        500011,
+        &format!(
+            "The resource principal named {} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.",
+            resource.chars().take(200).collect::<String>(),
+            t.display_name
+        ),
+    )
+}
+
+/// Whether a tenant segment names this tenant (its id, one of its domains, or a multi-tenant alias).
 pub(super) fn tenant_matches(t: &Tenant, seg: &str) -> bool {
     seg.eq_ignore_ascii_case(&t.tenant_id)
         || ["common", "organizations"].contains(&seg)
@@ -346,20 +362,7 @@ pub(super) fn delegated_token(
 ) -> Resp {
     let scp = match delegated_scopes(t, client_id, requested) {
         Ok(s) => s,
-        Err(resource) => {
-            return err(
-                sh,
-                req,
-                StatusCode::BAD_REQUEST,
-                "invalid_resource",
-                500011,
-                &format!(
-                    "The resource principal named {} was not found in the tenant named {}.",
-                    resource.chars().take(200).collect::<String>(),
-                    t.display_name
-                ),
-            );
-        }
+        Err(resource) => return resource_not_found(sh, req, t, &resource),
     };
     let refresh = requested
         .split(' ')

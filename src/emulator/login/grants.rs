@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::common::{
     AZURE_CLI_CLIENT, GRAPH_APP_ID, check_password, delegated_token, err, known_client, missing,
-    signin_record, tenant_matches, token_response, unknown_tenant,
+    resource_not_found, signin_record, tenant_matches, token_response, unknown_tenant,
 };
 use crate::emulator::http::{Req, Resp, field};
 use crate::emulator::state::{SignInRec, Tenant, UserRec};
@@ -118,18 +118,7 @@ fn client_credentials(
         );
     };
     if resource != GRAPH_AUDIENCE && resource != GRAPH_APP_ID {
-        return err(
-            sh,
-            req,
-            StatusCode::BAD_REQUEST,
-            "invalid_resource",
-            500011,
-            &format!(
-                "The resource principal named {} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.",
-                resource.chars().take(200).collect::<String>(),
-                t.display_name
-            ),
-        );
+        return resource_not_found(sh, req, t, resource);
     }
     let claims = Claims {
         aud: GRAPH_AUDIENCE.into(),
